@@ -1,0 +1,41 @@
+"""Broker names (CONTRACT.md §1): the exchange and every event type, which is also the routing key."""
+
+from enum import StrEnum
+
+EXCHANGE = "crm.events"
+"""Durable topic exchange; every event is published here with routing key = event type."""
+
+DEAD_LETTER_EXCHANGE = "crm.dead-letter"
+"""Direct exchange; each service's dead-letter queue is bound with the service name as key."""
+
+CONTENT_TYPE = "application/cloudevents+json"
+
+
+class EventType(StrEnum):
+    # inbound, published by storefronts
+    ORDER_PLACED = "order.placed"
+    ORDER_REFUNDED = "order.refunded"
+    ORDER_CANCELLED = "order.cancelled"
+    NEWSLETTER_SUBSCRIBED = "newsletter.subscribed"
+    NEWSLETTER_UNSUBSCRIBED = "newsletter.unsubscribed"
+    # customers
+    CUSTOMER_CREATED = "customer.created"
+    CUSTOMER_UPDATED = "customer.updated"
+    CUSTOMER_REGISTERED = "customer.registered"
+    CUSTOMER_DELETED = "customer.deleted"
+    # groups
+    GROUP_CREATED = "group.created"
+    GROUP_UPDATED = "group.updated"
+    GROUP_DELETED = "group.deleted"
+    GROUP_MEMBERS_ADDED = "group.members.added"
+    GROUP_MEMBERS_REMOVED = "group.members.removed"
+    # ledger
+    LEDGER_ENTRY_RECORDED = "ledger.entry.recorded"
+    LEDGER_DEBIT_REJECTED = "ledger.debit.rejected"
+    REWARD_COUPON_ISSUED = "reward.coupon.issued"
+    # segments
+    SEGMENT_CREATED = "segment.created"
+    SEGMENT_UPDATED = "segment.updated"
+    SEGMENT_DELETED = "segment.deleted"
+    SEGMENT_MEMBER_JOINED = "segment.member.joined"
+    SEGMENT_MEMBER_LEFT = "segment.member.left"

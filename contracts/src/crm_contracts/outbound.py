@@ -1,0 +1,125 @@
+"""Events published by the services (CONTRACT.md §1.2). Each carries the entity's new state,
+or its id for deletions. Services may add fields; consumers ignore what they don't know."""
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from crm_contracts.types import Contract, CurrencyCode, UtcDatetime
+
+
+class CurrencyStats(Contract):
+    currency: CurrencyCode
+    orders: int = Field(ge=0)
+    total_spent: int = Field(description="Minor units, net of refunds")
+    average_order: int = Field(description="Minor units, rounded down")
+
+
+class CustomerStats(Contract):
+    number_of_orders: int = 0
+    first_order_at: UtcDatetime | None = None
+    last_order_at: UtcDatetime | None = None
+    per_currency: list[CurrencyStats] = Field(default_factory=list)
+    categories_purchased: list[str] = Field(default_factory=list)
+    products_purchased: list[str] = Field(default_factory=list)
+
+
+class CustomerState(Contract):
+    """`data` of customer.created / customer.updated / customer.registered."""
+
+    id: str
+    version: int = Field(ge=1, description="Incremented by every change; consumers drop older")
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    company: str | None = None
+    has_account: bool
+    status: Literal["enabled", "inactive"] = "enabled"
+    tags: list[str] = Field(default_factory=list)
+    email_subscribed: bool = False
+    country: str | None = None
+    city: str | None = None
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    stats: CustomerStats = Field(default_factory=CustomerStats)
+
+
+class CustomerDeleted(Contract):
+    """`data` of customer.deleted: the id only, never personal data."""
+
+    id: str
+    version: int | None = None
+
+
+class GroupState(Contract):
+    id: str
+    version: int = Field(ge=1)
+    name: str
+    description: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    member_count: int = 0
+
+
+class GroupDeleted(Contract):
+    id: str
+
+
+class GroupMembersChanged(Contract):
+    """`data` of group.members.added / group.members.removed: only the ids that changed."""
+
+    group_id: str
+    group_name: str
+    customer_ids: list[str]
+
+
+class LedgerEntryRecorded(Contract):
+    id: str
+    customer_id: str
+    currency: CurrencyCode
+    kind: str
+    amount: int = Field(description="Signed minor units: credits positive, debits negative")
+    balance_after: int
+    sequence: int
+    order_id: str | None = None
+    caused_by: str | None = None
+    at: UtcDatetime
+
+
+class LedgerDebitRejected(Contract):
+    customer_id: str
+    currency: CurrencyCode
+    amount: int
+    available: int
+    order_id: str | None = None
+    reason: str
+
+
+class RewardCouponIssued(Contract):
+    code: str
+    customer_id: str
+    kind: Literal["amount", "percentage"]
+    value: int = Field(description="Minor units for amount coupons; whole percent otherwise")
+    currency: CurrencyCode | None = None
+    expires_at: UtcDatetime | None = None
+
+
+class SegmentState(Contract):
+    id: str
+    version: int = Field(ge=1)
+    name: str
+    rule: str
+
+
+class SegmentDeleted(Contract):
+    id: str
+
+
+class SegmentMembership(Contract):
+    """What marketing systems consume (CONTRACT.md §1.2)."""
+
+    segment_id: str
+    segment_name: str
+    customer_id: str
+    email: str | None = None
+    email_subscribed: bool | None = None

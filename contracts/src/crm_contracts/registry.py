@@ -1,0 +1,36 @@
+"""Which `data` model belongs to which event type."""
+
+from pydantic import BaseModel
+
+from crm_contracts import inbound, outbound
+from crm_contracts.names import EventType as T
+
+INBOUND: dict[str, type[BaseModel]] = {
+    T.ORDER_PLACED: inbound.OrderPlaced,
+    T.ORDER_REFUNDED: inbound.OrderRefunded,
+    T.ORDER_CANCELLED: inbound.OrderCancelled,
+    T.NEWSLETTER_SUBSCRIBED: inbound.NewsletterSubscribed,
+    T.NEWSLETTER_UNSUBSCRIBED: inbound.NewsletterUnsubscribed,
+}
+
+OUTBOUND: dict[str, type[BaseModel]] = {
+    T.CUSTOMER_CREATED: outbound.CustomerState,
+    T.CUSTOMER_UPDATED: outbound.CustomerState,
+    T.CUSTOMER_REGISTERED: outbound.CustomerState,
+    T.CUSTOMER_DELETED: outbound.CustomerDeleted,
+    T.GROUP_CREATED: outbound.GroupState,
+    T.GROUP_UPDATED: outbound.GroupState,
+    T.GROUP_DELETED: outbound.GroupDeleted,
+    T.GROUP_MEMBERS_ADDED: outbound.GroupMembersChanged,
+    T.GROUP_MEMBERS_REMOVED: outbound.GroupMembersChanged,
+    T.LEDGER_ENTRY_RECORDED: outbound.LedgerEntryRecorded,
+    T.LEDGER_DEBIT_REJECTED: outbound.LedgerDebitRejected,
+    T.REWARD_COUPON_ISSUED: outbound.RewardCouponIssued,
+    T.SEGMENT_CREATED: outbound.SegmentState,
+    T.SEGMENT_UPDATED: outbound.SegmentState,
+    T.SEGMENT_DELETED: outbound.SegmentDeleted,
+    T.SEGMENT_MEMBER_JOINED: outbound.SegmentMembership,
+    T.SEGMENT_MEMBER_LEFT: outbound.SegmentMembership,
+}
+
+EVENT_MODELS: dict[str, type[BaseModel]] = {**INBOUND, **OUTBOUND}

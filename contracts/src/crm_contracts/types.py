@@ -1,0 +1,49 @@
+"""Field types shared by every contract: money in minor units, currency codes, UTC times."""
+
+from datetime import datetime, timezone
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+CurrencyCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z]{3}$"),
+    Field(description="ISO 4217 alphabetic code, e.g. EUR", examples=["EUR"]),
+]
+"""ISO 4217 code: three capital letters."""
+
+MinorUnits = Annotated[
+    int,
+    Field(ge=0, description="Amount in the currency's minor units (cents); never a float"),
+]
+"""A non-negative amount of money in minor units. Floats never carry money."""
+
+CountryCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z]{2}$"),
+    Field(description="ISO 3166-1 alpha-2 country code", examples=["PT"]),
+]
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+"""A timezone-aware time (RFC 3339 with offset), normalised to UTC. Naive times are refused."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Contract(BaseModel):
+    """Base of every event payload: unknown fields are kept out of the way but tolerated,
+    so a producer may add fields without breaking consumers (forward compatibility)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Money(Contract):
+    amount: int = Field(description="Minor units; negative only where a field says so")
+    currency: CurrencyCode

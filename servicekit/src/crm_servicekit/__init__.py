@@ -1,0 +1,1 @@
+"""Plumbing every CRM service shares, written once (DESIGN.md "Shape")."""

@@ -1,0 +1,73 @@
+"""The HTTP app every service serves: bearer auth on /v1, problem+json errors, health, metrics."""
+
+import hmac
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from crm_servicekit import metrics, problems
+from crm_servicekit.problems import Problem
+
+_bearer = HTTPBearer(auto_error=False, description="A token from CRM_API_TOKENS")
+
+
+def require_token(tokens: list[str]) -> Callable[..., None]:
+    encoded = [t.encode() for t in tokens]
+
+    def check(credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> None:
+        if not encoded:  # development run, explicitly allowed by CRM_DEV_NO_AUTH
+            return
+        given = credentials.credentials.encode() if credentials else b""
+        # Compare with every token in constant time, so timing reveals nothing.
+        if not credentials or not any([hmac.compare_digest(given, t) for t in encoded]):
+            raise Problem(401, "unauthorized", "Missing or invalid bearer token")
+
+    return check
+
+
+def create_app(
+    *,
+    title: str,
+    tokens: list[str],
+    routers: list[APIRouter],
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    readiness: Callable[[], Any],
+) -> FastAPI:
+    app = FastAPI(title=title, version="1.0.0", lifespan=lifespan)
+    problems.install(app)
+
+    @app.middleware("http")
+    async def _count(request: Request, call_next: Callable[..., Any]) -> Response:
+        response = await call_next(request)
+        route = request.scope.get("route")
+        metrics.HTTP_REQUESTS.labels(
+            request.method, getattr(route, "path", "unmatched"), str(response.status_code)
+        ).inc()
+        return response
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], responses={503: {"description": "not ready"}})
+    async def readyz() -> JSONResponse:
+        checks = await readiness()
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "checks": checks},
+            status_code=200 if ok else 503,
+        )
+
+    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    async def prometheus() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    auth = Depends(require_token(tokens))
+    for router in routers:
+        app.include_router(router, prefix="/v1", dependencies=[auth])
+    return app

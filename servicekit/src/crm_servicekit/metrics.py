@@ -1,0 +1,12 @@
+"""Prometheus metrics shared by every service (exposed at GET /metrics)."""
+
+from prometheus_client import Counter, Histogram
+
+EVENTS_CONSUMED = Counter(
+    "crm_events_consumed_total", "Inbound events by type and outcome", ["type", "outcome"]
+)
+EVENTS_PUBLISHED = Counter("crm_events_published_total", "Events published by type", ["type"])
+HANDLER_SECONDS = Histogram("crm_event_handler_seconds", "Time to handle one event", ["type"])
+HTTP_REQUESTS = Counter(
+    "crm_http_requests_total", "HTTP requests by route and status", ["method", "route", "status"]
+)

@@ -1,0 +1,113 @@
+"""Transactional outbox without multi-document transactions.
+
+A state change and the events it causes are stored in ONE document write: the document that
+records the change carries `outbox` (the envelopes) and `published: False`. The relay publishes
+each envelope with publisher confirms and message_id = event id, then sets `published: True`
+and runs the source's `after_publish` hook. A crash between publishing and marking republishes
+the same ids (consumers deduplicate on them); nothing stored is lost, nothing unstored is sent.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import ASCENDING, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
+
+from crm_servicekit import metrics
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def pending(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Fields to put in the document that records a change, so its events go out."""
+    return {"outbox": events, "published": not events}
+
+
+OUTBOX_INDEXES = [IndexModel([("published", ASCENDING), ("recorded_at", ASCENDING)])]
+"""Every outbox source collection needs this index; documents carry `recorded_at`."""
+
+
+@dataclass
+class OutboxSource:
+    collection: AsyncCollection
+    after_publish: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+
+
+class OutboxRelay:
+    def __init__(
+        self, publish: Publish, sources: list[OutboxSource], poll_seconds: float = 1.0
+    ) -> None:
+        self._publish = publish
+        self.sources = sources
+        self._poll = poll_seconds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    def notify(self) -> None:
+        """Called after a write that stored events: publish now instead of at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        # One last pass so that what was stored before shutdown goes out now, not at restart.
+        try:
+            await asyncio.wait_for(self.drain(), timeout=5)
+        except Exception:  # noqa: BLE001 - the next start publishes what is left
+            log.warning("outbox not drained at shutdown; it will be published at next start")
+
+    async def _run(self) -> None:
+        backoff = self._poll
+        while True:
+            try:
+                await self.drain()
+                backoff = self._poll
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # broker or database away: keep the events, retry later
+                log.exception("outbox relay pass failed; retrying")
+                backoff = min(backoff * 2, 10.0)
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def drain(self) -> int:
+        """Publish everything pending, oldest first. Returns how many envelopes were sent."""
+        sent = 0
+        async with self._lock:  # one pass at a time keeps per-source order
+            for source in self.sources:
+                while True:
+                    batch = await (
+                        source.collection.find({"published": False})
+                        .sort("recorded_at", ASCENDING)
+                        .limit(100)
+                        .to_list()
+                    )
+                    if not batch:
+                        break
+                    for doc in batch:
+                        for envelope in doc.get("outbox", []):
+                            await self._publish(envelope)
+                            metrics.EVENTS_PUBLISHED.labels(envelope["type"]).inc()
+                            sent += 1
+                        await source.collection.update_one(
+                            {"_id": doc["_id"]}, {"$set": {"published": True}}
+                        )
+                        if source.after_publish:
+                            await source.after_publish(doc)
+        return sent

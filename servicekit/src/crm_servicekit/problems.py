@@ -1,0 +1,73 @@
+"""RFC 9457 problem details: one exception type services raise, one renderer."""
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_BASE = "https://crm.example/problems/"
+MEDIA_TYPE = "application/problem+json"
+
+
+class Problem(Exception):
+    def __init__(self, status: int, slug: str, title: str, detail: str | None = None, **extra: Any):
+        super().__init__(detail or title)
+        self.status, self.slug, self.title, self.detail, self.extra = status, slug, title, detail, extra
+
+
+def not_found(what: str, id_: str) -> Problem:
+    return Problem(404, "not-found", f"{what} not found", f"no {what.lower()} with id {id_!r}")
+
+
+def invalid(detail: str, **extra: Any) -> Problem:
+    return Problem(422, "validation-error", "Invalid input", detail, **extra)
+
+
+def conflict(slug: str, title: str, detail: str | None = None, **extra: Any) -> Problem:
+    return Problem(409, slug, title, detail, **extra)
+
+
+def render(request: Request, p: Problem) -> JSONResponse:
+    body = {
+        "type": PROBLEM_BASE + p.slug,
+        "title": p.title,
+        "status": p.status,
+        "instance": request.url.path,
+        **({"detail": p.detail} if p.detail else {}),
+        **p.extra,
+    }
+    headers = {"WWW-Authenticate": "Bearer"} if p.status == 401 else None
+    return JSONResponse(body, status_code=p.status, media_type=MEDIA_TYPE, headers=headers)
+
+
+_SLUGS = {400: "bad-request", 401: "unauthorized", 404: "not-found", 405: "method-not-allowed",
+          409: "conflict", 413: "payload-too-large", 415: "unsupported-media-type"}
+
+
+def install(app: Any) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return render(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return render(request, invalid(detail, errors=errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug = _SLUGS.get(exc.status_code, "http-error")
+        return render(request, Problem(exc.status_code, slug, str(exc.detail)))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        import logging
+
+        logging.getLogger(__name__).exception("unhandled error on %s", request.url.path)
+        return render(request, Problem(500, "internal-error", "Internal error"))

@@ -1,0 +1,179 @@
+"""Wires one service: settings, MongoDB, broker and topology, consumer, outbox relay, periodic
+jobs and the HTTP app, with a lifespan that starts and stops them in order."""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Generic, TypeVar
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request
+from faststream.middlewares import AckPolicy
+from faststream.rabbit import RabbitBroker
+from faststream.rabbit.annotations import RabbitMessage
+from pymongo.asynchronous.database import AsyncDatabase
+
+from crm_servicekit import logs
+from crm_servicekit.consumer import INBOX_INDEXES, EventConsumer, EventHandlers
+from crm_servicekit.http import create_app
+from crm_servicekit.messaging import (
+    EVENTS,
+    declare_topology,
+    events_queue,
+    make_broker,
+    publish_event,
+)
+from crm_servicekit.mongo import IndexSpec, Mongo
+from crm_servicekit.outbox import OutboxRelay, OutboxSource
+from crm_servicekit.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+C = TypeVar("C")
+
+
+@dataclass
+class Runtime:
+    """What a service's setup gets to build its context from."""
+
+    settings: ServiceSettings
+    db: AsyncDatabase
+    broker: RabbitBroker
+    notify_outbox: Callable[[], None]
+
+
+@dataclass
+class Periodic:
+    """A job run every `seconds` (expiry, re-evaluation...). Failures are logged and retried."""
+
+    name: str
+    seconds: float
+    run: Callable[[], Awaitable[Any]]
+
+
+@dataclass
+class Wiring(Generic[C]):
+    """What a service's setup returns."""
+
+    context: C
+    indexes: IndexSpec = field(default_factory=dict)
+    outbox: list[OutboxSource] = field(default_factory=list)
+    periodic: list[Periodic] = field(default_factory=list)
+
+
+def context(request: Request) -> Any:
+    """FastAPI dependency: the service's context object."""
+    return request.app.state.context
+
+
+async def _every(job: Periodic) -> None:
+    while True:
+        try:
+            await job.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001
+            log.exception("periodic job %s failed", job.name)
+        await asyncio.sleep(job.seconds)
+
+
+class Service:
+    def __init__(
+        self,
+        name: str,
+        settings_cls: type[ServiceSettings],
+        *,
+        setup: Callable[[Runtime], Awaitable[Wiring[Any]]],
+        handlers: EventHandlers | None = None,
+        routers: list[APIRouter] | None = None,
+    ) -> None:
+        self.name = name
+        self.settings_cls = settings_cls
+        self.setup = setup
+        self.handlers = handlers or EventHandlers()
+        self.routers = routers or []
+
+    def app(self, settings: ServiceSettings | None = None) -> FastAPI:
+        settings = settings or self.settings_cls()  # type: ignore[call-arg]
+        settings.service_name = self.name
+        mongo = Mongo(settings.mongodb_url, settings.database_name)
+        broker = make_broker(settings)
+        relay = OutboxRelay(lambda env: publish_event(broker, env), [], settings.outbox_poll_seconds)
+        holder: dict[str, Any] = {}
+
+        async def on_message(msg: RabbitMessage) -> None:
+            await holder["consumer"](msg)
+
+        if self.handlers.routes:
+            broker.subscriber(
+                events_queue(self.name, settings.delivery_limit),
+                EVENTS,
+                ack_policy=AckPolicy.MANUAL,
+            )(on_message)
+
+        async def readiness() -> dict[str, str]:
+            checks = {}
+            try:
+                await asyncio.wait_for(mongo.ping(), 2)
+                checks["database"] = "ok"
+            except Exception as e:  # noqa: BLE001
+                checks["database"] = f"unreachable: {type(e).__name__}"
+            try:
+                checks["broker"] = "ok" if await broker.ping(timeout=2) else "unreachable"
+            except Exception as e:  # noqa: BLE001
+                checks["broker"] = f"unreachable: {type(e).__name__}"
+            return checks
+
+        @asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            logs.configure(self.name, settings.log_level)
+            runtime = Runtime(settings, mongo.db, broker, relay.notify)
+            wiring = await self.setup(runtime)
+            await mongo.ensure_indexes({**INBOX_INDEXES, **wiring.indexes})
+            holder["consumer"] = EventConsumer(
+                self.name, self.handlers, mongo.db, broker,
+                settings.delivery_limit, settings.max_message_bytes, wiring.context,
+            )
+            app.state.context = wiring.context
+            app.state.runtime = runtime
+            relay.sources.extend(wiring.outbox)
+            await broker.connect()
+            await declare_topology(broker, self.name, settings.delivery_limit, self.handlers.routing_keys)
+            await broker.start()
+            if settings.outbox_relay:
+                relay.start()
+            jobs = [asyncio.create_task(_every(j), name=j.name) for j in wiring.periodic]
+            log.info("%s started on %s:%s", self.name, settings.http_host, settings.http_port)
+            try:
+                yield
+            finally:
+                for job in jobs:
+                    job.cancel()
+                for subscriber in broker.subscribers:
+                    await subscriber.stop()  # no new deliveries; in-flight ones finish
+                if settings.outbox_relay:
+                    await relay.stop()  # publishes what the last handlers stored
+                await broker.stop()
+                await mongo.close()
+                log.info("%s stopped", self.name)
+
+        return create_app(
+            title=f"CRM {self.name}",
+            tokens=settings.api_tokens,
+            routers=self.routers,
+            lifespan=lifespan,
+            readiness=readiness,
+        )
+
+    def run(self) -> None:
+        settings = self.settings_cls()  # type: ignore[call-arg]
+        uvicorn.run(
+            self.app(settings),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=20,
+        )

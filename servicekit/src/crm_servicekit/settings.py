@@ -1,0 +1,69 @@
+"""Settings from the environment. Nothing here has a default credential or token."""
+
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Common settings; each service subclasses it to set its name, port and own options."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    service_name: str = Field(default="service", validation_alias="CRM_SERVICE_NAME")
+    mongodb_url: str = Field(validation_alias="MONGODB_URL")
+    mongodb_database: str | None = Field(
+        default=None, validation_alias="MONGODB_DATABASE", description="default: crm_<service>"
+    )
+    rabbitmq_url: str = Field(validation_alias="RABBITMQ_URL")
+    api_tokens: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="CRM_API_TOKENS",
+        description="Comma-separated bearer tokens accepted by the HTTP API",
+    )
+    dev_no_auth: bool = Field(
+        default=False,
+        validation_alias="CRM_DEV_NO_AUTH",
+        description="Development run only: start with no tokens, which disables HTTP auth",
+    )
+    http_host: str = Field(default="127.0.0.1", validation_alias="CRM_HTTP_HOST")
+    http_port: int = Field(default=8000, validation_alias="CRM_HTTP_PORT")
+    prefetch_count: int = Field(default=32, ge=1, validation_alias="CRM_PREFETCH")
+    delivery_limit: int = Field(
+        default=50,
+        ge=2,
+        validation_alias="CRM_DELIVERY_LIMIT",
+        description="Deliveries of one message before it is dead-lettered",
+    )
+    max_message_bytes: int = Field(default=1_000_000, validation_alias="CRM_MAX_MESSAGE_BYTES")
+    outbox_poll_seconds: float = Field(default=1.0, gt=0, validation_alias="CRM_OUTBOX_POLL_SECONDS")
+    outbox_relay: bool = Field(
+        default=True,
+        validation_alias="CRM_OUTBOX_RELAY",
+        description="Run the outbox relay in this process (off: events wait in the outbox)",
+    )
+    log_level: str = Field(default="INFO", validation_alias="CRM_LOG_LEVEL")
+
+    @field_validator("api_tokens", mode="before")
+    @classmethod
+    def _split_tokens(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [t.strip() for t in value.split(",") if t.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _tokens_required(self) -> "ServiceSettings":
+        if not self.api_tokens and not self.dev_no_auth:
+            raise ValueError(
+                "CRM_API_TOKENS is empty: set at least one token "
+                "(or CRM_DEV_NO_AUTH=1 for a development run without auth)"
+            )
+        short = [t for t in self.api_tokens if len(t) < 16]
+        if short:
+            raise ValueError("every token in CRM_API_TOKENS must have at least 16 characters")
+        return self
+
+    @property
+    def database_name(self) -> str:
+        return self.mongodb_database or f"crm_{self.service_name}"

@@ -1,0 +1,1 @@
+"""Customers service (HTTP port 8001)."""

@@ -1,0 +1,3 @@
+from crm_customers.app import service
+
+service.run()

@@ -1,0 +1,1 @@
+"""Groups service: customer groups, membership, metadata, group pricing. (HTTP port 8002)"""

@@ -1,0 +1,3 @@
+from crm_groups.app import service
+
+service.run()

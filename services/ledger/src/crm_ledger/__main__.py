@@ -1,0 +1,3 @@
+from crm_ledger.app import service
+
+service.run()

@@ -1,0 +1,1 @@
+"""Segments service: dynamic segments, live membership, customer analytics. (HTTP port 8004)"""

@@ -1,0 +1,3 @@
+from crm_segments.app import service
+
+service.run()

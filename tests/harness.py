@@ -1,0 +1,183 @@
+"""Test harness: the real services as subprocesses, a storefront that publishes with plain
+aio-pika (not project code), and a listener bound to crm.events. No mocks."""
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import aio_pika
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "test-token-" + uuid.uuid4().hex
+EXCHANGE = "crm.events"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def envelope(type_: str, data: dict[str, Any], *, id_: str | None = None, source: str = "/storefronts/test") -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": id_ or str(uuid.uuid4()),
+        "source": source,
+        "type": type_,
+        "time": datetime.now(timezone.utc).isoformat(),
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    env: dict[str, str]
+    log_path: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, **extra_env: str) -> "ServiceProcess":
+        env = {**os.environ, **self.env, "CRM_HTTP_PORT": str(self.port), **extra_env}
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", f"crm_{self.name}"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited; log:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} not ready; log:\n{self.log_path.read_text()[-3000:]}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def client(self, token: str | None = TOKEN) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30)
+
+
+class Broker:
+    """A storefront's and a marketing system's view of RabbitMQ: plain aio-pika."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.connection: aio_pika.abc.AbstractRobustConnection | None = None
+        self.received: list[dict[str, Any]] = []
+        self._changed = asyncio.Event()
+
+    async def __aenter__(self) -> "Broker":
+        self.connection = await aio_pika.connect_robust(self.url)
+        self.channel = await self.connection.channel(publisher_confirms=True)
+        self.exchange = await self.channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await self.channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(self.exchange, routing_key="#")
+        await queue.consume(self._on_message, no_ack=True)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.connection
+        await self.connection.close()
+
+    async def _on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        try:
+            body = json.loads(message.body)
+        except ValueError:
+            body = {"raw": message.body}
+        self.received.append({"routing_key": message.routing_key, "message_id": message.message_id,
+                              "content_type": message.content_type, "persistent": message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT,
+                              "body": body})
+        self._changed.set()
+
+    async def publish(self, env: dict[str, Any] | bytes, routing_key: str | None = None) -> None:
+        if isinstance(env, dict):
+            body, routing_key, message_id = json.dumps(env).encode(), routing_key or env["type"], env["id"]
+        else:
+            body, message_id = env, str(uuid.uuid4())
+        await self.exchange.publish(
+            aio_pika.Message(body, content_type="application/cloudevents+json", message_id=message_id,
+                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            routing_key=routing_key or "order.placed",
+        )
+
+    def events(self, type_: str, pred: Callable[[dict[str, Any]], bool] = lambda e: True) -> list[dict[str, Any]]:
+        return [m for m in self.received if m["routing_key"] == type_ and pred(m["body"])]
+
+    async def wait_for(self, type_: str, pred: Callable[[dict[str, Any]], bool] = lambda e: True,
+                       timeout: float = 20, count: int = 1) -> list[dict[str, Any]]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            found = self.events(type_, pred)
+            if len(found) >= count:
+                return found
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise AssertionError(f"expected {count} {type_} event(s), got {len(found)}: {found}")
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, 0.5))
+            except TimeoutError:
+                pass
+
+    async def dead_letters(self, service: str, expect: int, timeout: float = 20) -> list[aio_pika.abc.AbstractIncomingMessage]:
+        """Takes `expect` messages from the service's dead-letter queue (acknowledging them)."""
+        channel = await self.connection.channel()  # type: ignore[union-attr]
+        queue = await channel.get_queue(f"{service}.dead-letter")
+        got = []
+        deadline = time.monotonic() + timeout
+        while len(got) < expect and time.monotonic() < deadline:
+            msg = await queue.get(no_ack=False, fail=False)
+            if msg is None:
+                await asyncio.sleep(0.2)
+                continue
+            await msg.ack()
+            got.append(msg)
+        await channel.close()
+        return got
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 20, interval: float = 0.2) -> Any:
+    """Polls an async check until it returns a truthy value (the system is asynchronous)."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")

@@ -1,0 +1,103 @@
+"""Issue 2, point 8: the first vertical slice through real RabbitMQ and a real MongoDB-protocol
+server. A storefront publishes with plain aio-pika; the customers service runs as a process."""
+
+import json
+import uuid
+
+from harness import Broker, envelope, eventually
+
+
+def order_placed(email: str, order_id: str | None = None) -> dict:
+    return {
+        "order_id": order_id or f"ord_{uuid.uuid4().hex[:8]}",
+        "placed_at": "2026-11-22T10:00:00Z",
+        "customer": {"email": email, "customer_id": None, "first_name": "Ana", "last_name": "Lima",
+                     "phone": "+351912345678"},
+        "currency": "EUR",
+        "total": 12999,
+        "items": [{"sku": "SKU-1", "name": "Runner", "category": "shoes", "quantity": 2, "unit_price": 4999}],
+        "shipping_address": {"first_name": "Ana", "last_name": "Lima", "line1": "Rua A 1", "city": "Lisboa",
+                             "postal_code": "1000-001", "country_code": "PT"},
+        "billing_address": None,
+        "store_credit_used": 0,
+    }
+
+
+async def test_order_placed_creates_a_guest_and_publishes_customer_created(system, broker: Broker):
+    customers = system.service("customers")
+    email = f"Ana.{uuid.uuid4().hex[:6]}@Example.com"
+    event = envelope("order.placed", order_placed(email))
+    await broker.publish(event)
+
+    # E-mail domains are normalised to lower case; the local part is kept as given.
+    created = await broker.wait_for("customer.created", lambda b: b["data"]["email"].lower() == email.lower())
+    msg = created[0]
+    body = msg["body"]
+    assert body["specversion"] == "1.0" and body["type"] == "customer.created"
+    assert msg["message_id"] == body["id"] and msg["persistent"]
+    assert msg["content_type"] == "application/cloudevents+json"
+    assert body["data"]["has_account"] is False and body["data"]["version"] == 1
+    assert body["subject"] == body["data"]["id"]
+
+    async with customers.client() as http:
+        r = await http.get(f"/v1/customers/{body['data']['id']}")
+    assert r.status_code == 200
+    assert r.json()["email"] == email.split("@")[0] + "@example.com" and r.json()["first_name"] == "Ana"
+
+
+async def test_same_email_in_other_case_is_the_same_customer(system, broker: Broker):
+    system.service("customers")
+    email = f"bo.{uuid.uuid4().hex[:6]}@example.com"
+    await broker.publish(envelope("order.placed", order_placed(email)))
+    await broker.publish(envelope("order.placed", order_placed(email.upper())))
+    await broker.wait_for("customer.created", lambda b: b["data"]["email"].lower() == email)
+    # Both orders are processed once the second is visible; give stragglers time to show up.
+    created = await eventually(
+        lambda: _settled(broker, lambda b: b["data"]["email"].lower() == email), timeout=5, interval=1.5
+    )
+    assert len(created) == 1
+
+
+async def _settled(broker: Broker, pred):
+    return broker.events("customer.created", pred) or None
+
+
+async def test_malformed_message_is_dead_lettered_with_reason_and_next_is_processed(system, broker: Broker):
+    system.service("customers")
+    bad_json = b'{"specversion": "1.0", "id": '
+    await broker.publish(bad_json, routing_key="order.placed")
+    wrong_payload = envelope("order.placed", {"order_id": "x", "total": "lots"})
+    await broker.publish(wrong_payload)
+    email = f"next.{uuid.uuid4().hex[:6]}@example.com"
+    await broker.publish(envelope("order.placed", order_placed(email)))
+
+    await broker.wait_for("customer.created", lambda b: b["data"]["email"] == email)
+    dead = await broker.dead_letters("customers", expect=2)
+    reasons = {m.body: m.headers["x-crm-reason"] for m in dead}
+    assert reasons[bad_json].startswith("malformed JSON")
+    payload_reason = reasons[json.dumps(wrong_payload).encode()]
+    assert "invalid data for order.placed" in payload_reason and "total" in payload_reason
+    assert all(m.headers["x-crm-original-routing-key"] == "order.placed" for m in dead)
+
+
+async def test_http_without_or_with_wrong_token_is_401_problem(system, token):
+    customers = system.service("customers")
+    for bad in (None, "wrong-token-0123456789"):
+        async with customers.client(token=bad) as http:
+            r = await http.get("/v1/customers/cus_x")
+        assert r.status_code == 401
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["type"].endswith("/problems/unauthorized")
+    async with customers.client() as http:
+        assert (await http.get("/v1/customers/cus_missing")).status_code == 404
+        assert (await http.get("/healthz")).status_code == 200
+
+
+async def test_health_endpoints_need_no_token(system):
+    customers = system.service("customers")
+    async with customers.client(token=None) as http:
+        assert (await http.get("/healthz")).json() == {"status": "ok"}
+        ready = await http.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+        assert "crm_events_consumed_total" in (await http.get("/metrics")).text
+        assert (await http.get("/openapi.json")).json()["info"]["title"] == "CRM customers"

@@ -18,9 +18,13 @@ class Mongo:
         self.db: AsyncDatabase = self.client[database]
 
     async def ensure_indexes(self, spec: IndexSpec) -> None:
+        # Only the missing ones, one per command: FerretDB 1.24 drops the connection (a panic
+        # on its side) when one createIndexes names several indexes that already exist.
         for collection, indexes in spec.items():
-            if indexes:
-                await self.db[collection].create_indexes(list(indexes))
+            existing = {i["name"] async for i in await self.db[collection].list_indexes()}
+            for index in indexes:
+                if index.document["name"] not in existing:
+                    await self.db[collection].create_indexes([index])
 
     async def ping(self) -> None:
         await self.client.admin.command("ping")

@@ -82,7 +82,8 @@ class VersionedStore:
         try:
             await self.changes.insert_one(change)
         except DuplicateKeyError as e:
-            if "cause" in str(e.details or e):
+            # FerretDB's error does not name the index, so look the cause up.
+            if cause is not None and await self.changes.find_one({"cause": change["cause"]}, {"_id": 1}):
                 raise AlreadyApplied(cause) from e
             raise VersionConflict(doc_id) from e
         await self._project(change)

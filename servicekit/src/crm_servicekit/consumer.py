@@ -99,8 +99,6 @@ class EventConsumer:
         self.max_bytes = max_bytes
 
     async def __call__(self, msg: RabbitMessage) -> None:
-        raw = msg.raw_message
-        event_type = raw.routing_key or "?"
         body = msg.body
         if len(body) > self.max_bytes:
             return await self._dead_letter(msg, f"body of {len(body)} bytes exceeds {self.max_bytes}")
@@ -112,6 +110,15 @@ class EventConsumer:
             envelope = CloudEvent[dict[str, Any]].model_validate(doc)
         except ValidationError as e:
             return await self._dead_letter(msg, f"invalid CloudEvents envelope: {_errors(e)}")
+        id_token = event_id_var.set(envelope.id)
+        type_token = event_type_var.set(envelope.type)
+        try:
+            await self._handle(msg, envelope, doc)
+        finally:
+            event_id_var.reset(id_token)
+            event_type_var.reset(type_token)
+
+    async def _handle(self, msg: RabbitMessage, envelope: CloudEvent[Any], doc: Any) -> None:
         event_type = envelope.type
         route = self.handlers.routes.get(envelope.type)
         if route is None:
@@ -123,8 +130,6 @@ class EventConsumer:
         except ValidationError as e:
             return await self._dead_letter(msg, f"invalid data for {envelope.type}: {_errors(e)}")
 
-        id_token = event_id_var.set(event.id)
-        type_token = event_type_var.set(event.type)
         started = time.perf_counter()
         try:
             if await self.inbox.find_one({"_id": event.id}, projection={"_id": 1}):
@@ -145,8 +150,6 @@ class EventConsumer:
             await self._retry_later(msg, e)
         finally:
             metrics.HANDLER_SECONDS.labels(event_type).observe(time.perf_counter() - started)
-            event_id_var.reset(id_token)
-            event_type_var.reset(type_token)
 
     async def _retry_later(self, msg: RabbitMessage, error: Exception) -> None:
         deliveries = int((msg.raw_message.headers or {}).get("x-delivery-count", 0) or 0) + 1

@@ -41,6 +41,24 @@ def envelope(type_: str, data: dict[str, Any], *, id_: str | None = None, source
     }
 
 
+def order_placed(email: str = "ana@example.com", order_id: str | None = None, **changes: Any) -> dict[str, Any]:
+    """`data` of an order.placed as CONTRACT.md §1.1 shows it."""
+    return {
+        "order_id": order_id or f"ord_{uuid.uuid4().hex[:8]}",
+        "placed_at": "2026-11-22T10:00:00Z",
+        "customer": {"email": email, "customer_id": None, "first_name": "Ana", "last_name": "Lima",
+                     "phone": "+351912345678"},
+        "currency": "EUR",
+        "total": 12999,
+        "items": [{"sku": "SKU-1", "name": "Runner", "category": "shoes", "quantity": 2, "unit_price": 4999}],
+        "shipping_address": {"first_name": "Ana", "last_name": "Lima", "line1": "Rua A 1", "city": "Lisboa",
+                             "postal_code": "1000-001", "country_code": "PT"},
+        "billing_address": None,
+        "store_credit_used": 0,
+        **changes,
+    }
+
+
 @dataclass
 class ServiceProcess:
     name: str

@@ -11,22 +11,11 @@ from crm_contracts import EVENT_MODELS, CloudEvent, new_event
 from crm_contracts.docs import render_index, schemas
 from crm_contracts.inbound import OrderPlaced, OrderRefunded
 from crm_contracts.names import EventType
+from harness import order_placed
 
 ROOT = Path(__file__).resolve().parent.parent
 
-CONTRACT_ORDER = {
-    "order_id": "ord_1001",
-    "placed_at": "2026-11-22T10:00:00Z",
-    "customer": {"email": "ana@example.com", "customer_id": None, "first_name": "Ana", "last_name": "Lima",
-                 "phone": "+351912345678"},
-    "currency": "EUR",
-    "total": 12999,
-    "items": [{"sku": "SKU-1", "name": "Runner", "category": "shoes", "quantity": 2, "unit_price": 4999}],
-    "shipping_address": {"first_name": "Ana", "last_name": "Lima", "line1": "Rua A 1", "city": "Lisboa",
-                         "postal_code": "1000-001", "country_code": "PT"},
-    "billing_address": None,
-    "store_credit_used": 0,
-}
+CONTRACT_ORDER = order_placed("ana@example.com", "ord_1001")
 
 
 def envelope(data: dict) -> dict:

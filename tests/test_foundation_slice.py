@@ -4,23 +4,7 @@ server. A storefront publishes with plain aio-pika; the customers service runs a
 import json
 import uuid
 
-from harness import Broker, envelope, eventually
-
-
-def order_placed(email: str, order_id: str | None = None) -> dict:
-    return {
-        "order_id": order_id or f"ord_{uuid.uuid4().hex[:8]}",
-        "placed_at": "2026-11-22T10:00:00Z",
-        "customer": {"email": email, "customer_id": None, "first_name": "Ana", "last_name": "Lima",
-                     "phone": "+351912345678"},
-        "currency": "EUR",
-        "total": 12999,
-        "items": [{"sku": "SKU-1", "name": "Runner", "category": "shoes", "quantity": 2, "unit_price": 4999}],
-        "shipping_address": {"first_name": "Ana", "last_name": "Lima", "line1": "Rua A 1", "city": "Lisboa",
-                             "postal_code": "1000-001", "country_code": "PT"},
-        "billing_address": None,
-        "store_credit_used": 0,
-    }
+from harness import Broker, envelope, eventually, order_placed  # noqa: F401 (re-exported)
 
 
 async def test_order_placed_creates_a_guest_and_publishes_customer_created(system, broker: Broker):

@@ -4,8 +4,7 @@ events publishes them after restart, once, with the same ids."""
 import asyncio
 import uuid
 
-from harness import Broker, envelope, eventually
-from test_foundation_slice import order_placed
+from harness import Broker, envelope, eventually, order_placed
 
 
 async def test_killed_before_publishing_publishes_after_restart_exactly_once(system, broker: Broker, mongo):

@@ -36,6 +36,8 @@ OUTBOX_INDEXES = [IndexModel([("published", ASCENDING), ("recorded_at", ASCENDIN
 class OutboxSource:
     collection: AsyncCollection
     after_publish: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+    prunable: bool = False
+    """True where published records are only a buffer (never for records like ledger entries)."""
 
 
 class OutboxRelay:

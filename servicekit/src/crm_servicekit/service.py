@@ -3,6 +3,7 @@ jobs and the HTTP app, with a lifespan that starts and stops them in order."""
 
 import asyncio
 import logging
+from datetime import datetime, timedelta, timezone
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -61,6 +62,16 @@ class Wiring(Generic[C]):
     indexes: IndexSpec = field(default_factory=dict)
     outbox: list[OutboxSource] = field(default_factory=list)
     periodic: list[Periodic] = field(default_factory=list)
+
+
+async def prune(db: AsyncDatabase, sources: list[OutboxSource], days: float) -> None:
+    """Deletes processed event ids and published, prunable change records older than `days`.
+    A redelivery older than that is not expected; the effects stay keyed by natural keys."""
+    cutoff = datetime.now(timezone.utc) - timedelta(days=days)
+    await db["inbox"].delete_many({"processed_at": {"$lt": cutoff}})
+    for source in sources:
+        if source.prunable:
+            await source.collection.delete_many({"published": True, "recorded_at": {"$lt": cutoff}})
 
 
 def context(request: Request) -> Any:
@@ -144,7 +155,12 @@ class Service:
             await broker.start()
             if settings.outbox_relay:
                 relay.start()
-            jobs = [asyncio.create_task(_every(j), name=j.name) for j in wiring.periodic]
+            periodic = list(wiring.periodic)
+            if settings.retention_days:
+                periodic.append(
+                    Periodic("retention", 3600, lambda: prune(mongo.db, wiring.outbox, settings.retention_days))
+                )
+            jobs = [asyncio.create_task(_every(j), name=j.name) for j in periodic]
             log.info("%s started on %s:%s", self.name, settings.http_host, settings.http_port)
             try:
                 yield

@@ -43,6 +43,13 @@ class ServiceSettings(BaseSettings):
         validation_alias="CRM_OUTBOX_RELAY",
         description="Run the outbox relay in this process (off: events wait in the outbox)",
     )
+    retention_days: float = Field(
+        default=30,
+        ge=0,
+        validation_alias="CRM_RETENTION_DAYS",
+        description="Processed event ids and published change records older than this are "
+        "pruned (FerretDB has no TTL indexes); 0 keeps them forever",
+    )
     log_level: str = Field(default="INFO", validation_alias="CRM_LOG_LEVEL")
 
     @field_validator("api_tokens", mode="before")

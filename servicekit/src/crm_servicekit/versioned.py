@@ -47,7 +47,8 @@ class VersionedStore:
         }
 
     def outbox_source(self) -> OutboxSource:
-        return OutboxSource(self.changes, after_publish=self._project)
+        # Published changes are history once projected: the retention job may prune old ones.
+        return OutboxSource(self.changes, after_publish=self._project, prunable=True)
 
     async def get(self, doc_id: str) -> dict[str, Any] | None:
         """Newest state: the projection, unless a newer change is not projected yet."""

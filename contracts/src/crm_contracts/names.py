@@ -32,6 +32,10 @@ class EventType(StrEnum):
     # ledger
     LEDGER_ENTRY_RECORDED = "ledger.entry.recorded"
     LEDGER_DEBIT_REJECTED = "ledger.debit.rejected"
+    LEDGER_HOLD_PLACED = "ledger.hold.placed"
+    LEDGER_HOLD_CAPTURED = "ledger.hold.captured"
+    LEDGER_HOLD_VOIDED = "ledger.hold.voided"
+    LEDGER_HOLD_EXPIRED = "ledger.hold.expired"
     REWARD_COUPON_ISSUED = "reward.coupon.issued"
     # segments
     SEGMENT_CREATED = "segment.created"

@@ -53,16 +53,32 @@ class CustomerDeleted(Contract):
 
 
 class GroupState(Contract):
+    """`data` of group.created / group.updated."""
+
     id: str
     version: int = Field(ge=1)
     name: str
     description: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     member_count: int = 0
+    discount_percent: int | None = Field(
+        default=None, ge=0, le=100, description="Whole percent off for the group's members"
+    )
+    price_tier: str | None = Field(default=None, description="Named price list, e.g. wholesale")
+    priority: int = Field(
+        default=0, description="Decides between groups: highest priority, then best discount"
+    )
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
 
 
 class GroupDeleted(Contract):
+    """`data` of group.deleted: its memberships, pricing and metadata went with it; the
+    customers themselves are untouched. No group.members.removed follows for its members."""
+
     id: str
+    name: str | None = None
+    members_removed: int | None = Field(default=None, description="Memberships that ended")
 
 
 class GroupMembersChanged(Contract):
@@ -83,6 +99,24 @@ class LedgerEntryRecorded(Contract):
     sequence: int
     order_id: str | None = None
     caused_by: str | None = None
+    at: UtcDatetime
+    available_after: int | None = Field(default=None, description="Balance minus active holds")
+    hold_id: str | None = None
+    expires_at: UtcDatetime | None = Field(default=None, description="Of an expiring funding")
+
+
+class LedgerHoldChanged(Contract):
+    """`data` of ledger.hold.placed / captured / voided / expired (two-phase debit)."""
+
+    id: str
+    customer_id: str
+    currency: CurrencyCode
+    amount: int = Field(description="Minor units reserved")
+    status: Literal["active", "captured", "voided", "expired"]
+    expires_at: UtcDatetime
+    order_id: str | None = None
+    captured_amount: int | None = None
+    available_after: int
     at: UtcDatetime
 
 

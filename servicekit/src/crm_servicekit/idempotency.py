@@ -9,7 +9,8 @@ document. A second request that finds a response replays it; one that finds none
 is still within its lease gets 409 `idempotency-key-in-use` (retry later). After the lease the
 claim is taken over and the action runs again, so the action must itself be idempotent for the
 key (e.g. the record it inserts has an id derived from the key): that covers a crash between
-acting and storing the response. A 5xx (any exception that is not a Problem) releases the claim.
+acting and storing the response. A 5xx (a Problem >= 500 or any other exception) releases the
+claim, so the client can retry with the same key.
 """
 
 import hashlib
@@ -79,7 +80,10 @@ class IdempotencyKeys:
         try:
             status, body = await action()
         except Problem as p:
-            await self._store(key, {"problem": [p.status, p.slug, p.title, p.detail, p.extra]})
+            if p.status >= 500:  # transient (e.g. contention): the client may retry the key
+                await self.collection.delete_one({"_id": key, "response": {"$exists": False}})
+            else:  # a 4xx is the result, e.g. insufficient funds: replayed as it was
+                await self._store(key, {"problem": [p.status, p.slug, p.title, p.detail, p.extra]})
             raise
         except BaseException:
             await self.collection.delete_one({"_id": key, "response": {"$exists": False}})

@@ -5,6 +5,10 @@ records the change carries `outbox` (the envelopes) and `published: False`. The 
 each envelope with publisher confirms and message_id = event id, then sets `published: True`
 and runs the source's `after_publish` hook. A crash between publishing and marking republishes
 the same ids (consumers deduplicate on them); nothing stored is lost, nothing unstored is sent.
+
+Rule for sources: once inserted, an outbox document is updated by the relay alone. FerretDB's
+updates rewrite the whole document, so a service's own update racing the relay's
+`published: True` could be lost (or undo it). Keep later changes in other documents.
 """
 
 import asyncio

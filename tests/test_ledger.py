@@ -1,0 +1,481 @@
+"""Issue 5: the ledger against the real broker and FerretDB. Storefront events are published
+with plain aio-pika; the ledger runs as a process; money is checked through its HTTP API and
+the events it publishes."""
+
+import asyncio
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from crm_contracts.outbound import LedgerEntryRecorded, LedgerHoldChanged
+from harness import Broker, ServiceProcess, envelope, eventually
+
+ENV = {
+    "CRM_LEDGER_EXPIRY_JOB_SECONDS": "0.5",
+    "CRM_REWARD_POINTS_PER_UNIT": "1",
+    "CRM_REWARD_TARGET": "100",
+    "CRM_REWARD_COUPON_KIND": "amount",
+    "CRM_REWARD_COUPON_VALUE": "500",
+    "CRM_REWARD_COUPON_CURRENCY": "EUR",
+    "CRM_REWARD_COUPON_DAYS": "30",
+}
+
+
+@pytest.fixture
+def ledger(system):
+    return system.service("ledger", **ENV)
+
+
+def cid() -> str:
+    return f"cus_{uuid.uuid4().hex[:12]}"
+
+
+def iso(delta: timedelta) -> str:
+    return (datetime.now(timezone.utc) + delta).isoformat()
+
+
+def order(customer_id: str | None, *, email: str | None = None, total: int = 10000, credit: int = 0,
+          hold_id: str | None = None, currency: str = "EUR") -> dict:
+    body = {
+        "order_id": f"ord_{uuid.uuid4().hex[:8]}",
+        "placed_at": "2026-11-22T10:00:00Z",
+        "customer": {"email": email or f"{uuid.uuid4().hex[:8]}@example.com", "customer_id": customer_id},
+        "currency": currency,
+        "total": total,
+        "items": [{"sku": "SKU-1", "quantity": 1, "unit_price": total}],
+        "store_credit_used": credit,
+    }
+    if hold_id:
+        body["hold_id"] = hold_id
+    return body
+
+
+def customer_state(customer_id: str, email: str, version: int = 1) -> dict:
+    return {"id": customer_id, "version": version, "email": email, "has_account": False,
+            "created_at": "2026-11-22T10:00:00Z", "updated_at": "2026-11-22T10:00:00Z"}
+
+
+async def fund(http, customer_id: str, amount: int, currency: str = "EUR", **extra) -> dict:
+    r = await http.post(f"/v1/accounts/{customer_id}/entries",
+                        json={"kind": "funding", "amount": amount, "currency": currency, **extra})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def balance(http, customer_id: str, currency: str = "EUR") -> dict:
+    r = await http.get(f"/v1/accounts/{customer_id}")
+    assert r.status_code == 200
+    return next((b for b in r.json()["balances"] if b["currency"] == currency),
+                {"balance": 0, "available": 0, "held": 0, "expiring": []})
+
+
+async def entries(http, customer_id: str, **params) -> list[dict]:
+    items, cursor = [], None
+    while True:
+        r = await http.get(f"/v1/accounts/{customer_id}/entries",
+                           params={**params, "limit": 7, **({"cursor": cursor} if cursor else {})})
+        assert r.status_code == 200, r.text
+        items += r.json()["items"]
+        cursor = r.json()["next_cursor"]
+        if not cursor:
+            return items
+
+
+# -- accounts, entries, no overdraft -------------------------------------------------------------
+
+async def test_funding_unfunding_history_and_insufficient_funds(ledger, broker: Broker):
+    c = cid()
+    async with ledger.client() as http:
+        await fund(http, c, 1000, reason="goodwill", operator="ops@shop")
+        await fund(http, c, 250, currency="USD")
+        r = await http.post(f"/v1/accounts/{c}/entries",
+                            json={"kind": "unfunding", "amount": 300, "currency": "EUR", "reason": "correction"})
+        assert r.status_code == 201 and r.json()["balance_after"] == 700 and r.json()["amount"] == -300
+
+        r = await http.post(f"/v1/accounts/{c}/entries", json={"kind": "unfunding", "amount": 701, "currency": "EUR"})
+        assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"
+        assert r.json()["type"].endswith("/problems/insufficient-funds") and r.json()["available"] == 700
+
+        account = (await http.get(f"/v1/accounts/{c}")).json()
+        assert {b["currency"]: b["balance"] for b in account["balances"]} == {"EUR": 700, "USD": 250}
+        history = await entries(http, c, currency="EUR")
+        assert [(e["kind"], e["amount"], e["balance_after"]) for e in history] == [
+            ("unfunding", -300, 700), ("funding", 1000, 1000)]
+        assert history[1]["reason"] == "goodwill" and history[1]["operator"] == "ops@shop"
+        assert [e["kind"] for e in await entries(http, c, kind="funding")] == ["funding", "funding"]
+
+        for bad in ({"kind": "funding", "amount": 0, "currency": "EUR"},
+                    {"kind": "funding", "amount": 10, "currency": "euro"},
+                    {"kind": "theft", "amount": 10, "currency": "EUR"},
+                    {"kind": "funding", "amount": 1.5, "currency": "EUR"}):
+            r = await http.post(f"/v1/accounts/{c}/entries", json=bad)
+            assert r.status_code == 422 and r.json()["errors"], bad
+        assert (await http.get(f"/v1/accounts/{c}/entries", params={"kind": "nonsense"})).status_code == 422
+
+    recorded = await broker.wait_for("ledger.entry.recorded", lambda b: b["data"]["customer_id"] == c, count=3)
+    eur = sorted((e["body"]["data"] for e in recorded if e["body"]["data"]["currency"] == "EUR"),
+                 key=lambda d: d["sequence"])
+    assert [(d["kind"], d["amount"], d["balance_after"]) for d in eur] == [("funding", 1000, 1000), ("unfunding", -300, 700)]
+    assert all(e["message_id"] == e["body"]["id"] and e["body"]["subject"] == c for e in recorded)
+    for e in recorded:
+        LedgerEntryRecorded.model_validate(e["body"]["data"])
+    async with ledger.client(token=None) as anonymous:
+        assert (await anonymous.get(f"/v1/accounts/{c}")).status_code == 401
+
+
+async def test_fifty_concurrent_unfundings_never_overdraw(ledger):
+    c = cid()
+    async with ledger.client() as http:
+        await fund(http, c, 1000)
+
+        async def unfund() -> int:
+            r = await http.post(f"/v1/accounts/{c}/entries",
+                                json={"kind": "unfunding", "amount": 100, "currency": "EUR"})
+            return r.status_code
+
+        statuses = await asyncio.gather(*(unfund() for _ in range(50)))
+        assert sorted(statuses) == [201] * 10 + [409] * 40
+        assert (await balance(http, c))["balance"] == 0
+        unfundings = await entries(http, c, kind="unfunding")
+        assert len(unfundings) == 10
+        assert sorted(e["balance_after"] for e in unfundings) == list(range(0, 1000, 100))
+
+
+async def test_idempotency_key_replays_the_first_result_and_refuses_another_body(ledger):
+    c = cid()
+    key = f"key-{uuid.uuid4()}"
+    body = {"kind": "funding", "amount": 500, "currency": "EUR", "reason": "welcome"}
+    async with ledger.client() as http:
+        first = await http.post(f"/v1/accounts/{c}/entries", json=body, headers={"Idempotency-Key": key})
+        again = await asyncio.gather(*(http.post(f"/v1/accounts/{c}/entries", json=body,
+                                                 headers={"Idempotency-Key": key}) for _ in range(3)))
+        assert first.status_code == 201
+        for r in again:  # the first result again (or "in progress" while it runs; never a second entry)
+            assert (r.status_code, r.json()) == (201, first.json())
+        other = await http.post(f"/v1/accounts/{c}/entries", json={**body, "amount": 501},
+                                headers={"Idempotency-Key": key})
+        assert other.status_code == 409 and other.json()["type"].endswith("/idempotency-key-reused")
+        assert len(await entries(http, c)) == 1 and (await balance(http, c))["balance"] == 500
+
+        # A refused debit is a result too: replayed as it was, even once funds arrived.
+        debit = {"kind": "unfunding", "amount": 800, "currency": "EUR"}
+        k2 = f"key-{uuid.uuid4()}"
+        r1 = await http.post(f"/v1/accounts/{c}/entries", json=debit, headers={"Idempotency-Key": k2})
+        await fund(http, c, 1000)
+        r2 = await http.post(f"/v1/accounts/{c}/entries", json=debit, headers={"Idempotency-Key": k2})
+        assert r1.status_code == r2.status_code == 409 and r1.json() == r2.json()
+        assert (await balance(http, c))["balance"] == 1500
+
+
+# -- event-driven movements --------------------------------------------------------------------
+
+async def test_order_with_store_credit_debits_once_or_is_rejected(ledger, broker: Broker):
+    c = cid()
+    async with ledger.client() as http:
+        await fund(http, c, 1000)
+        paid = envelope("order.placed", order(c, credit=600))
+        await broker.publish(paid)
+        await broker.publish(paid)  # redelivered
+        await eventually(lambda: _kinds(http, c, "purchase", 1))
+
+        short = envelope("order.placed", order(c, credit=401))
+        await broker.publish(short)
+        rejected = await broker.wait_for("ledger.debit.rejected", lambda b: b["data"]["customer_id"] == c)
+        data = rejected[0]["body"]["data"]
+        assert (data["amount"], data["available"], data["order_id"]) == (401, 400, short["data"]["order_id"])
+        assert "insufficient" in data["reason"]
+
+        refund = envelope("order.refunded", {"order_id": paid["data"]["order_id"], "refunded_at": "2026-11-23T10:00:00Z",
+                                             "customer": {"email": "x@example.com", "customer_id": c},
+                                             "currency": "EUR", "amount": 250, "to_store_credit": True})
+        await broker.publish(refund)
+        await broker.publish(refund)
+        await eventually(lambda: _kinds(http, c, "refund", 1))
+        assert (await balance(http, c))["balance"] == 650
+        purchase = (await entries(http, c, kind="purchase"))[0]
+        assert purchase["order_id"] == paid["data"]["order_id"] and purchase["caused_by"] == paid["id"]
+
+
+async def test_concurrent_orders_spending_credit_never_overdraw(ledger, broker: Broker):
+    c = cid()
+    async with ledger.client() as http:
+        await fund(http, c, 1000)
+        await asyncio.gather(*(broker.publish(envelope("order.placed", order(c, credit=100))) for _ in range(20)))
+        await broker.wait_for("ledger.debit.rejected", lambda b: b["data"]["customer_id"] == c, count=10)
+        await eventually(lambda: _kinds(http, c, "purchase", 10))
+        assert (await balance(http, c))["balance"] == 0
+
+
+async def _kinds(http, customer_id: str, kind: str, n: int) -> bool:
+    return len(await entries(http, customer_id, kind=kind)) == n
+
+
+async def test_store_credit_of_an_unknown_guest_is_dead_lettered_then_found_by_email(ledger, broker: Broker):
+    email = f"Guest.{uuid.uuid4().hex[:6]}@Example.com"
+    unknown = envelope("order.placed", order(None, email=email, credit=100))
+    await broker.publish(unknown)
+    dead = await broker.dead_letters("ledger", expect=1)
+    assert len(dead) == 1 and "unknown customer" in dead[0].headers["x-crm-reason"]
+
+    c = cid()
+    await broker.publish(envelope("customer.created", customer_state(c, email.lower())))
+    async with ledger.client() as http:
+        await fund(http, c, 300)
+        await broker.publish(envelope("order.placed", order(None, email=email.upper(), credit=100)))
+        await eventually(lambda: _kinds(http, c, "purchase", 1))
+        assert (await balance(http, c))["balance"] == 200
+
+
+async def test_replaying_every_event_twice_changes_nothing(ledger, broker: Broker, mongo, system):
+    c1, c2 = cid(), cid()
+    e2 = f"{uuid.uuid4().hex[:8]}@example.com"
+    async with ledger.client() as http:
+        await fund(http, c1, 1000)
+        await fund(http, c2, 500, expires_at=iso(timedelta(days=5)))
+    scenario = [
+        envelope("customer.created", customer_state(c2, e2)),
+        envelope("order.placed", order(c1, total=7000, credit=300)),
+        envelope("order.placed", order(c1, total=5000, credit=1200)),  # rejected in any order
+        envelope("order.refunded", {"order_id": "ord_r1", "refunded_at": "2026-11-23T10:00:00Z",
+                                    "customer": {"email": "a@example.com", "customer_id": c1},
+                                    "currency": "EUR", "amount": 150, "to_store_credit": True}),
+        envelope("order.placed", order(None, email=e2, total=3000, credit=200)),  # by e-mail
+    ]
+
+    async def snapshot():
+        async with ledger.client() as http:
+            return ([(e["id"], e["amount"], e["balance_after"]) for e in await entries(http, c1)],
+                    [(e["id"], e["amount"], e["balance_after"]) for e in await entries(http, c2)],
+                    await balance(http, c1), await balance(http, c2),
+                    (await http.get(f"/v1/customers/{c1}/rewards")).json())
+
+    for ev in scenario:
+        await broker.publish(ev)
+    await broker.wait_for("ledger.debit.rejected", lambda b: b["data"]["customer_id"] == c1)
+
+    async def settled():
+        s = await snapshot()
+        return s if len(s[0]) == 3 and len(s[1]) == 2 and s[4]["earned_total"] == 120 else None
+
+    first = await eventually(settled)
+    assert first[2]["balance"] == 850 and first[3]["balance"] == 300
+
+    inbox = mongo[system.database("ledger")]["inbox"]
+    ids = [ev["id"] for ev in scenario]
+    for ev in scenario:  # redelivered: the inbox drops them
+        await broker.publish(ev)
+    # The inbox is lost (restore from a backup...): the effects themselves are keyed by event id.
+    await inbox.delete_many({"_id": {"$in": ids}})
+    for ev in scenario:
+        await broker.publish(ev)
+
+    async def handled_again():  # the inbox records an event after its handler ran
+        return await inbox.count_documents({"_id": {"$in": ids}}) == len(ids)
+
+    await eventually(handled_again)
+    assert await snapshot() == first
+    assert len(broker.events("ledger.debit.rejected", lambda b: b["data"]["customer_id"] == c1)) == 1
+
+
+# -- holds -----------------------------------------------------------------------------------------
+
+async def test_hold_blocks_a_debit_the_balance_alone_would_allow(ledger, broker: Broker):
+    c = cid()
+    async with ledger.client() as http:
+        await fund(http, c, 1000)
+        r = await http.post(f"/v1/accounts/{c}/holds", json={"amount": 800, "currency": "EUR"})
+        assert r.status_code == 201, r.text
+        hold = r.json()
+        assert hold["status"] == "active"
+        assert (await balance(http, c))["available"] == 200
+
+        r = await http.post(f"/v1/accounts/{c}/entries", json={"kind": "unfunding", "amount": 300, "currency": "EUR"})
+        assert r.status_code == 409 and r.json()["available"] == 200
+        r = await http.post(f"/v1/accounts/{c}/holds", json={"amount": 201, "currency": "EUR"})
+        assert r.status_code == 409 and r.json()["type"].endswith("/insufficient-funds")
+        await broker.publish(envelope("order.placed", order(c, credit=300)))
+        await broker.wait_for("ledger.debit.rejected", lambda b: b["data"]["customer_id"] == c)
+
+        r = await http.post(f"/v1/accounts/{c}/holds/{hold['id']}/capture", json={"amount": 700})
+        assert r.status_code == 200 and r.json()["status"] == "captured" and r.json()["captured_amount"] == 700
+        again = await http.post(f"/v1/accounts/{c}/holds/{hold['id']}/capture", json={"amount": 700})
+        assert again.json() == r.json()
+        assert (await http.post(f"/v1/accounts/{c}/holds/{hold['id']}/void")).status_code == 409
+        b = await balance(http, c)
+        assert (b["balance"], b["held"], b["available"]) == (300, 0, 300)
+        purchases = await entries(http, c, kind="purchase")
+        assert [(p["amount"], p["hold_id"]) for p in purchases] == [(-700, hold["id"])]
+    captured = await broker.wait_for("ledger.hold.captured", lambda b: b["data"]["id"] == hold["id"])
+    data = LedgerHoldChanged.model_validate(captured[0]["body"]["data"])
+    assert (data.amount, data.captured_amount, data.available_after) == (800, 700, 300)
+
+
+async def test_hold_with_idempotency_key_is_placed_once(ledger):
+    c = cid()
+    key = f"key-{uuid.uuid4()}"
+    async with ledger.client() as http:
+        await fund(http, c, 1000)
+        body = {"amount": 600, "currency": "EUR", "order_id": "ord_h"}
+        first, second = await asyncio.gather(*(http.post(f"/v1/accounts/{c}/holds", json=body,
+                                                         headers={"Idempotency-Key": key}) for _ in range(2)))
+        statuses = sorted([first.status_code, second.status_code])
+        assert statuses in ([201, 201], [201, 409])  # 409: the first was still running
+        again = await http.post(f"/v1/accounts/{c}/holds", json=body, headers={"Idempotency-Key": key})
+        assert again.status_code == 201 and again.json()["id"] in (first.json().get("id"), second.json().get("id"))
+        b = await balance(http, c)
+        assert (b["held"], b["available"]) == (600, 400)
+
+
+async def test_order_captures_its_hold_once_and_void_releases(ledger, broker: Broker):
+    c = cid()
+    async with ledger.client() as http:
+        await fund(http, c, 1000)
+        h1 = (await http.post(f"/v1/accounts/{c}/holds", json={"amount": 400, "currency": "EUR"})).json()
+        h2 = (await http.post(f"/v1/accounts/{c}/holds", json={"amount": 500, "currency": "EUR"})).json()
+        placed = envelope("order.placed", order(c, credit=400, hold_id=h1["id"]))
+        await broker.publish(placed)
+        await broker.publish(placed)
+        await eventually(lambda: _kinds(http, c, "purchase", 1))
+        assert (await http.get(f"/v1/accounts/{c}/holds/{h1['id']}")).json()["status"] == "captured"
+        r = await http.post(f"/v1/accounts/{c}/holds/{h2['id']}/void")
+        assert r.status_code == 200 and r.json()["status"] == "voided"
+        assert (await http.post(f"/v1/accounts/{c}/holds/{h2['id']}/void")).json()["status"] == "voided"
+        assert (await http.post(f"/v1/accounts/{c}/holds/{h2['id']}/capture")).status_code == 409
+        b = await balance(http, c)
+        assert (b["balance"], b["available"]) == (600, 600)
+        assert (await http.get(f"/v1/accounts/{c}/holds/hold_nope")).status_code == 404
+        assert (await http.get(f"/v1/accounts/{cid()}/holds/{h1['id']}")).status_code == 404
+
+
+async def test_hold_expires_and_releases_the_amount(ledger, broker: Broker):
+    c = cid()
+    async with ledger.client() as http:
+        await fund(http, c, 1000)
+        hold = (await http.post(f"/v1/accounts/{c}/holds",
+                                json={"amount": 900, "currency": "EUR", "expires_at": iso(timedelta(seconds=1))})).json()
+        await broker.wait_for("ledger.hold.expired", lambda b: b["data"]["id"] == hold["id"])
+        assert (await http.get(f"/v1/accounts/{c}/holds/{hold['id']}")).json()["status"] == "expired"
+        assert (await balance(http, c))["available"] == 1000
+        assert (await http.post(f"/v1/accounts/{c}/holds/{hold['id']}/capture")).status_code == 409
+
+
+# -- expiring credit ---------------------------------------------------------------------------------
+
+async def test_soonest_expiring_credit_is_spent_first_and_the_rest_expires(ledger, broker: Broker):
+    c = cid()
+    async with ledger.client() as http:
+        await fund(http, c, 500)  # never expires
+        late = await fund(http, c, 300, expires_at=iso(timedelta(days=30)))
+        soon = await fund(http, c, 400, expires_at=iso(timedelta(seconds=3)))
+        r = await http.post(f"/v1/accounts/{c}/entries", json={"kind": "unfunding", "amount": 150, "currency": "EUR"})
+        assert r.status_code == 201
+        b = await balance(http, c)
+        assert sorted((x["funding_id"], x["amount"]) for x in b["expiring"]) == sorted(
+            [(soon["id"], 250), (late["id"], 300)])
+
+        expired = await broker.wait_for("ledger.entry.recorded",
+                                        lambda e: e["data"]["customer_id"] == c and e["data"]["kind"] == "expiry")
+        assert expired[0]["body"]["data"]["amount"] == -250
+        b = await balance(http, c)
+        assert b["balance"] == 800 and [(x["funding_id"], x["amount"]) for x in b["expiring"]] == [(late["id"], 300)]
+        # Next debit: the credit expiring in 30 days goes before the credit that never expires.
+        await http.post(f"/v1/accounts/{c}/entries", json={"kind": "unfunding", "amount": 350, "currency": "EUR"})
+        b = await balance(http, c)
+        assert b["balance"] == 450 and b["expiring"] == []
+        assert [e["amount"] for e in await entries(http, c, kind="expiry")] == [-250]
+
+
+async def test_credit_that_expired_while_the_ledger_was_down_expires_once_after_restart(system, ledger, broker: Broker):
+    c = cid()
+    async with ledger.client() as http:
+        await fund(http, c, 700)
+        await fund(http, c, 300, expires_at=iso(timedelta(seconds=2)))
+    ledger.stop()
+    time.sleep(2.5)
+    # Back with two instances on the same database: both run the expiry job.
+    second = ServiceProcess("ledger", ledger.env, ledger.log_path.with_name(ledger.log_path.stem + "-2.log"))
+    ledger = system.service("ledger", **ENV)
+    second.start(**ENV)
+    try:
+        async with ledger.client() as http:
+            await eventually(lambda: _kinds(http, c, "expiry", 1))
+            await asyncio.sleep(2)  # several more passes of both jobs
+            assert [e["amount"] for e in await entries(http, c, kind="expiry")] == [-300]
+            assert (await balance(http, c))["balance"] == 700
+    finally:
+        second.stop()
+
+
+# -- rewards and coupons -----------------------------------------------------------------------------
+
+async def test_coupon_issued_exactly_when_points_reach_the_target(ledger, broker: Broker):
+    c = cid()
+    first = envelope("order.placed", order(c, total=9950))  # 99 points
+    await broker.publish(first)
+    await broker.publish(first)
+    async with ledger.client() as http:
+        await eventually(lambda: _points(http, c, 99))
+        assert (await http.get(f"/v1/customers/{c}/coupons")).json()["items"] == []
+
+        await broker.publish(envelope("order.placed", order(c, total=100)))  # 1 point -> 100
+        issued = await broker.wait_for("reward.coupon.issued", lambda b: b["data"]["customer_id"] == c)
+        coupon = issued[0]["body"]["data"]
+        assert (coupon["kind"], coupon["value"], coupon["currency"]) == ("amount", 500, "EUR")
+        await eventually(lambda: _points(http, c, 0))
+
+        await broker.publish(envelope("order.placed", order(c, total=25000)))  # 250 -> two more, 50 left
+        await broker.wait_for("reward.coupon.issued", lambda b: b["data"]["customer_id"] == c, count=3)
+        await eventually(lambda: _points(http, c, 50))
+        coupons = (await http.get(f"/v1/customers/{c}/coupons")).json()["items"]
+        assert len(coupons) == 3 and len({x["code"] for x in coupons}) == 3
+        assert all(x["status"] == "active" for x in coupons)
+        assert len(broker.events("reward.coupon.issued", lambda b: b["data"]["customer_id"] == c)) == 3
+
+        code = coupon["code"]
+        r1 = await http.post(f"/v1/coupons/{code}/redeem", json={"order_id": "ord_a"})
+        r2 = await http.post(f"/v1/coupons/{code}/redeem", json={"order_id": "ord_a"})
+        assert r1.status_code == r2.status_code == 200 and r1.json() == r2.json()
+        assert r1.json()["status"] == "redeemed"
+        r3 = await http.post(f"/v1/coupons/{code}/redeem", json={"order_id": "ord_b"})
+        assert r3.status_code == 409 and r3.json()["type"].endswith("/coupon-used")
+        assert (await http.post("/v1/coupons/RW-NOPE/redeem")).status_code == 404
+
+
+async def _points(http, customer_id: str, points: int) -> bool:
+    return (await http.get(f"/v1/customers/{customer_id}/rewards")).json()["points"] == points
+
+
+async def test_points_of_a_guest_order_wait_for_the_customer_to_be_known(ledger, broker: Broker):
+    email = f"{uuid.uuid4().hex[:8]}@example.com"
+    await broker.publish(envelope("order.placed", order(None, email=email, total=12000)))  # 120 points
+    c = cid()
+    await broker.publish(envelope("customer.created", customer_state(c, email)))
+    await broker.wait_for("reward.coupon.issued", lambda b: b["data"]["customer_id"] == c)
+    async with ledger.client() as http:
+        await eventually(lambda: _points(http, c, 20))
+
+
+# -- erasure -----------------------------------------------------------------------------------------
+
+async def test_customer_deleted_keeps_entries_but_anonymises_them(ledger, broker: Broker):
+    c = cid()
+    async with ledger.client() as http:
+        await fund(http, c, 400, reason="apology to Ana Lima", operator="bob@shop")
+        key = f"key-{uuid.uuid4()}"
+        body = {"kind": "unfunding", "amount": 100, "currency": "EUR", "reason": "Ana asked"}
+        await http.post(f"/v1/accounts/{c}/entries", json=body, headers={"Idempotency-Key": key})
+        await broker.publish(envelope("customer.deleted", {"id": c}))
+
+        async def anonymised():
+            items = await entries(http, c)
+            return items if all(e["reason"] is None and e["operator"] is None for e in items) else None
+
+        items = await eventually(anonymised)
+        assert [e["amount"] for e in items] == [-100, 400]
+        assert (await balance(http, c))["balance"] == 300
+        # the stored response that repeated the reason is gone; the entry is not booked twice
+        again = await http.post(f"/v1/accounts/{c}/entries", json=body, headers={"Idempotency-Key": key})
+        assert again.status_code == 201 and again.json()["reason"] is None
+        assert (await balance(http, c))["balance"] == 300

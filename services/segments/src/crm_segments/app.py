@@ -1,12 +1,25 @@
-"""Wiring of the segments service. Its resources arrive with its own issue; until then it
-serves health, readiness and metrics only."""
+"""Wiring of the segments service: profiles from events, rules, live membership, analytics."""
 
-from crm_servicekit.service import Runtime, Service, Wiring
+from crm_segments.api import router
+from crm_segments.handlers import Context, handlers
+from crm_segments.membership import Membership
+from crm_segments.money import BaseMoney
 from crm_segments.settings import SegmentsSettings
+from crm_segments.store import SegmentStore
+from crm_servicekit.service import Periodic, Runtime, Service, Wiring
 
 
-async def setup(rt: Runtime) -> Wiring[None]:
-    return Wiring(None)
+async def setup(rt: Runtime) -> Wiring[Context]:
+    settings: SegmentsSettings = rt.settings  # type: ignore[assignment]
+    store = SegmentStore(rt.db, rt.notify_outbox)
+    money = BaseMoney(settings.base_currency, settings.fx_rates)
+    membership = Membership(store, money, settings.source)
+    return Wiring(
+        Context(store, membership, money, settings.source),
+        indexes=store.indexes,
+        outbox=store.outbox_sources(membership.project),
+        periodic=[Periodic("segments-reevaluation", settings.reevaluate_seconds, membership.periodic)],
+    )
 
 
-service = Service("segments", SegmentsSettings, setup=setup)
+service = Service("segments", SegmentsSettings, setup=setup, handlers=handlers, routers=[router])

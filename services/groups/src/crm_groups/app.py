@@ -1,12 +1,25 @@
-"""Wiring of the groups service. Its resources arrive with its own issue; until then it
-serves health, readiness and metrics only."""
+"""Wiring of the groups service."""
 
-from crm_servicekit.service import Runtime, Service, Wiring
+from crm_groups import membership
+from crm_groups.api import router
+from crm_groups.context import Context
+from crm_groups.handlers import handlers
 from crm_groups.settings import GroupsSettings
+from crm_groups.store import GroupStore
+from crm_servicekit.service import Periodic, Runtime, Service, Wiring
 
 
-async def setup(rt: Runtime) -> Wiring[None]:
-    return Wiring(None)
+async def setup(rt: Runtime) -> Wiring[Context]:
+    settings: GroupsSettings = rt.settings  # type: ignore[assignment]
+    store = GroupStore(rt.db, rt.notify_outbox)
+    ctx = Context(store, settings)
+    return Wiring(
+        ctx,
+        indexes=store.indexes,
+        outbox=store.outbox_sources(),
+        periodic=[Periodic("finish-interrupted-changes", settings.recovery_every_seconds,
+                           lambda: membership.recover(ctx))],
+    )
 
 
-service = Service("groups", GroupsSettings, setup=setup)
+service = Service("groups", GroupsSettings, setup=setup, handlers=handlers, routers=[router])

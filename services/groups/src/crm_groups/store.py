@@ -1,0 +1,314 @@
+"""Every query and index of the groups service.
+
+Collections (one MongoDB database of the service's own):
+- `groups` / `groups_changes`: the groups, versioned (VersionedStore): every change an insert
+  with a unique (id, version), carrying group.created / updated / deleted (the outbox).
+- `group_names` {_id: name key, group_id}: the claim that makes names unique (case-insensitive)
+  under concurrent creates and renames: an insert with a unique _id.
+- `memberships` {_id: "<group_id>:<customer_id>"}: one document per membership; the unique _id
+  is what makes concurrent bulk adds safe and a second add of a member a no-op.
+- `membership_removals` {_id: "<group_id>:<customer_id>:<adding change>"}: the claim of one
+  membership's removal, so two concurrent removals of a member announce it once.
+- `membership_ops`: the work record of one membership change, written before it is applied, so
+  a crash halfway is finished by the recovery job.
+- `membership_events` {_id: op id, outbox}: the events of one finished change, inserted once
+  (unique op id), published by the outbox relay.
+- `known_customers` {_id: customer id, deleted}: which customers exist, from customer events.
+- `group_deletions` {_id: group id}: a deletion whose memberships may still need clearing.
+"""
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from pymongo import ASCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from crm_contracts.types import utcnow
+from crm_groups.domain import chunks
+from crm_servicekit.outbox import OUTBOX_INDEXES, OutboxSource, pending
+from crm_servicekit.versioned import VersionedStore
+
+BATCH = 1000  # ids per query or insert: bounded request sizes on MongoDB and FerretDB alike
+DUPLICATE_KEY = 11000
+STALE_CLAIM = timedelta(seconds=60)
+
+
+def member_key(group_id: str, customer_id: str) -> str:
+    # Group ids never contain ":", so this is unique whatever the customer id holds.
+    return f"{group_id}:{customer_id}"
+
+
+class GroupStore:
+    def __init__(self, db: AsyncDatabase, notify: Callable[[], None]) -> None:
+        self.groups = VersionedStore(db, "groups", notify)
+        self.names = db["group_names"]
+        self.members = db["memberships"]
+        self.ops = db["membership_ops"]
+        self.removals = db["membership_removals"]
+        self.member_events = db["membership_events"]
+        self.customers = db["known_customers"]
+        self.deletions = db["group_deletions"]
+        self._notify = notify
+
+    @property
+    def indexes(self) -> dict[str, list[IndexModel]]:
+        return {
+            **self.groups.indexes,
+            "groups": [IndexModel([("name_key", ASCENDING), ("_id", ASCENDING)])],
+            "memberships": [
+                IndexModel([("group_id", ASCENDING), ("_id", ASCENDING)]),
+                IndexModel([("customer_id", ASCENDING), ("group_id", ASCENDING)]),
+                IndexModel([("op", ASCENDING)]),
+            ],
+            "membership_ops": [IndexModel([("done", ASCENDING), ("started_at", ASCENDING)])],
+            "membership_events": list(OUTBOX_INDEXES),
+        }
+
+    def outbox_sources(self) -> list[OutboxSource]:
+        # Group changes first: in one relay pass a group.created goes out before its members.
+        return [self.groups.outbox_source(), OutboxSource(self.member_events)]
+
+    # --- groups ---------------------------------------------------------------------------
+
+    async def get(self, group_id: str) -> dict[str, Any] | None:
+        return await self.groups.get(group_id)
+
+    async def list_groups(self, q: str | None, after: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
+        """Ordered by name (case-insensitive), then id; `q` matches a part of the name."""
+        filters: list[dict[str, Any]] = []
+        if q:
+            filters.append({"name_key": {"$regex": re.escape(q.casefold())}})
+        if after:
+            filters.append({"$or": [{"name_key": {"$gt": after[0]}},
+                                    {"name_key": after[0], "_id": {"$gt": after[1]}}]})
+        query = {"$and": filters} if filters else {}
+        cursor = self.groups.current.find(query).sort([("name_key", ASCENDING), ("_id", ASCENDING)])
+        return await cursor.limit(limit).to_list()
+
+    async def groups_by_id(self, group_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for batch in chunks(list(group_ids), BATCH):
+            async for doc in self.groups.current.find({"_id": {"$in": list(batch)}}):
+                out[doc["_id"]] = doc
+        return out
+
+    async def claim_name(self, key: str, group_id: str) -> bool:
+        """True if `group_id` now holds the name. A claim left by a create or rename that
+        crashed before committing is taken over once it is old enough."""
+        for _ in range(3):
+            try:
+                await self.names.insert_one({"_id": key, "group_id": group_id, "claimed_at": utcnow()})
+                return True
+            except DuplicateKeyError:
+                pass
+            claim = await self.names.find_one({"_id": key})
+            if claim is None:
+                continue  # released meanwhile
+            if claim["group_id"] == group_id:
+                return True
+            if claim["claimed_at"] > utcnow() - STALE_CLAIM:
+                return False
+            holder = await self.get(claim["group_id"])
+            if holder is not None and holder["name_key"] == key:
+                return False
+            await self.names.delete_one({"_id": key, "group_id": claim["group_id"]})
+        return False
+
+    async def release_name(self, key: str, group_id: str) -> None:
+        await self.names.delete_one({"_id": key, "group_id": group_id})
+
+    # --- memberships ----------------------------------------------------------------------
+
+    async def member_count(self, group_id: str) -> int:
+        # Counted, never kept as a counter: FerretDB's $inc can lose concurrent increments.
+        return await self.members.count_documents({"group_id": group_id})
+
+    async def member_counts(self, group_ids: Sequence[str]) -> dict[str, int]:
+        if not group_ids:
+            return {}
+        rows = await (await self.members.aggregate([
+            {"$match": {"group_id": {"$in": list(group_ids)}}},
+            {"$group": {"_id": "$group_id", "n": {"$sum": 1}}},
+        ])).to_list()
+        return {r["_id"]: r["n"] for r in rows}
+
+    async def present_members(self, group_id: str, customer_ids: Sequence[str]) -> dict[str, str]:
+        """Of these customers, the members: customer id -> the change that added them (which
+        names this membership among the customer's past and future ones in the group)."""
+        found: dict[str, str] = {}
+        for batch in chunks(list(customer_ids), BATCH):
+            keys = [member_key(group_id, c) for c in batch]
+            async for doc in self.members.find({"_id": {"$in": keys}}, {"customer_id": 1, "op": 1}):
+                found[doc["customer_id"]] = doc["op"]
+        return {c: found[c] for c in customer_ids if c in found}
+
+    async def claim_removals(self, group_id: str, memberships: dict[str, str], op_id: str) -> dict[str, str]:
+        """Claims the removal of each membership for change `op_id` (a unique insert per
+        membership), so that of two concurrent removals of one member only one announces it.
+        Returns the memberships this change removes (including claims it made before a crash)."""
+        ours: set[str] = set()
+        items = list(memberships.items())
+        for batch in chunks(items, BATCH):
+            docs = [{"_id": f"{member_key(group_id, c)}:{added_by}", "by": op_id, "at": utcnow()}
+                    for c, added_by in batch]
+            duplicates: set[int] = set()
+            try:
+                await self.removals.insert_many(docs, ordered=False)
+            except BulkWriteError as e:
+                errors = e.details.get("writeErrors", [])
+                if any(err.get("code") != DUPLICATE_KEY for err in errors):
+                    raise
+                duplicates = {err["index"] for err in errors}
+                dup_ids = [docs[i]["_id"] for i in duplicates]
+                mine = {d["_id"] async for d in self.removals.find({"_id": {"$in": dup_ids}, "by": op_id}, {"_id": 1})}
+                duplicates = {i for i in duplicates if docs[i]["_id"] not in mine}
+            ours.update(c for i, (c, _) in enumerate(batch) if i not in duplicates)
+        return {c: added_by for c, added_by in items if c in ours}
+
+    async def delete_memberships(self, group_id: str, memberships: dict[str, str]) -> None:
+        """Deletes exactly these memberships (customer id -> adding change): a customer added
+        again meanwhile by another change keeps that newer membership."""
+        by_op: dict[str, list[str]] = {}
+        for c, added_by in memberships.items():
+            by_op.setdefault(added_by, []).append(member_key(group_id, c))
+        for added_by, keys in by_op.items():
+            for batch in chunks(keys, BATCH):
+                await self.members.delete_many({"_id": {"$in": list(batch)}, "op": added_by})
+
+    async def insert_members(self, group_id: str, customer_ids: Sequence[str], op_id: str) -> list[str]:
+        """Inserts the memberships; returns the ids this call made members (duplicates = the
+        customer already was a member, by an earlier or a concurrent call)."""
+        now = utcnow()
+        added: list[str] = []
+        for batch in chunks(list(customer_ids), BATCH):
+            docs = [{"_id": member_key(group_id, c), "group_id": group_id, "customer_id": c,
+                     "added_at": now, "op": op_id} for c in batch]
+            duplicates: set[int] = set()
+            try:
+                await self.members.insert_many(docs, ordered=False)
+            except BulkWriteError as e:
+                errors = e.details.get("writeErrors", [])
+                if any(err.get("code") != DUPLICATE_KEY for err in errors):
+                    raise
+                duplicates = {err["index"] for err in errors}
+            added.extend(c for i, c in enumerate(batch) if i not in duplicates)
+        return added
+
+    async def members_added_by(self, group_id: str, op_id: str) -> list[str]:
+        return [d["customer_id"] async for d in self.members.find({"group_id": group_id, "op": op_id}, {"customer_id": 1})]
+
+    async def delete_all_members(self, group_id: str) -> int:
+        return (await self.members.delete_many({"group_id": group_id})).deleted_count
+
+    async def members_page(self, group_id: str, after: str | None, limit: int) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {"group_id": group_id}
+        if after is not None:
+            query["_id"] = {"$gt": member_key(group_id, after)}
+        return await self.members.find(query).sort("_id", ASCENDING).limit(limit).to_list()
+
+    async def memberships_of(self, customer_id: str, after: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {"customer_id": customer_id}
+        if after is not None:
+            query["group_id"] = {"$gt": after}
+        cursor = self.members.find(query).sort("group_id", ASCENDING)
+        if limit is not None:
+            cursor = cursor.limit(limit)
+        return await cursor.to_list()
+
+    # --- membership change records --------------------------------------------------------
+
+    async def start_op(self, op: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Records the change before it is applied; returns the stored record and whether it
+        is new (False: this change was started before, e.g. by a redelivered event)."""
+        record = {**op, "started_at": utcnow(), "done": False}
+        try:
+            await self.ops.insert_one(record)
+            return record, True
+        except DuplicateKeyError:
+            return (await self.ops.find_one({"_id": op["_id"]}) or record), False
+
+    async def note_removing(self, op_id: str, memberships: dict[str, str]) -> None:
+        """Which memberships this change removes, stored before they are deleted, so that a
+        recovery after a crash knows them. A list: customer ids are no safe field names."""
+        removing = [{"c": c, "op": added_by} for c, added_by in memberships.items()]
+        await self.ops.update_one({"_id": op_id}, {"$set": {"removing": removing}})
+
+    async def finish_op(self, op_id: str, group_id: str, added: int, removed: int, events: list[dict[str, Any]]) -> None:
+        try:
+            # The unique op id makes the events stored once, even if two finish the same change.
+            await self.member_events.insert_one({
+                "_id": op_id, "group_id": group_id, "added": added, "removed": removed,
+                "recorded_at": utcnow(), **pending(events),
+            })
+        except DuplicateKeyError:
+            pass
+        # The requested ids are not needed any more; keep the record small.
+        await self.ops.update_one({"_id": op_id}, {"$set": {"done": True}, "$unset": {"add": "", "remove": "", "removing": ""}})
+        if events:
+            self._notify()
+
+    async def op_finished(self, op_id: str) -> bool:
+        return await self.member_events.find_one({"_id": op_id}, {"_id": 1}) is not None
+
+    async def prune(self, older_than: datetime) -> None:
+        """Drops finished change records and published event records (no TTL indexes on
+        FerretDB). A redelivered event older than this is caught by the inbox anyway."""
+        await self.ops.delete_many({"done": True, "started_at": {"$lt": older_than}})
+        await self.member_events.delete_many({"published": True, "recorded_at": {"$lt": older_than}})
+        await self.removals.delete_many({"at": {"$lt": older_than}})
+
+    async def stale_ops(self, older_than: datetime, limit: int = 20) -> list[dict[str, Any]]:
+        return await self.ops.find({"done": False, "started_at": {"$lt": older_than}}).limit(limit).to_list()
+
+    # --- customers ------------------------------------------------------------------------
+
+    async def customer_seen(self, customer_id: str, version: int) -> None:
+        """A customer exists (from customer.created / updated / registered). Only this
+        consumer writes here; an erased customer stays erased."""
+        try:
+            await self.customers.insert_one({"_id": customer_id, "version": version, "deleted": False})
+        except DuplicateKeyError:
+            await self.customers.update_one(
+                {"_id": customer_id, "deleted": False, "version": {"$lt": version}},
+                {"$set": {"version": version}},
+            )
+
+    async def customer_erased(self, customer_id: str) -> None:
+        await self.customers.update_one(
+            {"_id": customer_id}, {"$set": {"deleted": True}}, upsert=True
+        )
+
+    async def customer_exists(self, customer_id: str) -> bool:
+        return await self.customers.find_one({"_id": customer_id, "deleted": False}, {"_id": 1}) is not None
+
+    async def unknown_customers(self, customer_ids: Sequence[str]) -> list[str]:
+        """The ids of customers this service has not seen (or that were erased), in order."""
+        known: set[str] = set()
+        for batch in chunks(list(customer_ids), BATCH):
+            async for doc in self.customers.find({"_id": {"$in": list(batch)}, "deleted": False}, {"_id": 1}):
+                known.add(doc["_id"])
+        return [c for c in customer_ids if c not in known]
+
+    async def erased_among(self, customer_ids: Iterable[str]) -> set[str]:
+        erased: set[str] = set()
+        for batch in chunks(list(customer_ids), BATCH):
+            async for doc in self.customers.find({"_id": {"$in": list(batch)}, "deleted": True}, {"_id": 1}):
+                erased.add(doc["_id"])
+        return erased
+
+    # --- group deletions ------------------------------------------------------------------
+
+    async def deletion_started(self, group_id: str) -> None:
+        try:
+            await self.deletions.insert_one({"_id": group_id, "started_at": utcnow()})
+        except DuplicateKeyError:
+            pass
+
+    async def deletion_done(self, group_id: str) -> None:
+        await self.deletions.delete_one({"_id": group_id})
+
+    async def stale_deletions(self, older_than: datetime) -> list[str]:
+        return [d["_id"] async for d in self.deletions.find({"started_at": {"$lt": older_than}}).limit(100)]

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from crm_servicekit import metrics, problems
@@ -40,6 +41,21 @@ def create_app(
 ) -> FastAPI:
     app = FastAPI(title=title, version="1.0.0", lifespan=lifespan)
     problems.install(app)
+    check_token = require_token(tokens)
+
+    @app.middleware("http")
+    async def _auth_first(request: Request, call_next: Callable[..., Any]) -> Response:
+        # FastAPI parses a JSON body before it runs dependencies: without this check, an
+        # unauthenticated request with a malformed body got a 422 instead of a 401.
+        if request.url.path.startswith("/v1/"):
+            scheme, credentials = get_authorization_scheme_param(request.headers.get("Authorization"))
+            given = HTTPAuthorizationCredentials(scheme=scheme, credentials=credentials) \
+                if scheme.lower() == "bearer" and credentials else None
+            try:
+                check_token(given)
+            except Problem as p:
+                return problems.render(request, p)
+        return await call_next(request)
 
     @app.middleware("http")
     async def _count(request: Request, call_next: Callable[..., Any]) -> Response:

@@ -1,5 +1,6 @@
 """HTTP request bodies. Invalid input becomes a 422 problem naming the field (servicekit)."""
 
+import math
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -37,6 +38,14 @@ def _metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
             raise ValueError("at most 50 keys")
         if any(not 1 <= len(k) <= 40 for k in value):
             raise ValueError("keys must have 1 to 40 characters")
+        # The database refuses such keys and values (NaN even drops FerretDB's connection).
+        if any(k.startswith("$") or "." in k or "\x00" in k for k in value):
+            raise ValueError("keys must not start with '$' nor contain '.' or NUL")
+        for v in value.values():
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ValueError("numbers must be finite")
+            if isinstance(v, int) and not -(2**63) <= v < 2**63:
+                raise ValueError("integers must fit in 64 bits")
     return value
 
 

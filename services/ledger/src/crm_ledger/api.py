@@ -292,7 +292,10 @@ async def customer_rewards(customer_id: str, ctx: Ctx) -> dict[str, Any]:
 async def customer_coupons(customer_id: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
     """Newest first."""
     state = await ctx.rewards.store.get(customer_id)
-    start = int((decode_cursor(cursor) or {}).get("offset", 0))
+    start = (decode_cursor(cursor) or {}).get("offset", 0)
+    if not isinstance(start, int) or isinstance(start, bool) or start < 0:  # a forged cursor
+        raise invalid("cursor is not a cursor this API returned",
+                      errors=[{"field": "cursor", "message": "invalid cursor"}])
     now = utcnow()
     coupons = list(reversed(state["coupons"]))
     page = coupons[start:start + limit]

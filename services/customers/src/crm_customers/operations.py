@@ -125,10 +125,10 @@ class Customers:
         create: Callable[[], dict[str, Any]] | None = None,
         cause: str | None = None,
     ) -> tuple[dict[str, Any] | None, bool]:
-        created = False
+        created = committed = False
 
         async def attempt() -> tuple[dict[str, Any] | None, list[str]]:
-            nonlocal created
+            nonlocal created, committed
             doc = await self.store.get(customer_id)
             if doc is None and (create is None or await self.store.customers.changes.find_one(
                 {"doc_id": customer_id, "state": None}, {"_id": 1}
@@ -146,16 +146,25 @@ class Customers:
                     await self._commit(new, EventType.CUSTOMER_CREATED, cause)
                 except AlreadyApplied:
                     return await self.store.get(customer_id), []
-                created = True
+                created = committed = True
                 return new, learned
             if domain.same_state(doc, new):
                 return doc, learned
             new = domain.touch(new, utcnow())
             await self._commit(new, EventType.CUSTOMER_UPDATED)
+            committed = True
             return new, learned
 
         doc, learned = await retry_on_conflict(attempt)
         await self.store.mark_addresses_learned(learned)
+        # A version decided from orders/adjustments read before a concurrent cancellation or
+        # refund was stored can still win the version race, while that handler, having read
+        # the older version, found nothing to change. So after a commit derive once more from
+        # fresh reads until nothing changes: the last writer has then seen everything stored.
+        while committed:
+            committed = False
+            doc, learned = await retry_on_conflict(attempt)
+            await self.store.mark_addresses_learned(learned)
         return doc, created
 
     # creating and registering

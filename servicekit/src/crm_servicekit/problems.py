@@ -1,10 +1,12 @@
 """RFC 9457 problem details: one exception type services raise, one renderer."""
 
+import logging
 from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_BASE = "https://crm.example/problems/"
@@ -65,9 +67,15 @@ def install(app: Any) -> None:
         slug = _SLUGS.get(exc.status_code, "http-error")
         return render(request, Problem(exc.status_code, slug, str(exc.detail)))
 
+    @app.exception_handler(ConnectionFailure)
+    async def _database_away(request: Request, exc: ConnectionFailure) -> JSONResponse:
+        # Transient: tell the client to retry instead of reporting a server bug.
+        logging.getLogger(__name__).warning("database unreachable on %s: %s", request.url.path, exc)
+        response = render(request, Problem(503, "service-unavailable", "Database unreachable, retry later"))
+        response.headers["Retry-After"] = "5"
+        return response
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        import logging
-
         logging.getLogger(__name__).exception("unhandled error on %s", request.url.path)
         return render(request, Problem(500, "internal-error", "Internal error"))

@@ -3,7 +3,7 @@ segment joins; sustained orders per second until every effect is visible, then l
 publish to `segment.member.joined` at half that rate; against a bare aio-pika pipeline doing the
 same number of broker hops and document writes, in the same run.
 
-    bench/run.sh e2e [--orders 400] [--latency-seconds 90]
+    bench/run.sh e2e [--orders 250] [--latency-seconds 60]
 
 1. The four services run as processes; two segments are created first: "buyers"
    (`number_of_orders >= 1`) and "loyal subscribers" (`number_of_orders >= 3 AND
@@ -381,8 +381,8 @@ async def main(n_orders: int, latency_seconds: float, profile_seconds: int, time
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--orders", type=int, default=400)
-    p.add_argument("--latency-seconds", type=float, default=90)
+    p.add_argument("--orders", type=int, default=250)
+    p.add_argument("--latency-seconds", type=float, default=60)
     p.add_argument("--profile-seconds", type=int, default=600, help="py-spy customers and segments during the throughput run (0: off)")
     p.add_argument("--timeout", type=float, default=600, help="give up waiting for the effects after this long")
     p.add_argument("--keep-data", action="store_true", help="keep the run's databases (to look at them)")

@@ -21,8 +21,8 @@ RETRIES = {"n": 0}
 
 
 async def retried(op, *args, **kwargs):  # type: ignore[no-untyped-def]
-    """FerretDB answers SQLITE_BUSY under concurrent writes: try again, as the services'
-    consumers do (their whole handler is retried)."""
+    """A transient database error: try again, as the services' consumers do (their whole
+    handler is retried). FerretDB on SQLite answered SQLITE_BUSY under concurrent writes."""
     for attempt in range(100):
         try:
             return await op(*args, **kwargs)

@@ -16,10 +16,14 @@ same number of broker hops and document writes, in the same run.
 3. Latency: a second stream of new customers is published at half the measured rate for
    `--latency-seconds`; each new customer's first order is timed from its publish to the
    `segment.member.joined` of "buyers" for that customer.
-4. Baseline: bench/bare_pipeline.py, plain aio-pika and pymongo in one process, receives the
-   same inbound events; each goes through as many durable quorum queues (persistent, confirmed)
-   as our events took hops on average, with as many inserts and updates; the clock stops when
-   the last one leaves the last queue.
+4. Baselines: bench/bare_pipeline.py, plain aio-pika and pymongo in one process, receives the
+   same inbound events (durable quorum queues, persistent, confirmed, manual acks). The floor of
+   this architecture, which the target refers to: each event delivered once into each queue
+   that consumes its type, one upsert there, no reads. Two heavier ones for comparison: as many
+   queues in turn as our events took hops on average, with as many inserts and updates as ours
+   (and then also as many reads). The clock stops when the last one leaves the last queue.
+5. Each service's own counts of database commands and broker operations (`crm_db_commands_total`
+   and `crm_broker_operations_total` on /metrics) per inbound event.
 """
 
 import argparse
@@ -249,6 +253,7 @@ async def main(n_orders: int, latency_seconds: float, profile_seconds: int, time
                     for n in ("customers", "segments"):
                         spies[n] = py_spy(services[n].pid, profile_seconds, RESULTS / f"e2e-profile-{n}-{run}.txt")
                 counts0 = Counter(listener.counts)
+                ops0 = {n: services[n].operations() for n in SERVICES}
                 with services.sampling_rss() as rss_peak, CpuMeter(pids, infra) as cpu:
                     times = await publish_all(listener, events)
                     t0 = times[0]
@@ -264,7 +269,11 @@ async def main(n_orders: int, latency_seconds: float, profile_seconds: int, time
                     log(f"databases: {services.database('customers')}, {services.database('segments')}")
                 elapsed = (done_at or time.perf_counter()) - t0
                 seen = Counter(listener.counts) - counts0
+                ops1 = {n: services[n].operations() for n in SERVICES}
+                per_event = {n: {k: (ops1[n][k] - ops0[n][k]) / inbound for k in ops1[n]} for n in SERVICES}
                 bound = bindings(infra)
+                inbound_types = Counter(e["type"] for e in events)
+                consuming = sum(c * len(bound.get(k, [])) for k, c in inbound_types.items()) / inbound
                 deliveries = sum(c * len(bound.get(k, [])) for k, c in seen.items())
                 writes = {k: cpu.commands.get(k, 0) for k in ("insert", "update", "delete")}
                 reads = {k: cpu.commands.get(k, 0) for k in ("find", "getMore", "aggregate", "count", "distinct")}
@@ -274,6 +283,8 @@ async def main(n_orders: int, latency_seconds: float, profile_seconds: int, time
                     "orders_per_second": n_orders / elapsed, "events_per_second": inbound / elapsed,
                     "events_seen_on_exchange": dict(seen), "deliveries_to_service_queues": deliveries,
                     "hops_per_inbound_event": deliveries / inbound,
+                    "consuming_queues_per_inbound_event": consuming,
+                    "operations_per_inbound_event": per_event,
                     "writes_per_inbound_event": {k: v / inbound for k, v in writes.items()},
                     "reads_per_inbound_event": {k: v / inbound for k, v in reads.items()},
                     "cpu": cpu.summary(), "rss_peak_mib": dict(rss_peak), "rss_idle_mib": rss_idle,
@@ -322,10 +333,17 @@ async def main(n_orders: int, latency_seconds: float, profile_seconds: int, time
         log(f"baseline: {inbound} events, {hops} hops, {inserts:.2f} inserts and {updates:.2f} updates per event")
         reads = sum(tp["reads_per_inbound_event"].values())
         result["baselines"] = {}
-        for label, r in (("hops + writes", 0.0), ("hops + writes + reads", reads)):
+        # The floor of this architecture (the issue's target reference): each inbound event
+        # delivered once into each queue that consumes its type, one upsert there, no reads.
+        floor = max(1, round(tp["consuming_queues_per_inbound_event"]))
+        for label, h, ins, upd, r in (
+            ("floor: each consuming queue once, one upsert", floor, 0.0, float(floor), 0.0),
+            ("hops + writes", hops, inserts, updates, 0.0),
+            ("hops + writes + reads", hops, inserts, updates, reads),
+        ):
             cmd = [sys.executable, "-m", "bench.bare_pipeline", "--rabbit", infra.rabbit_url, "--mongo", infra.mongo_url,
-                   "--database", f"{run}_bare", "--events", str(inbound), "--hops", str(hops),
-                   "--inserts", f"{inserts:.4f}", "--updates", f"{updates:.4f}", "--reads", f"{r:.4f}",
+                   "--database", f"{run}_bare", "--events", str(inbound), "--hops", str(h),
+                   "--inserts", f"{ins:.4f}", "--updates", f"{upd:.4f}", "--reads", f"{r:.4f}",
                    "--orders", str(n_orders)]
             try:
                 out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, timeout=timeout,
@@ -334,11 +352,13 @@ async def main(n_orders: int, latency_seconds: float, profile_seconds: int, time
             except (subprocess.SubprocessError, ValueError) as e:  # keep our figures anyway
                 log(f"baseline {label} failed: {e}")
                 result["baselines"][label] = {"failed": str(e)[:300], "orders_per_second": float("nan"),
-                                              "seconds": None, "hops": hops, "inserts_per_event": inserts,
-                                              "updates_per_event": updates, "reads_per_event": r}
+                                              "seconds": None, "hops": h, "inserts_per_event": ins,
+                                              "updates_per_event": upd, "reads_per_event": r}
                 continue
             log(f"baseline {label}: {result['baselines'][label]['orders_per_second']:.2f} orders/s")
-        result["baseline"] = result["baselines"]["hops + writes"]
+        result["baseline"] = result["baselines"]["floor: each consuming queue once, one upsert"]
+        result["share_of_hops_and_writes"] = (
+            tp["orders_per_second"] / result["baselines"]["hops + writes"]["orders_per_second"])
         result["share_of_baseline"] = tp["orders_per_second"] / result["baseline"]["orders_per_second"]
         result["share_of_baseline_with_reads"] = (
             tp["orders_per_second"] / result["baselines"]["hops + writes + reads"]["orders_per_second"])
@@ -355,8 +375,15 @@ async def main(n_orders: int, latency_seconds: float, profile_seconds: int, time
                  *[[f"bare aio-pika: {label}", b["orders_per_second"], b["seconds"], True, b["hops"],
                     b["inserts_per_event"] + b["updates_per_event"], b["reads_per_event"]]
                    for label, b in result["baselines"].items()]]))
-    print(f"ours at {result['share_of_baseline']:.0%} of the baseline (target: at least 50%); "
-          f"{result['share_of_baseline_with_reads']:.0%} of a bare pipeline that also does our reads\n")
+    print(f"ours at {result['share_of_baseline']:.0%} of the floor (target: at least 50%); "
+          f"{result['share_of_hops_and_writes']:.0%} of a bare pipeline with our hops and writes, "
+          f"{result['share_of_baseline_with_reads']:.0%} of one that also does our reads\n")
+    ops = tp["operations_per_inbound_event"]
+    print(table("Operations per inbound event, as each service counts them (/metrics)",
+                ["service", "database commands", "broker operations (publish+confirm, ack, nack)"],
+                [*[[n, ops[n]["db_commands"], ops[n]["broker_operations"]] for n in SERVICES],
+                 ["all", sum(o["db_commands"] for o in ops.values()), sum(o["broker_operations"] for o in ops.values())]]))
+    print()
     print(table(f"Latency publish -> segment.member.joined at {lt['orders_per_second']:.2f} orders/s (half the sustained rate)",
                 ["samples", "p50 s", "p95 s", "p99 s", "max s", "drained after last publish s"],
                 [[lt["samples"], lt["p50_s"], lt["p95_s"], lt["p99_s"], lt["max_s"], lt["drained_after_last_publish_s"]]]))

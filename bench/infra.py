@@ -33,10 +33,12 @@ BENCH_ENV = {
     "RABBITMQ_DIST_PORT": os.environ.get("CRM_BENCH_RABBIT_DIST_PORT", "25675"),
     "RABBITMQ_NODENAME": os.environ.get("CRM_BENCH_RABBIT_NODE", "crm-bench@localhost"),
     "FERRETDB_ADDR": os.environ.get("CRM_BENCH_FERRETDB_ADDR", "127.0.0.1:27020"),
+    "PG_PORT": os.environ.get("CRM_BENCH_PG_PORT", "5445"),
 }
 # Values that would point local.sh at another installation's secrets or servers.
 _INHERITED = ("MONGODB_URL", "RABBITMQ_URL", "CRM_API_TOKENS", "CRM_API_TOKEN", "CRM_RABBIT_USER",
-              "CRM_RABBIT_PASSWORD", "CRM_TEST_RABBITMQCTL")
+              "CRM_RABBIT_PASSWORD", "CRM_TEST_RABBITMQCTL", "CRM_PG_PASSWORD",
+              "CRM_FERRETDB_POSTGRESQL_URL")
 
 
 def _shell(script: str) -> str:
@@ -65,12 +67,13 @@ def machine() -> dict[str, Any]:
 
 
 class Infra:
-    """RabbitMQ + FerretDB for benchmarks; stops at the end only what it started."""
+    """RabbitMQ + FerretDB on PostgreSQL for benchmarks; stops at the end only what it started."""
 
     def __init__(self) -> None:
         self.started = False
         self.rabbit_url = ""
         self.mongo_url = ""
+        self.pg_url = ""  # FerretDB's PostgreSQL: the services add their GIN indexes there
         self.vhost = f"bench-{uuid.uuid4().hex[:8]}"
 
     def __enter__(self) -> "Infra":
@@ -85,8 +88,9 @@ class Infra:
             log("starting RabbitMQ and FerretDB for benchmarks (ports "
                 f"{BENCH_ENV['RABBIT_PORT']}, {BENCH_ENV['FERRETDB_ADDR']})")
             self.started = True
-        urls = _shell("infra_start >&2; echo $RABBITMQ_URL; echo $MONGODB_URL").split()
-        self.rabbit_url, self.mongo_url = urls[0], urls[1]
+        urls = _shell("infra_start >&2; echo $RABBITMQ_URL; echo $MONGODB_URL; "
+                      "echo $CRM_FERRETDB_POSTGRESQL_URL").split()
+        self.rabbit_url, self.mongo_url, self.pg_url = urls[0], urls[1], urls[2]
         user = urlsplit(self.rabbit_url).username or ""
         # A vhost per run: no queue or message of an earlier (perhaps aborted) run is shared.
         _shell(f"rabbitmqctl -q add_vhost {self.vhost}; "
@@ -186,6 +190,17 @@ class Service:
         self.rss_peak = max(self.rss_peak, value)
         return value
 
+    def operations(self) -> dict[str, float]:
+        """The service's own counts from /metrics: database commands and broker operations."""
+        text = httpx.get(f"{self.url}/metrics", timeout=10).text
+        out = {"db_commands": 0.0, "broker_operations": 0.0}
+        for line in text.splitlines():
+            for prefix, key in (("crm_db_commands_total{", "db_commands"),
+                                ("crm_broker_operations_total{", "broker_operations")):
+                if line.startswith(prefix):
+                    out[key] += float(line.rsplit(" ", 1)[1])
+        return out
+
     def client(self, timeout: float = 60) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url, headers={"Authorization": f"Bearer {TOKEN}"},
                                  timeout=timeout)
@@ -209,7 +224,9 @@ class Services:
         for name in names:
             svc = Service(name, {
                 "MONGODB_URL": self.infra.mongo_url, "MONGODB_DATABASE": self.database(name),
-                "RABBITMQ_URL": self.infra.rabbit_url, "CRM_API_TOKENS": TOKEN, **self.extra, **env,
+                "RABBITMQ_URL": self.infra.rabbit_url, "CRM_API_TOKENS": TOKEN,
+                **({"CRM_FERRETDB_POSTGRESQL_URL": self.infra.pg_url} if self.infra.pg_url else {}),
+                **self.extra, **env,
             }, self.logs / f"{self.run}-{name}.log")
             self.procs[name] = svc.start()
 

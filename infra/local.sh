@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Local infrastructure without Docker: RabbitMQ from Debian's package and FerretDB (SQLite
-# backend) built from the Go module proxy. Sourced by ./crm; every function is idempotent.
-# Data lives under $CRM_DATA (default: <repo>/.data), so it survives restarts.
+# Local infrastructure without Docker: RabbitMQ and PostgreSQL from Debian's packages, and
+# FerretDB 1.24 on that PostgreSQL, built from the Go module proxy. Sourced by ./crm; every
+# function is idempotent. Data lives under $CRM_DATA (default: <repo>/.data), so it survives
+# restarts. Why PostgreSQL and not SQLite: FerretDB/SQLite pushes no filter down but `_id`, and
+# even that scans, so every query decodes its whole collection; on PostgreSQL equality filters
+# are pushed down and served by the GIN indexes the services add (crm_servicekit.pgindexes).
 
 ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 CRM_DATA=${CRM_DATA:-$ROOT/.data}
 FERRETDB_VERSION=v1.24.2
-FERRETDB_BIN=$ROOT/.cache/ferretdb-$FERRETDB_VERSION
+# The binary's name follows its source, so a changed main.go is rebuilt.
+FERRETDB_BIN=$ROOT/.cache/ferretdb-$FERRETDB_VERSION-$(cat "$ROOT/infra/ferretdb/main.go" "$ROOT/infra/ferretdb/go.mod" | sha1sum | cut -c1-8)
 FERRETDB_ADDR=${FERRETDB_ADDR:-127.0.0.1:27017}
+PG_PORT=${PG_PORT:-5442}
+PGDATA_DIR=$CRM_DATA/postgres
 RABBIT_PORT=${RABBIT_PORT:-5672}
 export RABBITMQ_NODENAME=${RABBITMQ_NODENAME:-crm@localhost}
 export RABBITMQ_MNESIA_BASE=$CRM_DATA/rabbitmq/mnesia
@@ -42,12 +48,19 @@ load_secrets() {
       echo "CRM_API_TOKEN=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
     } > "$f"
   fi
+  # Added later than the others: an older secrets file gains it.
+  grep -q '^CRM_PG_PASSWORD=' "$f" || echo "CRM_PG_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')" >> "$f"
   set -a
   # shellcheck disable=SC1090
   . <(grep -v '^#' "$f" | while IFS='=' read -r k v; do [ -z "${!k:-}" ] && echo "$k=$v"; done)
   set +a
   export RABBITMQ_URL=${RABBITMQ_URL:-amqp://$CRM_RABBIT_USER:$CRM_RABBIT_PASSWORD@127.0.0.1:$RABBIT_PORT/}
   export MONGODB_URL=${MONGODB_URL:-mongodb://$FERRETDB_ADDR/}
+  # FerretDB's own PostgreSQL: the services add the expression indexes FerretDB needs there.
+  # pool_max_conns: FerretDB 1.24 keeps a PostgreSQL connection for every open cursor, and
+  # with its pool (50 by default) exhausted, a collection being created waits for a
+  # connection while holding the lock every other command needs: the server hangs.
+  export CRM_FERRETDB_POSTGRESQL_URL=${CRM_FERRETDB_POSTGRESQL_URL:-postgres://crm:$CRM_PG_PASSWORD@127.0.0.1:$PG_PORT/ferretdb?pool_max_conns=200}
   export CRM_API_TOKENS=${CRM_API_TOKENS:-$CRM_API_TOKEN}
 }
 
@@ -98,6 +111,69 @@ rabbit_stop() {
   return 0
 }
 
+# PostgreSQL: a private cluster of the project's own under $CRM_DATA/postgres, on 127.0.0.1
+# only, password (scram) authentication over TCP with the generated CRM_PG_PASSWORD.
+pg_bin() {
+  local d; d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  [ -n "$d" ] && echo "$d"
+}
+
+pg_install() {
+  [ -n "$(pg_bin)" ] && [ -x "$(pg_bin)/initdb" ] && return 0
+  log "installing postgresql from Debian"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq postgresql >/dev/null
+  # The package may start a system cluster; ours runs from $CRM_DATA on a port of its own.
+  as_root service postgresql stop >/dev/null 2>&1 || true
+}
+
+# initdb and the server refuse to run as root: as root they run as the postgres user.
+pg_as_owner() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_ctl_() { pg_as_owner "$(pg_bin)/pg_ctl" -D "$PGDATA_DIR" "$@"; }
+
+pg_running() { [ -f "$PGDATA_DIR/postmaster.pid" ] && pg_ctl_ status >/dev/null 2>&1; }
+
+pg_start() {
+  pg_install
+  local bin; bin=$(pg_bin)
+  if [ ! -f "$PGDATA_DIR/PG_VERSION" ]; then
+    log "creating a PostgreSQL cluster in $PGDATA_DIR"
+    mkdir -p "$PGDATA_DIR"
+    local pw; pw=$(mktemp)
+    printf '%s\n' "$CRM_PG_PASSWORD" > "$pw"
+    if [ "$(id -u)" = 0 ]; then chown postgres "$PGDATA_DIR" "$pw"; fi
+    chmod 700 "$PGDATA_DIR"
+    pg_as_owner "$bin/initdb" -D "$PGDATA_DIR" -U crm --pwfile="$pw" -E UTF8 --locale=C.UTF-8 \
+      --auth-local=scram-sha-256 --auth-host=scram-sha-256 >"$CRM_DATA/postgres-initdb.log" 2>&1 \
+      || { rm -f "$pw"; log "initdb failed; see $CRM_DATA/postgres-initdb.log"; return 1; }
+    rm -f "$pw"
+    cat >> "$PGDATA_DIR/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+unix_socket_directories = ''
+# A disposable development store: a crash may lose the last commits, never corrupt.
+synchronous_commit = off
+CONF
+  fi
+  if ! pg_running; then
+    log "starting PostgreSQL on 127.0.0.1:$PG_PORT (data in $PGDATA_DIR)"
+    pg_ctl_ -w -t 60 -l "$PGDATA_DIR/server.log" -o "-p $PG_PORT -c max_connections=250" start >/dev/null \
+      || { log "PostgreSQL did not start; see $PGDATA_DIR/server.log"; return 1; }
+  fi
+  if ! PGPASSWORD=$CRM_PG_PASSWORD "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U crm -d postgres -tAc \
+      "SELECT 1 FROM pg_database WHERE datname = 'ferretdb'" | grep -q 1; then
+    PGPASSWORD=$CRM_PG_PASSWORD "$bin/createdb" -h 127.0.0.1 -p "$PG_PORT" -U crm ferretdb
+  fi
+}
+
+pg_stop() {
+  [ -n "$(pg_bin)" ] || return 0
+  pg_running && { log "stopping PostgreSQL"; pg_ctl_ -m fast -w stop >/dev/null 2>&1 || true; }
+  return 0
+}
+
 ferretdb_build() {
   [ -x "$FERRETDB_BIN" ] && return 0
   command -v go >/dev/null || { log "Go is required to build FerretDB"; return 1; }
@@ -119,10 +195,9 @@ ferretdb_start() {
   ferretdb_build
   if ! ferretdb_running; then
     if port_open "$FERRETDB_ADDR"; then log "something else already listens on $FERRETDB_ADDR"; return 1; fi
-    log "starting FerretDB on $FERRETDB_ADDR (data in $CRM_DATA/ferretdb)"
-    mkdir -p "$CRM_DATA/ferretdb"
-    nohup "$FERRETDB_BIN" -listen "$FERRETDB_ADDR" -data "$CRM_DATA/ferretdb" \
-      >>"$CRM_DATA/ferretdb.log" 2>&1 &
+    log "starting FerretDB on $FERRETDB_ADDR (on PostgreSQL port $PG_PORT)"
+    FERRETDB_POSTGRESQL_URL=$CRM_FERRETDB_POSTGRESQL_URL nohup "$FERRETDB_BIN" \
+      -listen "$FERRETDB_ADDR" -handler postgresql >>"$CRM_DATA/ferretdb.log" 2>&1 &
     echo $! > "$(ferretdb_pidfile)"
   fi
   for _ in $(seq 1 100); do port_open "$FERRETDB_ADDR" && return 0; sleep 0.1; done
@@ -138,5 +213,5 @@ ferretdb_stop() {
   rm -f "$(ferretdb_pidfile)"
 }
 
-infra_start() { load_secrets; rabbit_start; ferretdb_start; }
-infra_stop() { ferretdb_stop; rabbit_stop; }
+infra_start() { load_secrets; rabbit_start; pg_start; ferretdb_start; }
+infra_stop() { ferretdb_stop; pg_stop; rabbit_stop; }

@@ -119,3 +119,27 @@ async def test_operator_lists_dead_letters_with_reasons_and_replays_chosen_ones(
     # fresh reason); the other one never left the dead-letter queue.
     dead = await broker.dead_letters("customers", expect=2)
     assert sorted(m.message_id for m in dead) == sorted([first["id"], second["id"]])
+
+
+async def test_text_with_nul_is_refused_up_front_and_stores_nothing(system, broker: Broker):
+    """PostgreSQL (under FerretDB) cannot store U+0000: an event carrying it is dead-lettered
+    with that reason, a request gets 422, and nothing of either is stored."""
+    customers = system.service("customers")
+    email = f"nul.{uuid.uuid4().hex[:6]}@example.com"
+    order = order_placed(email)
+    order["customer"]["first_name"] = "An\u0000a"
+    bad = envelope("order.placed", order)
+    await broker.publish(bad)
+    after = f"after-nul.{uuid.uuid4().hex[:6]}@example.com"
+    await broker.publish(envelope("order.placed", order_placed(after)))
+    await broker.wait_for("customer.created", lambda b: b["data"]["email"] == after)
+    [dead] = [m for m in await broker.dead_letters("customers", expect=1) if m.message_id == bad["id"]]
+    assert "U+0000" in dead.headers["x-crm-reason"]
+
+    async with customers.client() as http:
+        r = await http.post("/v1/customers", json={"email": f"x{email}", "first_name": "Bo\u0000b"})
+        assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+        assert "U+0000" in r.json()["detail"]
+        found = (await http.get("/v1/customers", params={"q": email.split("@")[0]})).json()["items"]
+        assert found == []
+        assert (await http.get(f"/v1/customers/cus%00x")).status_code == 422

@@ -25,10 +25,15 @@ async def test_killed_before_publishing_publishes_after_restart_exactly_once(sys
     [first] = await broker.wait_for("customer.created", lambda b: b["data"]["email"] == email)
     assert first["body"]["id"] == stored["outbox"][0]["id"]
     assert first["message_id"] == stored["outbox"][0]["id"]
-    assert (await changes.find_one({"_id": stored["_id"]}))["published"] is True
+    # Marked once the whole batch it went out with is confirmed.
+    assert await eventually(lambda: _published(changes, stored["_id"]), timeout=10)
 
     # A further restart publishes nothing again.
     system.processes["customers"].stop()
     system.service("customers")
     await asyncio.sleep(2)
     assert len(broker.events("customer.created", lambda b: b["data"]["email"] == email)) == 1
+
+
+async def _published(changes, change_id: str) -> bool:
+    return (await changes.find_one({"_id": change_id}))["published"] is True

@@ -1,5 +1,5 @@
-// Command ferretdb-embedded runs FerretDB 1.x (SQLite backend) as a MongoDB-protocol
-// server for local runs and tests. `go install .../cmd/ferretdb` panics at start in
+// Command ferretdb-embedded runs FerretDB 1.x as a MongoDB-protocol server for local runs
+// and tests, on PostgreSQL (the default) or SQLite. `go install .../cmd/ferretdb` panics at start in
 // v1.24 (FerretDB issue 2982: a version file generated at release time is missing), so
 // we embed the library package instead.
 package main
@@ -18,12 +18,24 @@ import (
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
-	dataDir := flag.String("data", "./.data/ferretdb", "directory for the SQLite files")
+	handler := flag.String("handler", "postgresql", "backend: postgresql or sqlite")
+	dataDir := flag.String("data", "./.data/ferretdb", "directory for the SQLite files (sqlite handler)")
 	level := flag.String("log-level", "warn", "debug, info, warn or error")
 	flag.Parse()
 
-	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
-		log.Fatalf("data directory: %v", err)
+	// The PostgreSQL URL carries a password, so it comes from the environment, not argv.
+	pgURL := os.Getenv("FERRETDB_POSTGRESQL_URL")
+	switch *handler {
+	case "postgresql":
+		if pgURL == "" {
+			log.Fatal("FERRETDB_POSTGRESQL_URL is required for the postgresql handler")
+		}
+	case "sqlite":
+		if err := os.MkdirAll(*dataDir, 0o755); err != nil {
+			log.Fatalf("data directory: %v", err)
+		}
+	default:
+		log.Fatalf("unknown handler %q", *handler)
 	}
 
 	var lvl slog.Level
@@ -34,9 +46,10 @@ func main() {
 
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + *dataDir + "/",
-		Logger:    logger,
+		Handler:       *handler,
+		PostgreSQLURL: pgURL,
+		SQLiteURL:     "file:" + *dataDir + "/",
+		Logger:        logger,
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -45,7 +58,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	logger.Warn("ferretdb listening", "addr", *listen, "data", *dataDir)
+	logger.Warn("ferretdb listening", "addr", *listen, "handler", *handler)
 	if err := f.Run(ctx); err != nil && ctx.Err() == nil {
 		log.Fatal(err)
 	}

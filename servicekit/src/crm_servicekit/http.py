@@ -1,6 +1,7 @@
 """The HTTP app every service serves: bearer auth on /v1, problem+json errors, health, metrics."""
 
 import hmac
+import json
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -13,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from crm_servicekit import metrics, problems
 from crm_servicekit.problems import Problem
+from crm_servicekit.storable import has_nul, may_have_nul, url_has_nul
 
 _bearer = HTTPBearer(auto_error=False, description="A token from CRM_API_TOKENS")
 
@@ -42,6 +44,25 @@ def create_app(
     app = FastAPI(title=title, version="1.0.0", lifespan=lifespan)
     problems.install(app)
     check_token = require_token(tokens)
+
+    @app.middleware("http")
+    async def _storable(request: Request, call_next: Callable[..., Any]) -> Response:
+        # Registered before _auth_first, so it runs inside it: a 401 still comes first.
+        bad = url_has_nul(request.url.path, request.url.query)
+        if not bad and request.method in ("POST", "PUT", "PATCH"):
+            raw = await request.body()
+            if may_have_nul(raw):
+                try:
+                    bad = has_nul(json.loads(raw))
+                except ValueError:
+                    bad = False  # not JSON: the route's own validation answers
+        if bad:
+            return problems.render(request, Problem(
+                422, "validation-error", "Invalid input",
+                "text may not contain the character U+0000 (NUL)",
+                errors=[{"field": "(body)", "message": "contains U+0000"}],
+            ))
+        return await call_next(request)
 
     @app.middleware("http")
     async def _auth_first(request: Request, call_next: Callable[..., Any]) -> Response:

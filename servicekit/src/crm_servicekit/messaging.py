@@ -19,6 +19,7 @@ from faststream.rabbit import (
 )
 
 from crm_contracts.names import CONTENT_TYPE, DEAD_LETTER_EXCHANGE, EXCHANGE
+from crm_servicekit import metrics
 from crm_servicekit.settings import ServiceSettings
 
 EVENTS = RabbitExchange(EXCHANGE, type=ExchangeType.TOPIC, durable=True)
@@ -88,3 +89,4 @@ async def publish_event(broker: RabbitBroker, envelope: dict[str, Any]) -> None:
         content_type=CONTENT_TYPE,
         timeout=10,
     )
+    metrics.BROKER_OPERATIONS.labels("publish").inc()

@@ -10,3 +10,13 @@ HANDLER_SECONDS = Histogram("crm_event_handler_seconds", "Time to handle one eve
 HTTP_REQUESTS = Counter(
     "crm_http_requests_total", "HTTP requests by route and status", ["method", "route", "status"]
 )
+DB_COMMANDS = Counter(
+    "crm_db_commands_total",
+    "Database commands sent (each is one round trip), by command and collection",
+    ["command", "collection"],
+)
+BROKER_OPERATIONS = Counter(
+    "crm_broker_operations_total",
+    "Broker operations: publish (each waits for its confirm), ack, nack, dead_letter",
+    ["operation"],
+)

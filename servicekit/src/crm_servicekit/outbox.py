@@ -1,9 +1,12 @@
 """Transactional outbox without multi-document transactions.
 
 A state change and the events it causes are stored in ONE document write: the document that
-records the change carries `outbox` (the envelopes) and `published: False`. The relay publishes
-each envelope with publisher confirms and message_id = event id, then sets `published: True`
-and runs the source's `after_publish` hook. A crash between publishing and marking republishes
+records the change carries `outbox` (the envelopes) and `published: False`. The relay takes up to
+100 such records at a time, publishes their envelopes with publisher confirms and message_id =
+event id, then sets `published: True` on all of them in one bulk write and runs the source's
+`after_publish` hook with the batch. Envelopes about different subjects are published side by
+side (their confirms come back together); those about one subject go out one after the other,
+in the order they were recorded. A crash between publishing and marking republishes
 the same ids (consumers deduplicate on them); nothing stored is lost, nothing unstored is sent.
 
 Rule for sources: once inserted, an outbox document is updated by the relay alone. FerretDB's
@@ -13,11 +16,12 @@ updates rewrite the whole document, so a service's own update racing the relay's
 
 import asyncio
 import logging
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from crm_servicekit import metrics
@@ -39,7 +43,8 @@ OUTBOX_INDEXES = [IndexModel([("published", ASCENDING), ("recorded_at", ASCENDIN
 @dataclass
 class OutboxSource:
     collection: AsyncCollection
-    after_publish: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+    after_publish: Callable[[list[dict[str, Any]]], Awaitable[None]] | None = None
+    """Runs with each batch of records once they are published (e.g. to project them)."""
     prunable: bool = False
     """True where published records are only a buffer (never for records like ledger entries)."""
 
@@ -106,14 +111,25 @@ class OutboxRelay:
                     )
                     if not batch:
                         break
-                    for doc in batch:
-                        for envelope in doc.get("outbox", []):
-                            await self._publish(envelope)
-                            metrics.EVENTS_PUBLISHED.labels(envelope["type"]).inc()
-                            sent += 1
-                        await source.collection.update_one(
-                            {"_id": doc["_id"]}, {"$set": {"published": True}}
-                        )
-                        if source.after_publish:
-                            await source.after_publish(doc)
+                    envelopes = [e for doc in batch for e in doc.get("outbox", [])]
+                    await self._publish_all(envelopes)
+                    sent += len(envelopes)
+                    await source.collection.bulk_write(
+                        [UpdateOne({"_id": d["_id"]}, {"$set": {"published": True}}) for d in batch],
+                        ordered=False,
+                    )
+                    if source.after_publish:
+                        await source.after_publish(batch)
         return sent
+
+    async def _publish_all(self, envelopes: list[dict[str, Any]]) -> None:
+        by_subject: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for envelope in envelopes:
+            by_subject[envelope.get("subject") or envelope["id"]].append(envelope)
+
+        async def in_order(group: list[dict[str, Any]]) -> None:
+            for envelope in group:
+                await self._publish(envelope)
+                metrics.EVENTS_PUBLISHED.labels(envelope["type"]).inc()
+
+        await asyncio.gather(*(in_order(g) for g in by_subject.values()))

@@ -109,7 +109,7 @@ class Service:
     def app(self, settings: ServiceSettings | None = None) -> FastAPI:
         settings = settings or self.settings_cls()  # type: ignore[call-arg]
         settings.service_name = self.name
-        mongo = Mongo(settings.mongodb_url, settings.database_name)
+        mongo = Mongo(settings.mongodb_url, settings.database_name, settings.ferretdb_postgresql_url)
         broker = make_broker(settings)
         relay = OutboxRelay(lambda env: publish_event(broker, env), [], settings.outbox_poll_seconds)
         holder: dict[str, Any] = {}

@@ -16,6 +16,12 @@ class ServiceSettings(BaseSettings):
     mongodb_database: str | None = Field(
         default=None, validation_alias="MONGODB_DATABASE", description="default: crm_<service>"
     )
+    ferretdb_postgresql_url: str | None = Field(
+        default=None,
+        validation_alias="CRM_FERRETDB_POSTGRESQL_URL",
+        description="FerretDB's own PostgreSQL, when the database is FerretDB 1.24 on PostgreSQL: "
+        "the services add there the GIN indexes that FerretDB needs (crm_servicekit.pgindexes)",
+    )
     rabbitmq_url: str = Field(validation_alias="RABBITMQ_URL")
     api_tokens: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

@@ -10,6 +10,7 @@ it is brought up to the newest recorded version by the writer and again by the r
 """
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -35,10 +36,15 @@ class VersionedStore:
         self.current = db[name]
         self.changes = db[f"{name}_changes"]
         self._notify = notify
+        # Changes this process has projected and its relay has not published yet.
+        self._projected: OrderedDict[str, bool] = OrderedDict()
+        # Documents whose last commit here lost a version race: their projection may be behind.
+        self._suspect: set[str] = set()
 
     @property
     def indexes(self) -> dict[str, list[IndexModel]]:
         return {
+            self.current.name: [],
             self.changes.name: [
                 IndexModel([("doc_id", ASCENDING), ("version", DESCENDING)]),
                 IndexModel([("cause", ASCENDING)], unique=True, sparse=True),
@@ -48,17 +54,30 @@ class VersionedStore:
 
     def outbox_source(self) -> OutboxSource:
         # Published changes are history once projected: the retention job may prune old ones.
-        return OutboxSource(self.changes, after_publish=self._project, prunable=True)
+        return OutboxSource(self.changes, after_publish=self._project_published, prunable=True)
 
     async def get(self, doc_id: str) -> dict[str, Any] | None:
-        """Newest state: the projection, unless a newer change is not projected yet."""
+        """Newest state: the projection, unless a newer change is not projected yet.
+
+        One read by `_id` in the usual case: the projection. A writer projects its change
+        right after recording it, so the projection is behind only while another writer is
+        between the two (or stopped there). Reading it then is harmless: the next commit
+        on it conflicts with the recorded version, and after a conflict (or when there is no
+        projection) the change records of the following versions are probed by `_id` too."""
         doc = await self.current.find_one({"_id": doc_id})
-        latest = await self.changes.find_one(
-            {"doc_id": doc_id}, sort=[("version", DESCENDING)], projection={"outbox": 0}
-        )
-        if latest and (doc is None or latest["version"] > doc.get("version", 0)):
-            return latest["state"]
-        return doc
+        if doc is not None and doc_id not in self._suspect:
+            return doc
+        self._suspect.discard(doc_id)
+        version = doc.get("version", 0) if doc else 0
+        while True:
+            newer = await self.changes.find_one(
+                {"_id": f"{doc_id}:{version + 1}"}, projection={"outbox": 0}
+            )
+            if newer is None:
+                return doc
+            doc, version = newer["state"], version + 1
+            if doc is None:  # erased
+                return None
 
     async def commit(
         self,
@@ -70,6 +89,8 @@ class VersionedStore:
     ) -> None:
         """Record `state` (None = erased) as `version` of `doc_id`, with its events.
         Raises VersionConflict or AlreadyApplied and then changes nothing."""
+        if state is not None and state.get("version") != version:
+            raise ValueError(f"{doc_id}: state version {state.get('version')} is not {version}")
         change = {
             "_id": f"{doc_id}:{version}",
             "doc_id": doc_id,
@@ -86,9 +107,21 @@ class VersionedStore:
             # FerretDB's error does not name the index, so look the cause up.
             if cause is not None and await self.changes.find_one({"cause": change["cause"]}, {"_id": 1}):
                 raise AlreadyApplied(cause) from e
+            self._suspect.add(doc_id)  # the next get looks past the projection
             raise VersionConflict(doc_id) from e
         await self._project(change)
+        self._projected[change["_id"]] = True
+        while len(self._projected) > 10_000:  # published by another replica's relay: forget
+            self._projected.popitem(last=False)
         self._notify()
+
+    async def _project_published(self, changes: list[dict[str, Any]]) -> None:
+        """The relay's pass: a change this process projected itself is skipped; any other (made
+        by another replica, or left by a writer that stopped before projecting) is projected
+        again, which changes nothing where it was done already."""
+        for change in changes:
+            if self._projected.pop(change["_id"], None) is None:
+                await self._project(change)
 
     async def _project(self, change: dict[str, Any]) -> None:
         doc_id, version, state = change["doc_id"], change["version"], change["state"]

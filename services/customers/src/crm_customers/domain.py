@@ -67,8 +67,9 @@ def search_keys(doc: dict[str, Any]) -> dict[str, Any]:
         "first_key": first or None,
         "last_key": last or None,
         "name_key": full or None,
-        # Sorting by name: full name, then e-mail so that nameless guests sort among them.
-        "name_sort": f"{full}\x00{normalize_email(doc['email'])}" if full else f"\uffff{normalize_email(doc['email'])}",
+        # Sorting by name: full name, then e-mail so that nameless guests sort among them. The
+        # separator sorts before any printable character; not U+0000, which jsonb cannot hold.
+        "name_sort": f"{full}\x01{normalize_email(doc['email'])}" if full else f"\uffff{normalize_email(doc['email'])}",
     }
 
 

@@ -1,6 +1,8 @@
 """Inbound events -> customer changes. Every effect is keyed by a natural key or the event id,
 and statistics are recomputed from what is stored, so redelivery and reordering change nothing."""
 
+from typing import Any
+
 from crm_contracts.envelope import CloudEvent
 from crm_contracts.inbound import (
     NewsletterSubscribed,
@@ -48,6 +50,8 @@ async def on_order_placed(event: CloudEvent[OrderPlaced], ctx: Customers) -> Non
                 "event_id": event.id,
             }
         )
+        # A cancellation or refund may have come first: it now belongs to this customer.
+        await ctx.store.attach_adjustments(key, stored["customer_id"])
         try:
             await ctx.ensure(stored["customer_id"], who.email, fields, cause=event.id)
             return
@@ -58,34 +62,36 @@ async def on_order_placed(event: CloudEvent[OrderPlaced], ctx: Customers) -> Non
     raise RuntimeError(f"order {key}: its customer keeps being erased")
 
 
-async def _adjusted(ctx: Customers, key: str) -> None:
-    """A cancellation or refund is stored first; if its order is here, statistics follow now,
-    otherwise when the order arrives."""
+async def _adjust(ctx: Customers, key: str, adjustment: dict[str, Any]) -> None:
+    """A cancellation or refund is stored with its order's customer when the order is here;
+    statistics follow now, otherwise when the order arrives (which attaches it then)."""
     order = await ctx.store.order(key)
-    if order is not None:
-        await ctx.sync(order["customer_id"])
+    fresh = await ctx.store.record_adjustment({**adjustment, "customer_id": order["customer_id"] if order else None})
+    if order is not None and not fresh:
+        # A redelivery: the first delivery may have stored it before the order was known.
+        await ctx.store.attach_adjustments(key, order["customer_id"])
+    elif order is None:
+        order = await ctx.store.order(key)  # it may have arrived meanwhile: look again
+        if order is None:
+            return
+        await ctx.store.attach_adjustments(key, order["customer_id"])
+    await ctx.sync(order["customer_id"])
 
 
 @handlers.on(EventType.ORDER_CANCELLED, OrderCancelled)
 async def on_order_cancelled(event: CloudEvent[OrderCancelled], ctx: Customers) -> None:
     key = order_key(event.source, event.data.order_id)
-    await ctx.store.record_adjustment(
-        {"_id": f"{key}|cancelled", "order_key": key, "kind": "cancelled",
-         "at": ms(event.data.cancelled_at), "event_id": event.id}
-    )
-    await _adjusted(ctx, key)
+    await _adjust(ctx, key, {"_id": f"{key}|cancelled", "order_key": key, "kind": "cancelled",
+                             "at": ms(event.data.cancelled_at), "event_id": event.id})
 
 
 @handlers.on(EventType.ORDER_REFUNDED, OrderRefunded)
 async def on_order_refunded(event: CloudEvent[OrderRefunded], ctx: Customers) -> None:
     r = event.data
     key = order_key(event.source, r.order_id)
-    await ctx.store.record_adjustment(
-        {"_id": f"{key}|refund|{event.id}", "order_key": key, "kind": "refunded",
-         "at": ms(r.refunded_at), "amount": r.amount, "currency": r.currency,
-         "to_store_credit": r.to_store_credit, "event_id": event.id}
-    )
-    await _adjusted(ctx, key)
+    await _adjust(ctx, key, {"_id": f"{key}|refund|{event.id}", "order_key": key, "kind": "refunded",
+                             "at": ms(r.refunded_at), "amount": r.amount, "currency": r.currency,
+                             "to_store_credit": r.to_store_credit, "event_id": event.id})
 
 
 @handlers.on(EventType.NEWSLETTER_SUBSCRIBED, NewsletterSubscribed)

@@ -8,7 +8,7 @@ builds on, so whichever writer commits last has seen every stored order.
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -112,7 +112,7 @@ class Customers:
     async def sync(
         self,
         customer_id: str,
-        create: Callable[[], dict[str, Any]] | None = None,
+        create: Callable[[], Awaitable[dict[str, Any]]] | None = None,
         cause: str | None = None,
     ) -> dict[str, Any] | None:
         """Bring derived data up to date; with `create`, make the customer if it does not exist.
@@ -122,21 +122,24 @@ class Customers:
     async def _sync(
         self,
         customer_id: str,
-        create: Callable[[], dict[str, Any]] | None = None,
+        create: Callable[[], Awaitable[dict[str, Any]]] | None = None,
         cause: str | None = None,
     ) -> tuple[dict[str, Any] | None, bool]:
         created = committed = False
+        known: dict[str, Any] | None = None  # the version this call just committed
 
         async def attempt() -> tuple[dict[str, Any] | None, list[str]]:
-            nonlocal created, committed
-            doc = await self.store.get(customer_id)
+            nonlocal created, committed, known
+            # After our own commit there is no need to read it back: if someone else has
+            # committed since, our next commit conflicts and the retry reads afresh.
+            doc, known = (known, None) if known is not None else (await self.store.get(customer_id), None)
             if doc is None and (create is None or await self.store.customers.changes.find_one(
                 {"doc_id": customer_id, "state": None}, {"_id": 1}
             )):
                 if create is not None:
                     raise Erased(customer_id)
                 return None, []
-            base = doc if doc is not None else create()  # type: ignore[misc]
+            base = doc if doc is not None else await create()  # type: ignore[misc]
             views = await self.store.order_views(customer_id)
             groups = await self.store.group_ids_of(customer_id)
             new, learned = self._derive(base, views, groups)
@@ -147,12 +150,14 @@ class Customers:
                 except AlreadyApplied:
                     return await self.store.get(customer_id), []
                 created = committed = True
+                known = new
                 return new, learned
             if domain.same_state(doc, new):
                 return doc, learned
             new = domain.touch(new, utcnow())
             await self._commit(new, EventType.CUSTOMER_UPDATED)
             committed = True
+            known = new
             return new, learned
 
         doc, learned = await retry_on_conflict(attempt)
@@ -190,11 +195,16 @@ class Customers:
     ) -> dict[str, Any]:
         """The customer, created as a guest from `fields` if it does not exist yet, with its
         derived data up to date. Raises Erased if the id belongs to an erased customer."""
-        initial = {**await self._initial_consent(email), **fields}
         now = ms(utcnow())
+
+        async def create() -> dict[str, Any]:
+            # Consent stated before the first order: looked up only for a new customer.
+            initial = {**await self._initial_consent(email), **fields}
+            return domain.new_customer(customer_id, email=email, now=now, has_account=False, **initial)
+
         doc = await self.sync(
             customer_id,
-            create=lambda: domain.new_customer(customer_id, email=email, now=now, has_account=False, **initial),
+            create=create,
             cause=cause,
         )
         assert doc is not None
@@ -223,12 +233,12 @@ class Customers:
         async def attempt() -> tuple[dict[str, Any], bool]:
             doc = await self.store.get(owner)
             if doc is None:
-                made, created = await self._sync(
-                    owner,
-                    create=lambda: domain.new_customer(
+                async def create() -> dict[str, Any]:
+                    return domain.new_customer(
                         owner, email=email, now=now, has_account=has_account, **{**initial, **fields}
-                    ),
-                )
+                    )
+
+                made, created = await self._sync(owner, create=create)
                 assert made is not None
                 if created:
                     return made, True

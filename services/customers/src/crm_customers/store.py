@@ -7,17 +7,20 @@ Collections (database crm_customers):
   a unique _id is what makes two concurrent first orders one customer.
 - orders {_id: "<source>|<order_id>"}: each order.placed stored once.
 - order_adjustments: cancellations ({_id: "<order key>|cancelled"}) and refunds ({_id: event
-  id}), stored whether or not the order has arrived; statistics are derived from both.
+  id}), stored whether or not the order has arrived; statistics are derived from both. Each
+  carries the customer_id of its order once the order is known (set by whichever of the two
+  arrives second), so a customer's adjustments are one equality lookup however many orders.
 - memberships {_id: "<group_id>|<customer_id>|<event id>", member, at}: what each group event
   said; the latest statement per (group, customer) counts. deleted_groups {_id: group id}.
 - notes, credentials {_id: customer_id, hash} (Argon2 hashes, kept out of the versioned state).
 - consents {_id: lower-cased e-mail}: consent stated for an e-mail before it was a customer.
 """
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -46,9 +49,12 @@ class CustomerStore:
             "customers": queries.SEARCH_INDEXES,
             "customer_emails": [IndexModel([("customer_id", ASCENDING)])],
             "orders": [IndexModel([("customer_id", ASCENDING), ("placed_at", DESCENDING), ("_id", DESCENDING)])],
-            "order_adjustments": [IndexModel([("order_key", ASCENDING)])],
+            "order_adjustments": [IndexModel([("order_key", ASCENDING)]), IndexModel([("customer_id", ASCENDING)])],
             "memberships": [IndexModel([("customer_id", ASCENDING)]), IndexModel([("group_id", ASCENDING)])],
             "notes": [IndexModel([("customer_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)])],
+            "deleted_groups": [],
+            "credentials": [],
+            "consents": [],
         }
 
     # customers
@@ -89,26 +95,33 @@ class CustomerStore:
         except DuplicateKeyError:
             return await self.orders.find_one({"_id": order["_id"]})  # type: ignore[return-value]
 
-    async def record_adjustment(self, adjustment: dict[str, Any]) -> None:
+    async def record_adjustment(self, adjustment: dict[str, Any]) -> bool:
+        """False: stored before (the same cancellation or refund again)."""
         try:
             await self.adjustments.insert_one(adjustment)
+            return True
         except DuplicateKeyError:
-            pass  # the same cancellation or refund again
+            return False
+
+    async def attach_adjustments(self, order_key: str, customer_id: str) -> None:
+        """Gives the adjustments stored before their order arrived the order's customer.
+        Both sides write first and look second, so one of them always sees the other."""
+        await self.adjustments.update_many({"order_key": order_key}, {"$set": {"customer_id": customer_id}})
 
     async def order(self, order_key: str) -> dict[str, Any] | None:
         return await self.orders.find_one({"_id": order_key})
 
-    async def _views(self, orders: list[dict[str, Any]]) -> list[OrderView]:
-        keys = [o["_id"] for o in orders]
-        adj: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
-        if keys:
-            async for a in self.adjustments.find({"order_key": {"$in": keys}}):
-                adj[a["order_key"]].append(a)
+    async def _views(self, customer_id: str, orders: list[dict[str, Any]]) -> list[OrderView]:
+        adj: dict[str, list[dict[str, Any]]] = {o["_id"]: [] for o in orders}
+        if orders:
+            async for a in self.adjustments.find({"customer_id": customer_id}):
+                if a["order_key"] in adj:
+                    adj[a["order_key"]].append(a)
         return [apply_adjustments(o, adj[o["_id"]]) for o in orders]
 
     async def order_views(self, customer_id: str) -> list[OrderView]:
         """Every order of the customer with its cancellations and refunds applied."""
-        return await self._views(await self.orders.find({"customer_id": customer_id}).to_list())
+        return await self._views(customer_id, await self.orders.find({"customer_id": customer_id}).to_list())
 
     async def orders_page(
         self, customer_id: str, limit: int, after: tuple[datetime, str] | None
@@ -118,11 +131,13 @@ class CustomerStore:
             at, key = after
             filt["$or"] = [{"placed_at": {"$lt": at}}, {"placed_at": at, "_id": {"$lt": key}}]
         docs = await self.orders.find(filt).sort([("placed_at", -1), ("_id", -1)]).limit(limit).to_list()
-        return await self._views(docs)
+        return await self._views(customer_id, docs)
 
     async def mark_addresses_learned(self, order_keys: list[str]) -> None:
-        if order_keys:
-            await self.orders.update_many({"_id": {"$in": order_keys}}, {"$set": {"address_learned": True}})
+        if order_keys:  # one command, each update found by _id (`$in` would scan)
+            await self.orders.bulk_write(
+                [UpdateOne({"_id": k}, {"$set": {"address_learned": True}}) for k in order_keys], ordered=False
+            )
 
     # groups
 
@@ -158,8 +173,8 @@ class CustomerStore:
         member = [g for g, m in latest.items() if m["member"]]
         if not member:
             return []
-        gone = {d["_id"] async for d in self.deleted_groups.find({"_id": {"$in": member}})}
-        return sorted(g for g in member if g not in gone)
+        gone = await asyncio.gather(*(self.deleted_groups.find_one({"_id": g}, {"_id": 1}) for g in member))
+        return sorted(g for g, deleted in zip(member, gone) if deleted is None)
 
     # consent stated for an e-mail that was no customer yet
 
@@ -219,7 +234,8 @@ class CustomerStore:
     async def erase_personal_data(self, customer_id: str, email_keys: list[str]) -> None:
         """Everything held about the person except the versioned record itself."""
         keys = [o["_id"] async for o in self.orders.find({"customer_id": customer_id}, projection={"_id": 1})]
-        if keys:
+        await self.adjustments.delete_many({"customer_id": customer_id})
+        if keys:  # and any not attached yet (erasure is rare: a scan is acceptable here)
             await self.adjustments.delete_many({"order_key": {"$in": keys}})
         await self.orders.delete_many({"customer_id": customer_id})
         await self.notes.delete_many({"customer_id": customer_id})

@@ -17,6 +17,7 @@ Collections (one MongoDB database of the service's own):
 - `group_deletions` {_id: group id}: a deletion whose memberships may still need clearing.
 """
 
+import asyncio
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -32,6 +33,7 @@ from crm_servicekit.outbox import OUTBOX_INDEXES, OutboxSource, pending
 from crm_servicekit.versioned import VersionedStore
 
 BATCH = 1000  # ids per query or insert: bounded request sizes on MongoDB and FerretDB alike
+FEW = 64  # up to this many ids are looked up one by one by _id
 DUPLICATE_KEY = 11000
 STALE_CLAIM = timedelta(seconds=60)
 
@@ -65,6 +67,10 @@ class GroupStore:
             ],
             "membership_ops": [IndexModel([("done", ASCENDING), ("started_at", ASCENDING)])],
             "membership_events": list(OUTBOX_INDEXES),
+            "group_names": [],
+            "membership_removals": [],
+            "known_customers": [],
+            "group_deletions": [],
         }
 
     def outbox_sources(self) -> list[OutboxSource]:
@@ -284,20 +290,29 @@ class GroupStore:
     async def customer_exists(self, customer_id: str) -> bool:
         return await self.customers.find_one({"_id": customer_id, "deleted": False}, {"_id": 1}) is not None
 
+    async def _customers_among(self, customer_ids: Sequence[str], deleted: bool) -> set[str]:
+        """Which of the ids are known customers with this `deleted` flag. A few ids are looked
+        up one by one by `_id` (index-served); for many, one `$in` per batch costs less, even
+        though FerretDB reads the whole collection for it."""
+        found: set[str] = set()
+        ids = list(dict.fromkeys(customer_ids))
+        if len(ids) <= FEW:
+            docs = await asyncio.gather(
+                *(self.customers.find_one({"_id": c, "deleted": deleted}, {"_id": 1}) for c in ids)
+            )
+            return {d["_id"] for d in docs if d is not None}
+        for batch in chunks(ids, BATCH):
+            async for doc in self.customers.find({"_id": {"$in": list(batch)}, "deleted": deleted}, {"_id": 1}):
+                found.add(doc["_id"])
+        return found
+
     async def unknown_customers(self, customer_ids: Sequence[str]) -> list[str]:
         """The ids of customers this service has not seen (or that were erased), in order."""
-        known: set[str] = set()
-        for batch in chunks(list(customer_ids), BATCH):
-            async for doc in self.customers.find({"_id": {"$in": list(batch)}, "deleted": False}, {"_id": 1}):
-                known.add(doc["_id"])
+        known = await self._customers_among(customer_ids, deleted=False)
         return [c for c in customer_ids if c not in known]
 
     async def erased_among(self, customer_ids: Iterable[str]) -> set[str]:
-        erased: set[str] = set()
-        for batch in chunks(list(customer_ids), BATCH):
-            async for doc in self.customers.find({"_id": {"$in": list(batch)}, "deleted": True}, {"_id": 1}):
-                erased.add(doc["_id"])
-        return erased
+        return await self._customers_among(list(customer_ids), deleted=True)
 
     # --- group deletions ------------------------------------------------------------------
 

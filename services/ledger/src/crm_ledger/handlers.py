@@ -97,6 +97,10 @@ async def on_order_refunded(event: CloudEvent[OrderRefunded], ctx: Context) -> N
 
 async def _learn(event: CloudEvent[CustomerState], ctx: Context) -> None:
     customer = event.data
+    if await ctx.directory.customer_of(customer.email) == customer.id:
+        # Known already (most customer events are statistics changing): nothing to record,
+        # and no points can be parked for an e-mail the ledger already knew.
+        return
     await ctx.directory.learn(customer.email, customer.id, customer.version)
     for parked in await ctx.directory.parked_for(customer.email):
         await ctx.rewards.earn(customer.id, parked["points"], parked["_id"], parked.get("order_id"))

@@ -17,7 +17,7 @@ class RewardStore:
 
     @property
     def indexes(self) -> dict[str, Any]:
-        return self.states.indexes
+        return {**self.states.indexes, self.codes.name: []}
 
     def outbox_source(self) -> OutboxSource:
         return self.states.outbox_source()

@@ -64,11 +64,17 @@ class SegmentStore:
                 IndexModel([("segment_id", ASCENDING), ("member", ASCENDING), ("customer_id", ASCENDING)]),
                 IndexModel([("customer_id", ASCENDING), ("member", ASCENDING), ("segment_id", ASCENDING)]),
             ],
+            "segment_runs": [],
+            "groups": [],
         }
 
     def outbox_sources(self, project: Any) -> list[OutboxSource]:
         """`project(change)` brings `memberships` up to a published change (after a crash)."""
-        return [self.segments.outbox_source(), OutboxSource(self.changes, after_publish=project)]
+        async def project_each(changes: list[dict[str, Any]]) -> None:
+            for change in changes:
+                await project(change)
+
+        return [self.segments.outbox_source(), OutboxSource(self.changes, after_publish=project_each)]
 
     # profiles ----------------------------------------------------------------------------
 

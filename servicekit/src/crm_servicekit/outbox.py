@@ -16,7 +16,7 @@ updates rewrite the whole document, so a service's own update racing the relay's
 
 import asyncio
 import logging
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +38,25 @@ def pending(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 OUTBOX_INDEXES = [IndexModel([("published", ASCENDING), ("recorded_at", ASCENDING)])]
 """Every outbox source collection needs this index; documents carry `recorded_at`."""
+
+
+class ProjectedHere:
+    """The records this process has projected itself and its relay has not published yet, so
+    that the relay's pass does not project them a second time (one command per record). A
+    record published by another replica's relay is never taken: the oldest are forgotten."""
+
+    def __init__(self, most: int = 10_000) -> None:
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._most = most
+
+    def mark(self, record_id: str) -> None:
+        self._ids[record_id] = None
+        while len(self._ids) > self._most:
+            self._ids.popitem(last=False)
+
+    def take(self, record_id: str) -> bool:
+        """True (and forgotten) if this process projected the record."""
+        return self._ids.pop(record_id, False) is None
 
 
 @dataclass

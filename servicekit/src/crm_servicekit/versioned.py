@@ -10,7 +10,6 @@ it is brought up to the newest recorded version by the writer and again by the r
 """
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -19,7 +18,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from crm_servicekit.outbox import OUTBOX_INDEXES, OutboxSource, pending
+from crm_servicekit.outbox import OUTBOX_INDEXES, OutboxSource, ProjectedHere, pending
 
 
 class VersionConflict(Exception):
@@ -36,8 +35,7 @@ class VersionedStore:
         self.current = db[name]
         self.changes = db[f"{name}_changes"]
         self._notify = notify
-        # Changes this process has projected and its relay has not published yet.
-        self._projected: OrderedDict[str, bool] = OrderedDict()
+        self._projected = ProjectedHere()
         # Documents whose last commit here lost a version race: their projection may be behind.
         self._suspect: set[str] = set()
 
@@ -110,9 +108,7 @@ class VersionedStore:
             self._suspect.add(doc_id)  # the next get looks past the projection
             raise VersionConflict(doc_id) from e
         await self._project(change)
-        self._projected[change["_id"]] = True
-        while len(self._projected) > 10_000:  # published by another replica's relay: forget
-            self._projected.popitem(last=False)
+        self._projected.mark(change["_id"])
         self._notify()
 
     async def _project_published(self, changes: list[dict[str, Any]]) -> None:
@@ -120,7 +116,7 @@ class VersionedStore:
         by another replica, or left by a writer that stopped before projecting) is projected
         again, which changes nothing where it was done already."""
         for change in changes:
-            if self._projected.pop(change["_id"], None) is None:
+            if not self._projected.take(change["_id"]):
                 await self._project(change)
 
     async def _project(self, change: dict[str, Any]) -> None:

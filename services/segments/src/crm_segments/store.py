@@ -22,7 +22,7 @@ from pymongo.errors import DuplicateKeyError
 
 from crm_segments.profiles import Profile
 from crm_segments.rules.attributes import ATTRIBUTES
-from crm_servicekit.outbox import OUTBOX_INDEXES, OutboxSource, pending
+from crm_servicekit.outbox import OUTBOX_INDEXES, OutboxSource, ProjectedHere, pending
 from crm_servicekit.versioned import VersionedStore
 
 GONE = -1
@@ -47,6 +47,7 @@ class SegmentStore:
         self.groups = db["groups"]
         self._notify = notify
         self._last = datetime.min.replace(tzinfo=timezone.utc)
+        self.projected_here = ProjectedHere()
 
     @property
     def indexes(self) -> dict[str, list[IndexModel]]:
@@ -72,7 +73,8 @@ class SegmentStore:
         """`project(change)` brings `memberships` up to a published change (after a crash)."""
         async def project_each(changes: list[dict[str, Any]]) -> None:
             for change in changes:
-                await project(change)
+                if not self.projected_here.take(change["_id"]):
+                    await project(change)
 
         return [self.segments.outbox_source(), OutboxSource(self.changes, after_publish=project_each)]
 
@@ -163,6 +165,7 @@ class SegmentStore:
         except DuplicateKeyError:
             raise MembershipTaken(pair_id(segment_id, customer_id)) from None
         await self.project(change)
+        self.projected_here.mark(change["_id"])
         self._notify()
         return change
 

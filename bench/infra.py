@@ -340,24 +340,37 @@ def top_frames(raw: Path, n: int = 12) -> dict[str, list[tuple[str, float]]]:
     return {"samples": total, "ours": rank(ours), "leaf_packages": rank(leaf)} if total else {"ours": [], "leaf_packages": []}
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int, tree: bool = False) -> float:
+    """User + system CPU of a process; with `tree`, also of its children, living (PostgreSQL's
+    backends, one per connection) and ended."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if tree:
+        ticks += int(fields[13]) + int(fields[14])
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                child = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(child[1]) == pid:
+                ticks += int(child[11]) + int(child[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def infra_pids() -> dict[str, int]:
     data = Path(BENCH_ENV["CRM_DATA"])
     out = {}
-    for name, f in (("ferretdb", data / "ferretdb.pid"), ("rabbitmq", data / "rabbitmq" / "rabbit.pid")):
+    for name, f in (("ferretdb", data / "ferretdb.pid"), ("rabbitmq", data / "rabbitmq" / "rabbit.pid"),
+                    ("postgresql", data / "postgres" / "postmaster.pid")):
         try:
-            out[name] = int(f.read_text().strip())
-        except (OSError, ValueError):
+            out[name] = int(f.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
             pass
     return out
 
 
 class CpuMeter:
-    """CPU seconds each process (services, FerretDB, RabbitMQ, this driver) used in a block."""
+    """CPU seconds each process (services, FerretDB, PostgreSQL, RabbitMQ, this driver) used in a block."""
 
     def __init__(self, pids: dict[str, int], infra: "Infra | None" = None) -> None:
         self.pids = {**pids, **infra_pids(), "bench driver": os.getpid()}
@@ -365,14 +378,15 @@ class CpuMeter:
         self.commands: dict[str, int] = {}
 
     def __enter__(self) -> "CpuMeter":
-        self.start = {n: cpu_seconds(p) for n, p in self.pids.items()}
+        self.start = {n: cpu_seconds(p, tree=n == "postgresql") for n, p in self.pids.items()}
         self.commands0 = self.infra.command_counts() if self.infra else {}
         self.t0 = time.perf_counter()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.wall = time.perf_counter() - self.t0
-        self.used = {n: round(cpu_seconds(p) - self.start[n], 1) for n, p in self.pids.items()}
+        self.used = {n: round(cpu_seconds(p, tree=n == "postgresql") - self.start[n], 1)
+                     for n, p in self.pids.items()}
         if self.infra:
             after = self.infra.command_counts()
             self.commands = {k: v - self.commands0.get(k, 0) for k, v in after.items()

@@ -66,6 +66,12 @@ class OutboxSource:
     """Runs with each batch of records once they are published (e.g. to project them)."""
     prunable: bool = False
     """True where published records are only a buffer (never for records like ledger entries)."""
+    ordered: bool = True
+    """True: records go out strictly in `recorded_at` order across batches, for events whose
+    consumers cannot order them (segment joins and leaves). That costs a sort that FerretDB
+    does in memory over every pending record, so a backlog makes each batch slower. False, for
+    events that carry their entity's version or sequence: each batch is whatever pending
+    records come first (nearly insertion order), sorted among themselves."""
 
 
 class OutboxRelay:
@@ -122,14 +128,13 @@ class OutboxRelay:
         async with self._lock:  # one pass at a time keeps per-source order
             for source in self.sources:
                 while True:
-                    batch = await (
-                        source.collection.find({"published": False})
-                        .sort("recorded_at", ASCENDING)
-                        .limit(100)
-                        .to_list()
-                    )
+                    pending_ = source.collection.find({"published": False})
+                    if source.ordered:
+                        pending_ = pending_.sort("recorded_at", ASCENDING)
+                    batch = await pending_.limit(100).to_list()
                     if not batch:
                         break
+                    batch.sort(key=lambda d: d["recorded_at"])
                     envelopes = [e for doc in batch for e in doc.get("outbox", [])]
                     await self._publish_all(envelopes)
                     sent += len(envelopes)

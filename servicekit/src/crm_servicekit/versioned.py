@@ -52,7 +52,8 @@ class VersionedStore:
 
     def outbox_source(self) -> OutboxSource:
         # Published changes are history once projected: the retention job may prune old ones.
-        return OutboxSource(self.changes, after_publish=self._project_published, prunable=True)
+        # Their events carry the document's version, so consumers order them themselves.
+        return OutboxSource(self.changes, after_publish=self._project_published, prunable=True, ordered=False)
 
     async def get(self, doc_id: str) -> dict[str, Any] | None:
         """Newest state: the projection, unless a newer change is not projected yet.

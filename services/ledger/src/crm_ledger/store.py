@@ -70,7 +70,8 @@ class Journal:
         }
 
     def outbox_sources(self) -> list[OutboxSource]:
-        return [OutboxSource(self.records)]
+        # Entries carry the account's sequence: consumers keep the highest, in any order.
+        return [OutboxSource(self.records, ordered=False)]
 
     async def get(self, record_id: str) -> dict[str, Any] | None:
         doc = await self.records.find_one({"_id": record_id}, projection={"outbox": 0})

@@ -13,7 +13,7 @@ FERRETDB_VERSION=v1.24.2
 FERRETDB_BIN=$ROOT/.cache/ferretdb-$FERRETDB_VERSION-$(cat "$ROOT/infra/ferretdb/main.go" "$ROOT/infra/ferretdb/go.mod" | sha1sum | cut -c1-8)
 FERRETDB_ADDR=${FERRETDB_ADDR:-127.0.0.1:27017}
 PG_PORT=${PG_PORT:-5442}
-PGDATA_DIR=$CRM_DATA/postgres
+PGDATA_DIR=$CRM_DATA/postgres  # see pg_resolve_data
 RABBIT_PORT=${RABBIT_PORT:-5672}
 export RABBITMQ_NODENAME=${RABBITMQ_NODENAME:-crm@localhost}
 export RABBITMQ_MNESIA_BASE=$CRM_DATA/rabbitmq/mnesia
@@ -129,15 +129,29 @@ pg_install() {
 
 # initdb and the server refuse to run as root: as root they run as the postgres user.
 pg_as_owner() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
+}
+
+# As root the cluster belongs to the postgres user, who must be able to reach $CRM_DATA; a
+# checkout under a private home (/root is 0700) is not reachable, so the cluster then lives in
+# postgres's own home instead, under a name derived from $CRM_DATA.
+pg_resolve_data() {
+  PGDATA_DIR=$CRM_DATA/postgres
+  if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1; then
+    mkdir -p "$CRM_DATA"
+    if ! runuser -u postgres -- test -x "$CRM_DATA"; then
+      PGDATA_DIR=/var/lib/postgresql/crm-$(printf %s "$CRM_DATA" | sha1sum | cut -c1-12)
+    fi
+  fi
 }
 
 pg_ctl_() { pg_as_owner "$(pg_bin)/pg_ctl" -D "$PGDATA_DIR" "$@"; }
 
-pg_running() { [ -f "$PGDATA_DIR/postmaster.pid" ] && pg_ctl_ status >/dev/null 2>&1; }
+pg_running() { pg_resolve_data; [ -f "$PGDATA_DIR/postmaster.pid" ] && pg_ctl_ status >/dev/null 2>&1; }
 
 pg_start() {
   pg_install
+  pg_resolve_data
   local bin; bin=$(pg_bin)
   if [ ! -f "$PGDATA_DIR/PG_VERSION" ]; then
     log "creating a PostgreSQL cluster in $PGDATA_DIR"

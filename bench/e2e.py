@@ -29,9 +29,6 @@ same number of broker hops and document writes, in the same run.
 import argparse
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 from collections import Counter
 from typing import Any
@@ -39,7 +36,7 @@ from typing import Any
 import aio_pika
 
 from bench.infra import (
-    RESULTS, CpuMeter, Infra, Services, log, percentile, py_spy, run_id, save, table, top_frames,
+    RESULTS, CpuMeter, Infra, Services, bare_pipeline, log, percentile, py_spy, run_id, save, table, top_frames,
 )
 from bench.storefront import SEGMENTS, Expected, stream
 
@@ -341,20 +338,7 @@ async def main(n_orders: int, latency_seconds: float, profile_seconds: int, time
             ("hops + writes", hops, inserts, updates, 0.0),
             ("hops + writes + reads", hops, inserts, updates, reads),
         ):
-            cmd = [sys.executable, "-m", "bench.bare_pipeline", "--rabbit", infra.rabbit_url, "--mongo", infra.mongo_url,
-                   "--database", f"{run}_bare", "--events", str(inbound), "--hops", str(h),
-                   "--inserts", f"{ins:.4f}", "--updates", f"{upd:.4f}", "--reads", f"{r:.4f}",
-                   "--orders", str(n_orders)]
-            try:
-                out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, timeout=timeout,
-                                     env={**os.environ, "PYTHONPATH": str(RESULTS.parent.parent)})
-                result["baselines"][label] = json.loads(out.stdout.strip().splitlines()[-1])
-            except (subprocess.SubprocessError, ValueError) as e:  # keep our figures anyway
-                log(f"baseline {label} failed: {e}")
-                result["baselines"][label] = {"failed": str(e)[:300], "orders_per_second": float("nan"),
-                                              "seconds": None, "hops": h, "inserts_per_event": ins,
-                                              "updates_per_event": upd, "reads_per_event": r}
-                continue
+            result["baselines"][label] = bare_pipeline(infra, f"{run}_bare", inbound, n_orders, h, ins, upd, r, timeout)
             log(f"baseline {label}: {result['baselines'][label]['orders_per_second']:.2f} orders/s")
         result["baseline"] = result["baselines"]["floor: each consuming queue once, one upsert"]
         result["share_of_hops_and_writes"] = (

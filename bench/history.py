@@ -22,10 +22,7 @@ Target (issue 12): under 10 minutes here, about 120 orders/s sustained.
 import argparse
 import asyncio
 import json
-import os
 import random
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -36,7 +33,7 @@ from typing import Any
 import aio_pika
 
 from bench.e2e import bindings
-from bench.infra import RESULTS, CpuMeter, Infra, Services, log, run_id, save, table
+from bench.infra import CpuMeter, Infra, Services, bare_pipeline, log, run_id, save, table
 
 SERVICES = ("customers", "groups", "ledger", "segments")
 MARKETS = [("PT", "EUR", "Lisboa"), ("ES", "EUR", "Madrid"), ("DE", "EUR", "Berlin"),
@@ -230,15 +227,7 @@ async def main(a: argparse.Namespace) -> None:
             await client.close()
             services.stop()
         hops = max(1, round(consuming))
-        cmd = [sys.executable, "-m", "bench.bare_pipeline", "--rabbit", infra.rabbit_url, "--mongo", infra.mongo_url,
-               "--database", f"{run}_bare", "--events", str(inbound), "--hops", str(hops),
-               "--inserts", "0", "--updates", str(hops), "--orders", str(a.orders)]
-        try:
-            out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, timeout=a.timeout,
-                                 env={**os.environ, "PYTHONPATH": str(RESULTS.parent.parent)})
-            result["floor"] = json.loads(out.stdout.strip().splitlines()[-1])
-        except (subprocess.SubprocessError, ValueError) as e:
-            result["floor"] = {"failed": str(e)[:300], "orders_per_second": float("nan"), "seconds": None, "hops": hops}
+        result["floor"] = bare_pipeline(infra, f"{run}_bare", inbound, a.orders, hops, 0.0, float(hops), 0.0, a.timeout)
         infra.drop_databases(run)
     path = save("history", result)
     ours, floor = result["ours"], result["floor"]

@@ -394,3 +394,21 @@ class CpuMeter:
 
     def summary(self) -> dict[str, Any]:
         return {"wall_seconds": round(self.wall, 1), "cpu_seconds": self.used, "database_commands": self.commands}
+
+
+def bare_pipeline(infra: "Infra", database: str, events: int, orders: int, hops: int, inserts: float,
+                  updates: float, reads: float, timeout: float) -> dict[str, Any]:
+    """Runs bench/bare_pipeline.py (the baselines) and returns its figures; on failure, the
+    reason with NaN figures, so that the caller keeps its own."""
+    cmd = [sys.executable, "-m", "bench.bare_pipeline", "--rabbit", infra.rabbit_url, "--mongo", infra.mongo_url,
+           "--database", database, "--events", str(events), "--hops", str(hops),
+           "--inserts", f"{inserts:.4f}", "--updates", f"{updates:.4f}", "--reads", f"{reads:.4f}",
+           "--orders", str(orders)]
+    try:
+        out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, timeout=timeout,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    except (subprocess.SubprocessError, ValueError) as e:
+        log(f"baseline failed: {e}")
+        return {"failed": str(e)[:300], "orders_per_second": float("nan"), "seconds": None, "hops": hops,
+                "inserts_per_event": inserts, "updates_per_event": updates, "reads_per_event": reads}

@@ -1,6 +1,6 @@
 """A seeded storefront stream: orders from customers with Zipf-like repeat purchases, several
 currencies, cancellations, refunds (some to store credit) and newsletter events, as CloudEvents
-envelopes (CONTRACT.md §1.1). It also knows what every customer should end up with."""
+envelopes (docs/contract.md §1.1). It also knows what every customer should end up with."""
 
 import random
 import uuid

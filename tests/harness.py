@@ -42,7 +42,7 @@ def envelope(type_: str, data: dict[str, Any], *, id_: str | None = None, source
 
 
 def order_placed(email: str = "ana@example.com", order_id: str | None = None, **changes: Any) -> dict[str, Any]:
-    """`data` of an order.placed as CONTRACT.md §1.1 shows it."""
+    """`data` of an order.placed as docs/contract.md §1.1 shows it."""
     return {
         "order_id": order_id or f"ord_{uuid.uuid4().hex[:8]}",
         "placed_at": "2026-11-22T10:00:00Z",

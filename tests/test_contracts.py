@@ -1,4 +1,4 @@
-"""Contracts: the envelope and inbound models accept CONTRACT.md's examples and refuse what
+"""Contracts: the envelope and inbound models accept docs/contract.md's examples and refuse what
 would corrupt data (floats for money, naive times, bad codes); the docs are up to date."""
 
 import json

@@ -1,4 +1,4 @@
-"""The CRM's external contract as Pydantic v2 models (CONTRACT.md). No I/O in here."""
+"""The CRM's external contract as Pydantic v2 models (docs/contract.md). No I/O in here."""
 
 from crm_contracts.envelope import CloudEvent, new_event
 from crm_contracts.names import DEAD_LETTER_EXCHANGE, EXCHANGE, EventType

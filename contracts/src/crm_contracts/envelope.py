@@ -1,4 +1,4 @@
-"""CloudEvents 1.0 structured-mode envelope (CONTRACT.md §1)."""
+"""CloudEvents 1.0 structured-mode envelope (docs/contract.md §1)."""
 
 from typing import Any, Generic, TypeVar
 from uuid import uuid4

@@ -1,4 +1,4 @@
-"""Events published by storefronts (CONTRACT.md §1.1)."""
+"""Events published by storefronts (docs/contract.md §1.1)."""
 
 from typing import Annotated
 

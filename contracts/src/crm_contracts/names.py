@@ -1,4 +1,4 @@
-"""Broker names (CONTRACT.md §1): the exchange and every event type, which is also the routing key."""
+"""Broker names (docs/contract.md §1): the exchange and every event type, which is also the routing key."""
 
 from enum import StrEnum
 

@@ -1,4 +1,4 @@
-"""Events published by the services (CONTRACT.md §1.2). Each carries the entity's new state,
+"""Events published by the services (docs/contract.md §1.2). Each carries the entity's new state,
 or its id for deletions. Services may add fields; consumers ignore what they don't know."""
 
 from typing import Any, Literal
@@ -150,7 +150,7 @@ class SegmentDeleted(Contract):
 
 
 class SegmentMembership(Contract):
-    """What marketing systems consume (CONTRACT.md §1.2)."""
+    """What marketing systems consume (docs/contract.md §1.2)."""
 
     segment_id: str
     segment_name: str

@@ -1,1 +1,1 @@
-"""Plumbing every CRM service shares, written once (DESIGN.md "Shape")."""
+"""Plumbing every CRM service shares, written once (README.md "Architecture")."""

@@ -1,4 +1,4 @@
-"""`Idempotency-Key` for POSTs that must not run twice (CONTRACT.md §2, Stripe's semantics).
+"""`Idempotency-Key` for POSTs that must not run twice (docs/contract.md §2, Stripe's semantics).
 
 The same key with the same request (method, path, body) returns the first result again,
 status and body; the same key with another request is a 409 `idempotency-key-reused`.

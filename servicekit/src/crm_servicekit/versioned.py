@@ -1,7 +1,7 @@
 """Versioned documents whose every change is an insert with a unique (id, version).
 
 Why: FerretDB's updates are read-then-write, so two concurrent conditional updates can both
-pass (DESIGN.md). A unique index on insert is enforced everywhere, so each change is first
+pass (docs/reliability.md). A unique index on insert is enforced everywhere, so each change is first
 recorded as `<name>_changes` {_id: "<id>:<version>", state, outbox, cause}; a second writer of
 the same version gets a conflict and retries on fresh state. The record also carries the events
 (the outbox) and the id of what caused it (an event id), so a redelivered event that already

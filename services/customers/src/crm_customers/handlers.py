@@ -21,7 +21,7 @@ handlers = EventHandlers()
 
 
 def order_key(source: str, order_id: str) -> str:
-    """Order ids are unique per source (CONTRACT.md 1.1)."""
+    """Order ids are unique per source (docs/contract.md 1.1)."""
     return f"{source}|{order_id}"
 
 

@@ -34,7 +34,7 @@ async def _customer_id(ctx: Context, customer_id: str | None, email: str) -> str
 async def _required_customer_id(ctx: Context, customer_id: str | None, email: str, what: str) -> str:
     """The customer an order's money belongs to. Events are handled concurrently, so the
     customer.created that makes an e-mail known may be in flight beside this event: wait
-    for it a little before giving up (dead-letter, CONTRACT.md §1)."""
+    for it a little before giving up (dead-letter, docs/contract.md §1)."""
     deadline = asyncio.get_running_loop().time() + ctx.unknown_customer_grace
     while True:
         found = await _customer_id(ctx, customer_id, email)

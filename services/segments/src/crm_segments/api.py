@@ -25,7 +25,7 @@ router = APIRouter()
 Ctx = Annotated[Context, Depends(context)]
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
-RuleText = Annotated[str, Field(min_length=1, max_length=10_000, description="A segment query (CONTRACT.md §3)")]
+RuleText = Annotated[str, Field(min_length=1, max_length=10_000, description="A segment query (docs/contract.md §3)")]
 
 
 class SegmentIn(BaseModel):

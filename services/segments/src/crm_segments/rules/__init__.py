@@ -1,4 +1,4 @@
-"""The segment query language (CONTRACT.md §3): parse, then compile to a MongoDB filter and a
+"""The segment query language (docs/contract.md §3): parse, then compile to a MongoDB filter and a
 Python predicate that agree."""
 
 from crm_segments.rules.compile import Compiled, compile_rule

@@ -1,4 +1,4 @@
-"""The attributes a segment rule may name (CONTRACT.md §3) and their kinds. A profile document
+"""The attributes a segment rule may name (docs/contract.md §3) and their kinds. A profile document
 stores each attribute under the same name, so the compiled filter is a plain field filter."""
 
 from enum import Enum

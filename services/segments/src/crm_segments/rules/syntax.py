@@ -1,4 +1,4 @@
-"""Parsing a segment rule (CONTRACT.md §3) into a typed syntax tree, with a Lark LALR grammar.
+"""Parsing a segment rule (docs/contract.md §3) into a typed syntax tree, with a Lark LALR grammar.
 
 Every error, syntactic or semantic (unknown attribute, a value of the wrong kind), is a
 `RuleError` carrying the line, column (both 1-based) and offset (0-based) it points at.

@@ -36,8 +36,6 @@ class VersionedStore:
         self.changes = db[f"{name}_changes"]
         self._notify = notify
         self._projected = ProjectedHere()
-        # Documents whose last commit here lost a version race: their projection may be behind.
-        self._suspect: set[str] = set()
 
     @property
     def indexes(self) -> dict[str, list[IndexModel]]:
@@ -58,15 +56,12 @@ class VersionedStore:
     async def get(self, doc_id: str) -> dict[str, Any] | None:
         """Newest state: the projection, unless a newer change is not projected yet.
 
-        One read by `_id` in the usual case: the projection. A writer projects its change
-        right after recording it, so the projection is behind only while another writer is
-        between the two (or stopped there). Reading it then is harmless: the next commit
-        on it conflicts with the recorded version, and after a conflict (or when there is no
-        projection) the change records of the following versions are probed by `_id` too."""
+        Two reads by `_id`: the projection, then the change record of the version after it.
+        The probe is needed: a projection can lag (a writer between recording and projecting)
+        or even go back (FerretDB's updates are read-then-write, so a late projection of an
+        older change can overwrite a newer one), and a caller that decides "nothing to change"
+        on a stale state would never meet the version conflict that reveals it."""
         doc = await self.current.find_one({"_id": doc_id})
-        if doc is not None and doc_id not in self._suspect:
-            return doc
-        self._suspect.discard(doc_id)
         version = doc.get("version", 0) if doc else 0
         while True:
             newer = await self.changes.find_one(
@@ -106,7 +101,6 @@ class VersionedStore:
             # FerretDB's error does not name the index, so look the cause up.
             if cause is not None and await self.changes.find_one({"cause": change["cause"]}, {"_id": 1}):
                 raise AlreadyApplied(cause) from e
-            self._suspect.add(doc_id)  # the next get looks past the projection
             raise VersionConflict(doc_id) from e
         await self._project(change)
         self._projected.mark(change["_id"])

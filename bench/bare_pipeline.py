@@ -69,8 +69,12 @@ async def main(a: argparse.Namespace) -> None:
         for _ in range(share("r", per_hop_reads)):
             await retried(col.find_one, {"_id": doc["id"]})
         if i + 1 < a.hops:
-            await exchange.publish(aio_pika.Message(msg.body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                                                    message_id=doc["id"]), routing_key=f"hop{i + 1}")
+            await exchange.publish(
+                aio_pika.Message(
+                    msg.body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, message_id=doc["id"]
+                ),
+                routing_key=f"hop{i + 1}",
+            )
         await msg.ack()
         if i + 1 == a.hops:
             finished += 1
@@ -82,18 +86,39 @@ async def main(a: argparse.Namespace) -> None:
     body = json.dumps({"id": "", "type": "order.placed", "data": {"pad": "x" * 900}})
     started = time.perf_counter()
     for s in range(0, a.events, 200):
-        await asyncio.gather(*(exchange.publish(
-            aio_pika.Message(body.replace('"id": ""', f'"id": "{uuid.uuid4()}"').encode(),
-                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key="hop0")
-            for _ in range(min(200, a.events - s))))
+        await asyncio.gather(
+            *(
+                exchange.publish(
+                    aio_pika.Message(
+                        body.replace('"id": ""', f'"id": "{uuid.uuid4()}"').encode(),
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    ),
+                    routing_key="hop0",
+                )
+                for _ in range(min(200, a.events - s))
+            )
+        )
     await done.wait()
     seconds = time.perf_counter() - started
     await conn.close()
     await client.drop_database(a.database)
     await client.close()
-    print(json.dumps({"events": a.events, "orders": a.orders, "hops": a.hops, "inserts_per_event": a.inserts,
-                      "updates_per_event": a.updates, "reads_per_event": a.reads, "database_retries": RETRIES["n"], "seconds": seconds,
-                      "orders_per_second": a.orders / seconds, "events_per_second": a.events / seconds}))
+    print(
+        json.dumps(
+            {
+                "events": a.events,
+                "orders": a.orders,
+                "hops": a.hops,
+                "inserts_per_event": a.inserts,
+                "updates_per_event": a.updates,
+                "reads_per_event": a.reads,
+                "database_retries": RETRIES["n"],
+                "seconds": seconds,
+                "orders_per_second": a.orders / seconds,
+                "events_per_second": a.events / seconds,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

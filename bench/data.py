@@ -2,7 +2,7 @@
 service's database with insert_many (the read model exactly as the service stores it)."""
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 COUNTRIES = ["PT", "ES", "FR", "DE", "GB", "US", "IT", "NL", "BR", "PL"]
@@ -62,15 +62,20 @@ def customer(i: int, now: datetime) -> dict[str, Any]:
     first = "".join(r.choices("abcdefghijklmnopqrstuvwxyz", k=6)).title()
     last = "".join(r.choices("abcdefghijklmnopqrstuvwxyz", k=8)).title()
     doc = domain.new_customer(
-        f"cus_{i:09d}", email=f"{first.lower()}.{last.lower()}{i}@example.com",
-        now=now - timedelta(seconds=i), has_account=r.random() < 0.5, first_name=first, last_name=last,
-        tags=["vip"] if r.random() < 0.05 else [], group_ids=[GROUPS[r.randrange(20)][0]],
+        f"cus_{i:09d}",
+        email=f"{first.lower()}.{last.lower()}{i}@example.com",
+        now=now - timedelta(seconds=i),
+        has_account=r.random() < 0.5,
+        first_name=first,
+        last_name=last,
+        tags=["vip"] if r.random() < 0.05 else [],
+        group_ids=[GROUPS[r.randrange(20)][0]],
     )
     return doc
 
 
 def load(collection: Any, make: Any, n: int, batch: int = 1000, start: int = 0) -> None:
     """insert_many in batches (a pymongo sync collection)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for s in range(start, start + n, batch):
         collection.insert_many([make(i, now) for i in range(s, min(s + batch, start + n))], ordered=False)

@@ -36,7 +36,18 @@ from typing import Any
 import aio_pika
 
 from bench.infra import (
-    RESULTS, CpuMeter, Infra, Services, bare_pipeline, log, percentile, py_spy, run_id, save, table, top_frames,
+    RESULTS,
+    CpuMeter,
+    Infra,
+    Services,
+    bare_pipeline,
+    log,
+    percentile,
+    py_spy,
+    run_id,
+    save,
+    table,
+    top_frames,
 )
 from bench.storefront import SEGMENTS, Expected, stream
 
@@ -72,9 +83,14 @@ class Listener:
     async def publish(self, env: dict[str, Any]) -> float:
         t = time.perf_counter()
         await self.pub_exchange.publish(
-            aio_pika.Message(json.dumps(env).encode(), content_type="application/cloudevents+json",
-                             message_id=env["id"], delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-            routing_key=env["type"])
+            aio_pika.Message(
+                json.dumps(env).encode(),
+                content_type="application/cloudevents+json",
+                message_id=env["id"],
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=env["type"],
+        )
         return t
 
     async def __aexit__(self, *exc: object) -> None:
@@ -87,18 +103,20 @@ async def publish_all(listener: Listener, events: list[dict[str, Any]], window: 
     for start in range(0, len(events), window):
         chunk = range(start, min(start + window, len(events)))
         got = await asyncio.gather(*(listener.publish(events[i]) for i in chunk))
-        for i, t in zip(chunk, got):
+        for i, t in zip(chunk, got, strict=False):
             times[i] = t
     return times
 
 
-async def publish_paced(listener: Listener, events: list[dict[str, Any]], orders_per_second: float) -> list[float]:
+async def publish_paced(
+    listener: Listener, events: list[dict[str, Any]], orders_per_second: float
+) -> list[float]:
     """Orders at a steady rate; the other events go right after the order before them."""
     times = [0.0] * len(events)
     start = time.perf_counter()
     n = 0
     pending: list[asyncio.Task[float]] = []
-    for i, env in enumerate(events):
+    for env in events:
         if env["type"] == "order.placed":
             delay = start + n / orders_per_second - time.perf_counter()
             if delay > 0:
@@ -110,7 +128,9 @@ async def publish_paced(listener: Listener, events: list[dict[str, Any]], orders
     return times
 
 
-async def visible(db_customers: Any, db_segments: Any, seg_ids: dict[str, str], exp: Expected) -> dict[str, Any]:
+async def visible(
+    db_customers: Any, db_segments: Any, seg_ids: dict[str, str], exp: Expected
+) -> dict[str, Any]:
     """How far the stored state is from what the stream implies (0 missing = all visible)."""
     members = {}
     for name, sid in seg_ids.items():
@@ -121,44 +141,80 @@ async def visible(db_customers: Any, db_segments: Any, seg_ids: dict[str, str], 
         return {"done": False, "members": members}
     wrong = 0
     found = set()
-    async for c in db_customers["customers"].find({}, {"email": 1, "email_subscribed": 1, "stats.number_of_orders": 1}):
+    async for c in db_customers["customers"].find(
+        {}, {"email": 1, "email_subscribed": 1, "stats.number_of_orders": 1}
+    ):
         e = c["email"]
         found.add(e)
-        if (c.get("stats") or {}).get("number_of_orders", 0) != exp.orders.get(e, 0) or \
-                bool(c.get("email_subscribed")) != exp.subscribed.get(e, False):
+        if (c.get("stats") or {}).get("number_of_orders", 0) != exp.orders.get(e, 0) or bool(
+            c.get("email_subscribed")
+        ) != exp.subscribed.get(e, False):
             wrong += 1
     missing = len(exp.customers() - found)
-    return {"done": wrong == 0 and missing == 0, "members": members, "customers_wrong": wrong, "customers_missing": missing}
+    return {
+        "done": wrong == 0 and missing == 0,
+        "members": members,
+        "customers_wrong": wrong,
+        "customers_missing": missing,
+    }
 
 
-async def differences(db_c: Any, db_s: Any, seg_ids: dict[str, str], exp: Expected, limit: int = 20) -> dict[str, Any]:
+async def differences(
+    db_c: Any, db_s: Any, seg_ids: dict[str, str], exp: Expected, limit: int = 20
+) -> dict[str, Any]:
     """What differs from the expectation, customer by customer (to look into a run that did not
     converge): memberships against the profiles' e-mails, and the customers' statistics."""
     out: dict[str, Any] = {}
-    profiles = {p["_id"]: p async for p in db_s["profiles"].find({}, {"email": 1, "number_of_orders": 1, "email_subscribed": 1})}
+    profiles = {
+        p["_id"]: p
+        async for p in db_s["profiles"].find({}, {"email": 1, "number_of_orders": 1, "email_subscribed": 1})
+    }
     for name, sid in seg_ids.items():
-        members = {m["customer_id"] async for m in db_s["memberships"].find({"segment_id": sid, "member": True})}
+        members = {
+            m["customer_id"] async for m in db_s["memberships"].find({"segment_id": sid, "member": True})
+        }
         wrong = []
         for cid, p in profiles.items():
             want = exp.member(name, p.get("email") or "")
             if want != (cid in members):
-                wrong.append({"customer_id": cid, "email": p.get("email"), "member": cid in members, "expected": want,
-                              "profile_orders": p.get("number_of_orders"), "expected_orders": exp.orders.get(p.get("email") or ""),
-                              "profile_subscribed": p.get("email_subscribed")})
+                wrong.append(
+                    {
+                        "customer_id": cid,
+                        "email": p.get("email"),
+                        "member": cid in members,
+                        "expected": want,
+                        "profile_orders": p.get("number_of_orders"),
+                        "expected_orders": exp.orders.get(p.get("email") or ""),
+                        "profile_subscribed": p.get("email_subscribed"),
+                    }
+                )
         out[name] = wrong[:limit]
     customers = []
-    async for c in db_c["customers"].find({}, {"email": 1, "email_subscribed": 1, "stats.number_of_orders": 1, "version": 1}):
+    async for c in db_c["customers"].find(
+        {}, {"email": 1, "email_subscribed": 1, "stats.number_of_orders": 1, "version": 1}
+    ):
         e = c["email"]
-        if (c.get("stats") or {}).get("number_of_orders", 0) != exp.orders.get(e, 0) or \
-                bool(c.get("email_subscribed")) != exp.subscribed.get(e, False):
-            customers.append({"id": c["_id"], "email": e, "orders": (c.get("stats") or {}).get("number_of_orders"),
-                              "expected_orders": exp.orders.get(e, 0), "subscribed": c.get("email_subscribed"),
-                              "expected_subscribed": exp.subscribed.get(e, False), "version": c.get("version")})
+        if (c.get("stats") or {}).get("number_of_orders", 0) != exp.orders.get(e, 0) or bool(
+            c.get("email_subscribed")
+        ) != exp.subscribed.get(e, False):
+            customers.append(
+                {
+                    "id": c["_id"],
+                    "email": e,
+                    "orders": (c.get("stats") or {}).get("number_of_orders"),
+                    "expected_orders": exp.orders.get(e, 0),
+                    "subscribed": c.get("email_subscribed"),
+                    "expected_subscribed": exp.subscribed.get(e, False),
+                    "version": c.get("version"),
+                }
+            )
     out["customers"] = customers[:limit]
     return out
 
 
-async def wait_visible(db_c: Any, db_s: Any, seg_ids: dict[str, str], exp: Expected, timeout: float) -> tuple[float | None, dict[str, Any]]:
+async def wait_visible(
+    db_c: Any, db_s: Any, seg_ids: dict[str, str], exp: Expected, timeout: float
+) -> tuple[float | None, dict[str, Any]]:
     deadline = time.perf_counter() + timeout
     last: dict[str, Any] = {}
     while time.perf_counter() < deadline:
@@ -178,9 +234,19 @@ def database_time(folder: Any) -> dict[str, Any]:
         data = json.loads(f.read_text())
         total = sum(v["seconds"] for v in data.values()) or 1
         top = sorted(data.items(), key=lambda kv: -kv[1]["seconds"])[:8]
-        out[f.stem] = {"seconds": round(total, 1), "commands": sum(v["count"] for v in data.values()),
-                       "top": [{"query": k, **v, "share": round(v["seconds"] / total, 3),
-                                "ms_each": round(v["seconds"] / v["count"] * 1000, 1)} for k, v in top]}
+        out[f.stem] = {
+            "seconds": round(total, 1),
+            "commands": sum(v["count"] for v in data.values()),
+            "top": [
+                {
+                    "query": k,
+                    **v,
+                    "share": round(v["seconds"] / total, 3),
+                    "ms_each": round(v["seconds"] / v["count"] * 1000, 1),
+                }
+                for k, v in top
+            ],
+        }
     return out
 
 
@@ -193,8 +259,9 @@ def bindings(infra: Infra) -> dict[str, list[str]]:
             for key in module.handlers.routing_keys:
                 out.setdefault(key, []).append(f"{name}.events")
         return out
-    for line in infra.rabbitmqctl("list_bindings", "-p", infra.vhost, "source_name", "routing_key",
-                                  "destination_name").splitlines():
+    for line in infra.rabbitmqctl(
+        "list_bindings", "-p", infra.vhost, "source_name", "routing_key", "destination_name"
+    ).splitlines():
         parts = line.split("\t")
         if len(parts) == 3 and parts[0] == "crm.events" and parts[2].endswith(".events"):
             out.setdefault(parts[1], []).append(parts[2])
@@ -212,7 +279,9 @@ def dead_letters(infra: Infra) -> dict[str, int]:
     return out
 
 
-async def main(n_orders: int, latency_seconds: float, profile_seconds: int, timeout: float, keep_data: bool) -> None:
+async def main(
+    n_orders: int, latency_seconds: float, profile_seconds: int, timeout: float, keep_data: bool
+) -> None:
     from pymongo import AsyncMongoClient
 
     started_all = time.perf_counter()
@@ -230,8 +299,14 @@ async def main(n_orders: int, latency_seconds: float, profile_seconds: int, time
         db_c, db_s = client[services.database("customers")], client[services.database("segments")]
         try:
             for n in SERVICES:
-                extra = {"PYTHONPATH": str(RESULTS.parent / "hooks"),
-                         "CRM_BENCH_DB_PROFILE": str(db_profiles / f"{n}.json")} if profile_seconds else {}
+                extra = (
+                    {
+                        "PYTHONPATH": str(RESULTS.parent / "hooks"),
+                        "CRM_BENCH_DB_PROFILE": str(db_profiles / f"{n}.json"),
+                    }
+                    if profile_seconds
+                    else {}
+                )
                 services.start(n, **extra)
             pids = {n: services[n].pid for n in SERVICES}
             seg_ids = {}
@@ -248,7 +323,9 @@ async def main(n_orders: int, latency_seconds: float, profile_seconds: int, time
                 spies = {}
                 if profile_seconds:
                     for n in ("customers", "segments"):
-                        spies[n] = py_spy(services[n].pid, profile_seconds, RESULTS / f"e2e-profile-{n}-{run}.txt")
+                        spies[n] = py_spy(
+                            services[n].pid, profile_seconds, RESULTS / f"e2e-profile-{n}-{run}.txt"
+                        )
                 counts0 = Counter(listener.counts)
                 ops0 = {n: services[n].operations() for n in SERVICES}
                 with services.sampling_rss() as rss_peak, CpuMeter(pids, infra) as cpu:
@@ -256,7 +333,7 @@ async def main(n_orders: int, latency_seconds: float, profile_seconds: int, time
                     t0 = times[0]
                     published_s = time.perf_counter() - t0
                     done_at, state = await wait_visible(db_c, db_s, seg_ids, exp, timeout)
-                for n, spy in spies.items():
+                for spy in spies.values():
                     if spy and spy.poll() is None:
                         spy.send_signal(2)
                     if spy:
@@ -273,25 +350,35 @@ async def main(n_orders: int, latency_seconds: float, profile_seconds: int, time
                 consuming = sum(c * len(bound.get(k, [])) for k, c in inbound_types.items()) / inbound
                 deliveries = sum(c * len(bound.get(k, [])) for k, c in seen.items())
                 writes = {k: cpu.commands.get(k, 0) for k in ("insert", "update", "delete")}
-                reads = {k: cpu.commands.get(k, 0) for k in ("find", "getMore", "aggregate", "count", "distinct")}
+                reads = {
+                    k: cpu.commands.get(k, 0) for k in ("find", "getMore", "aggregate", "count", "distinct")
+                }
                 result["throughput"] = {
-                    "all_visible": done_at is not None, "state": state,
-                    "seconds": elapsed, "publish_seconds": published_s,
-                    "orders_per_second": n_orders / elapsed, "events_per_second": inbound / elapsed,
-                    "events_seen_on_exchange": dict(seen), "deliveries_to_service_queues": deliveries,
+                    "all_visible": done_at is not None,
+                    "state": state,
+                    "seconds": elapsed,
+                    "publish_seconds": published_s,
+                    "orders_per_second": n_orders / elapsed,
+                    "events_per_second": inbound / elapsed,
+                    "events_seen_on_exchange": dict(seen),
+                    "deliveries_to_service_queues": deliveries,
                     "hops_per_inbound_event": deliveries / inbound,
                     "consuming_queues_per_inbound_event": consuming,
                     "operations_per_inbound_event": per_event,
                     "writes_per_inbound_event": {k: v / inbound for k, v in writes.items()},
                     "reads_per_inbound_event": {k: v / inbound for k, v in reads.items()},
-                    "cpu": cpu.summary(), "rss_peak_mib": dict(rss_peak), "rss_idle_mib": rss_idle,
+                    "cpu": cpu.summary(),
+                    "rss_peak_mib": dict(rss_peak),
+                    "rss_idle_mib": rss_idle,
                     "dead_letters": dead_letters(infra),
                 }
                 result["profiles"] = {n: top_frames(RESULTS / f"e2e-profile-{n}-{run}.txt") for n in spies}
                 result["database_time"] = database_time(db_profiles) if profile_seconds else {}
                 rate = n_orders / elapsed
-                log(f"throughput: {rate:.2f} orders/s ({elapsed:.1f}s); hops/event "
-                    f"{deliveries / inbound:.2f}; writes {writes}; reads {reads}")
+                log(
+                    f"throughput: {rate:.2f} orders/s ({elapsed:.1f}s); hops/event "
+                    f"{deliveries / inbound:.2f}; writes {writes}; reads {reads}"
+                )
 
                 # -- 2. latency at half the rate -------------------------------------------------
                 half = rate / 2
@@ -311,11 +398,17 @@ async def main(n_orders: int, latency_seconds: float, profile_seconds: int, time
                         first_join[email] = t
                 lat = [first_join[e] - times2[i] for e, i in first_orders.items() if e in first_join]
                 result["latency"] = {
-                    "orders_per_second": half, "orders": n2, "samples": len(lat),
-                    "p50_s": percentile(lat, 50), "p95_s": percentile(lat, 95), "p99_s": percentile(lat, 99),
-                    "max_s": max(lat) if lat else None, "all_visible": done2 is not None,
+                    "orders_per_second": half,
+                    "orders": n2,
+                    "samples": len(lat),
+                    "p50_s": percentile(lat, 50),
+                    "p95_s": percentile(lat, 95),
+                    "p99_s": percentile(lat, 99),
+                    "max_s": max(lat) if lat else None,
+                    "all_visible": done2 is not None,
                     "drained_after_last_publish_s": (done2 - max(times2)) if done2 else None,
-                    "rss_peak_mib": dict(rss_peak2), "state": state2,
+                    "rss_peak_mib": dict(rss_peak2),
+                    "state": state2,
                 }
                 result["rss_after_mib"] = {n: services[n].rss() for n in SERVICES}
         finally:
@@ -327,7 +420,9 @@ async def main(n_orders: int, latency_seconds: float, profile_seconds: int, time
         hops = max(1, round(tp["hops_per_inbound_event"]))
         w = tp["writes_per_inbound_event"]
         inserts, updates = w["insert"], w["update"] + w["delete"]
-        log(f"baseline: {inbound} events, {hops} hops, {inserts:.2f} inserts and {updates:.2f} updates per event")
+        log(
+            f"baseline: {inbound} events, {hops} hops, {inserts:.2f} inserts and {updates:.2f} updates per event"
+        )
         reads = sum(tp["reads_per_inbound_event"].values())
         result["baselines"] = {}
         # The floor of this architecture (the issue's target reference): each inbound event
@@ -338,49 +433,125 @@ async def main(n_orders: int, latency_seconds: float, profile_seconds: int, time
             ("hops + writes", hops, inserts, updates, 0.0),
             ("hops + writes + reads", hops, inserts, updates, reads),
         ):
-            result["baselines"][label] = bare_pipeline(infra, f"{run}_bare", inbound, n_orders, h, ins, upd, r, timeout)
+            result["baselines"][label] = bare_pipeline(
+                infra, f"{run}_bare", inbound, n_orders, h, ins, upd, r, timeout
+            )
             log(f"baseline {label}: {result['baselines'][label]['orders_per_second']:.2f} orders/s")
         result["baseline"] = result["baselines"]["floor: each consuming queue once, one upsert"]
         result["share_of_hops_and_writes"] = (
-            tp["orders_per_second"] / result["baselines"]["hops + writes"]["orders_per_second"])
+            tp["orders_per_second"] / result["baselines"]["hops + writes"]["orders_per_second"]
+        )
         result["share_of_baseline"] = tp["orders_per_second"] / result["baseline"]["orders_per_second"]
         result["share_of_baseline_with_reads"] = (
-            tp["orders_per_second"] / result["baselines"]["hops + writes + reads"]["orders_per_second"])
+            tp["orders_per_second"] / result["baselines"]["hops + writes + reads"]["orders_per_second"]
+        )
         if not keep_data:
             infra.drop_databases(run)
     result["wall_seconds"] = time.perf_counter() - started_all
     path = save("e2e", result)
     tp, lt = result["throughput"], result["latency"]
-    print(table(f"End-to-end ({n_orders} orders, {inbound} inbound events; seeded stream)",
-                ["run", "orders/s", "seconds", "all effects visible", "hops/event", "writes/event", "reads/event"],
-                [["ours (4 services)", tp["orders_per_second"], tp["seconds"], tp["all_visible"],
-                  tp["hops_per_inbound_event"], sum(tp["writes_per_inbound_event"].values()),
-                  sum(tp["reads_per_inbound_event"].values())],
-                 *[[f"bare aio-pika: {label}", b["orders_per_second"], b["seconds"], True, b["hops"],
-                    b["inserts_per_event"] + b["updates_per_event"], b["reads_per_event"]]
-                   for label, b in result["baselines"].items()]]))
-    print(f"ours at {result['share_of_baseline']:.0%} of the floor (target: at least 50%); "
-          f"{result['share_of_hops_and_writes']:.0%} of a bare pipeline with our hops and writes, "
-          f"{result['share_of_baseline_with_reads']:.0%} of one that also does our reads\n")
+    print(
+        table(
+            f"End-to-end ({n_orders} orders, {inbound} inbound events; seeded stream)",
+            [
+                "run",
+                "orders/s",
+                "seconds",
+                "all effects visible",
+                "hops/event",
+                "writes/event",
+                "reads/event",
+            ],
+            [
+                [
+                    "ours (4 services)",
+                    tp["orders_per_second"],
+                    tp["seconds"],
+                    tp["all_visible"],
+                    tp["hops_per_inbound_event"],
+                    sum(tp["writes_per_inbound_event"].values()),
+                    sum(tp["reads_per_inbound_event"].values()),
+                ],
+                *[
+                    [
+                        f"bare aio-pika: {label}",
+                        b["orders_per_second"],
+                        b["seconds"],
+                        True,
+                        b["hops"],
+                        b["inserts_per_event"] + b["updates_per_event"],
+                        b["reads_per_event"],
+                    ]
+                    for label, b in result["baselines"].items()
+                ],
+            ],
+        )
+    )
+    print(
+        f"ours at {result['share_of_baseline']:.0%} of the floor (target: at least 50%); "
+        f"{result['share_of_hops_and_writes']:.0%} of a bare pipeline with our hops and writes, "
+        f"{result['share_of_baseline_with_reads']:.0%} of one that also does our reads\n"
+    )
     ops = tp["operations_per_inbound_event"]
-    print(table("Operations per inbound event, as each service counts them (/metrics)",
-                ["service", "database commands", "broker operations (publish+confirm, ack, nack)"],
-                [*[[n, ops[n]["db_commands"], ops[n]["broker_operations"]] for n in SERVICES],
-                 ["all", sum(o["db_commands"] for o in ops.values()), sum(o["broker_operations"] for o in ops.values())]]))
+    print(
+        table(
+            "Operations per inbound event, as each service counts them (/metrics)",
+            ["service", "database commands", "broker operations (publish+confirm, ack, nack)"],
+            [
+                *[[n, ops[n]["db_commands"], ops[n]["broker_operations"]] for n in SERVICES],
+                [
+                    "all",
+                    sum(o["db_commands"] for o in ops.values()),
+                    sum(o["broker_operations"] for o in ops.values()),
+                ],
+            ],
+        )
+    )
     print()
-    print(table(f"Latency publish -> segment.member.joined at {lt['orders_per_second']:.2f} orders/s (half the sustained rate)",
-                ["samples", "p50 s", "p95 s", "p99 s", "max s", "drained after last publish s"],
-                [[lt["samples"], lt["p50_s"], lt["p95_s"], lt["p99_s"], lt["max_s"], lt["drained_after_last_publish_s"]]]))
+    print(
+        table(
+            f"Latency publish -> segment.member.joined at {lt['orders_per_second']:.2f} orders/s (half the sustained rate)",
+            ["samples", "p50 s", "p95 s", "p99 s", "max s", "drained after last publish s"],
+            [
+                [
+                    lt["samples"],
+                    lt["p50_s"],
+                    lt["p95_s"],
+                    lt["p99_s"],
+                    lt["max_s"],
+                    lt["drained_after_last_publish_s"],
+                ]
+            ],
+        )
+    )
     print()
-    print(table("Resident memory of each service (MiB)", ["service", "idle", "peak under load", "peak at half rate", "after"],
-                [[n, tp["rss_idle_mib"][n], tp["rss_peak_mib"][n], lt["rss_peak_mib"][n], result["rss_after_mib"][n]]
-                 for n in SERVICES]))
-    print(f"\nCPU seconds during the throughput run ({tp['cpu']['wall_seconds']}s wall): {tp['cpu']['cpu_seconds']}")
+    print(
+        table(
+            "Resident memory of each service (MiB)",
+            ["service", "idle", "peak under load", "peak at half rate", "after"],
+            [
+                [
+                    n,
+                    tp["rss_idle_mib"][n],
+                    tp["rss_peak_mib"][n],
+                    lt["rss_peak_mib"][n],
+                    result["rss_after_mib"][n],
+                ]
+                for n in SERVICES
+            ],
+        )
+    )
+    print(
+        f"\nCPU seconds during the throughput run ({tp['cpu']['wall_seconds']}s wall): {tp['cpu']['cpu_seconds']}"
+    )
     print(f"database commands: {tp['cpu']['database_commands']}")
     for n, prof in result["profiles"].items():
         if prof.get("ours"):
             print(f"profile of {n} (py-spy, on-CPU):", ", ".join(f"{k} {v:.0%}" for k, v in prof["ours"][:8]))
-            print("   innermost frame by package:", ", ".join(f"{k} {v:.0%}" for k, v in prof["leaf_packages"][:6]))
+            print(
+                "   innermost frame by package:",
+                ", ".join(f"{k} {v:.0%}" for k, v in prof["leaf_packages"][:6]),
+            )
     for n, d in result.get("database_time", {}).items():
         print(f"{n}: {d['commands']} database commands, {d['seconds']}s waiting for them; the costliest:")
         for q in d["top"][:4]:
@@ -394,8 +565,15 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--orders", type=int, default=250)
     p.add_argument("--latency-seconds", type=float, default=60)
-    p.add_argument("--profile-seconds", type=int, default=600, help="py-spy customers and segments during the throughput run (0: off)")
-    p.add_argument("--timeout", type=float, default=600, help="give up waiting for the effects after this long")
+    p.add_argument(
+        "--profile-seconds",
+        type=int,
+        default=600,
+        help="py-spy customers and segments during the throughput run (0: off)",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=600, help="give up waiting for the effects after this long"
+    )
     p.add_argument("--keep-data", action="store_true", help="keep the run's databases (to look at them)")
     a = p.parse_args()
     asyncio.run(main(a.orders, a.latency_seconds, a.profile_seconds, a.timeout, a.keep_data))

@@ -27,7 +27,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
@@ -36,12 +36,20 @@ from bench.e2e import bindings
 from bench.infra import CpuMeter, Infra, Services, bare_pipeline, log, run_id, save, table
 
 SERVICES = ("customers", "groups", "ledger", "segments")
-MARKETS = [("PT", "EUR", "Lisboa"), ("ES", "EUR", "Madrid"), ("DE", "EUR", "Berlin"),
-           ("GB", "GBP", "London"), ("US", "USD", "Boston")]
+MARKETS = [
+    ("PT", "EUR", "Lisboa"),
+    ("ES", "EUR", "Madrid"),
+    ("DE", "EUR", "Berlin"),
+    ("GB", "GBP", "London"),
+    ("US", "USD", "Boston"),
+]
 MARKET_WEIGHTS = [15, 15, 20, 20, 30]
-CATALOG = [(f"SKU-{i:03d}", f"Product {i}", cat, price)
-           for i, (cat, price) in enumerate([(c, p) for c in ("shoes", "shirts", "bags", "hats")
-                                             for p in (1999, 4999, 8999)])]
+CATALOG = [
+    (f"SKU-{i:03d}", f"Product {i}", cat, price)
+    for i, (cat, price) in enumerate(
+        [(c, p) for c in ("shoes", "shirts", "bags", "hats") for p in (1999, 4999, 8999)]
+    )
+]
 SEGMENTS = {
     "buyers": "number_of_orders >= 1",
     "repeat buyers": "number_of_orders >= 2",
@@ -54,35 +62,49 @@ SEGMENTS = {
 class Truth:
     """What every customer must end up with."""
 
-    orders: dict[str, int] = field(default_factory=dict)       # e-mail -> orders that count
+    orders: dict[str, int] = field(default_factory=dict)  # e-mail -> orders that count
     subscribed: dict[str, bool] = field(default_factory=dict)  # e-mail -> consent at the end
-    country: dict[str, str] = field(default_factory=dict)      # e-mail -> country of its orders
+    country: dict[str, str] = field(default_factory=dict)  # e-mail -> country of its orders
 
     def customers(self) -> set[str]:
         return set(self.orders) | {e for e, s in self.subscribed.items() if s}
 
     def member(self, segment: str, email: str) -> bool:
         n, sub = self.orders.get(email, 0), self.subscribed.get(email, False)
-        return {"buyers": n >= 1, "repeat buyers": n >= 2, "loyal subscribers": n >= 3 and sub,
-                "Portugal": n >= 1 and self.country.get(email) == "PT"}[segment]
+        return {
+            "buyers": n >= 1,
+            "repeat buyers": n >= 2,
+            "loyal subscribers": n >= 3 and sub,
+            "Portugal": n >= 1 and self.country.get(email) == "PT",
+        }[segment]
 
     def members(self, segment: str) -> int:
         return sum(self.member(segment, e) for e in self.customers())
 
 
 def _env(type_: str, data: dict[str, Any], source: str, at: datetime) -> dict[str, Any]:
-    return {"specversion": "1.0", "id": str(uuid.uuid4()), "source": source, "type": type_,
-            "time": at.isoformat(), "datacontenttype": "application/json", "crmlane": "bulk", "data": data}
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": source,
+        "type": type_,
+        "time": at.isoformat(),
+        "datacontenttype": "application/json",
+        "crmlane": "bulk",
+        "data": data,
+    }
 
 
 def history(n_orders: int, n_customers: int, seed: int, tag: str) -> tuple[list[dict[str, Any]], Truth]:
     r = random.Random(seed)
     truth = Truth()
-    end = datetime.now(timezone.utc) - timedelta(hours=1)
+    end = datetime.now(UTC) - timedelta(hours=1)
     start = end - timedelta(days=548)
     market = {k: r.choices(MARKETS, MARKET_WEIGHTS)[0] for k in range(n_customers)}
     weights = [1 / ((k + 1) ** 0.6) for k in range(n_customers)]
-    owners = list(range(n_customers)) + r.choices(range(n_customers), weights, k=max(0, n_orders - n_customers))
+    owners = list(range(n_customers)) + r.choices(
+        range(n_customers), weights, k=max(0, n_orders - n_customers)
+    )
     span = (end - start).total_seconds()
     when = sorted((r.random() * span, k) for k in owners)
     source = f"/storefronts/history-{tag}"
@@ -93,17 +115,45 @@ def history(n_orders: int, n_customers: int, seed: int, tag: str) -> tuple[list[
         at = start + timedelta(seconds=offset)
         email = f"{tag}-{k}@example.com"
         country, currency, city = market[k]
-        items = [{"sku": sku, "name": name, "category": cat, "quantity": q, "unit_price": price}
-                 for (sku, name, cat, price), q in ((r.choice(CATALOG), r.randint(1, 3)) for _ in range(r.randint(1, 3)))]
+        items = [
+            {"sku": sku, "name": name, "category": cat, "quantity": q, "unit_price": price}
+            for (sku, name, cat, price), q in (
+                (r.choice(CATALOG), r.randint(1, 3)) for _ in range(r.randint(1, 3))
+            )
+        ]
         total = sum(it["quantity"] * it["unit_price"] for it in items)
         order_id = f"h{i}"
-        events.append(_env("order.placed", {
-            "order_id": order_id, "placed_at": at.isoformat(),
-            "customer": {"email": email, "customer_id": None, "first_name": "Hist", "last_name": f"C{k}", "phone": None},
-            "currency": currency, "total": total, "items": items,
-            "shipping_address": {"first_name": "Hist", "last_name": f"C{k}", "line1": f"Street {k}", "city": city,
-                                 "postal_code": "1000", "country_code": country},
-            "billing_address": None, "store_credit_used": 0}, source, at))
+        events.append(
+            _env(
+                "order.placed",
+                {
+                    "order_id": order_id,
+                    "placed_at": at.isoformat(),
+                    "customer": {
+                        "email": email,
+                        "customer_id": None,
+                        "first_name": "Hist",
+                        "last_name": f"C{k}",
+                        "phone": None,
+                    },
+                    "currency": currency,
+                    "total": total,
+                    "items": items,
+                    "shipping_address": {
+                        "first_name": "Hist",
+                        "last_name": f"C{k}",
+                        "line1": f"Street {k}",
+                        "city": city,
+                        "postal_code": "1000",
+                        "country_code": country,
+                    },
+                    "billing_address": None,
+                    "store_credit_used": 0,
+                },
+                source,
+                at,
+            )
+        )
         truth.orders[email] = truth.orders.get(email, 0) + 1
         truth.country[email] = country
         placed.append((order_id, email, currency, total))
@@ -114,17 +164,41 @@ def history(n_orders: int, n_customers: int, seed: int, tag: str) -> tuple[list[
                 if roll < 0.04:
                     cancelled.add(oid)
                     truth.orders[em] -= 1
-                    events.append(_env("order.cancelled", {"order_id": oid, "cancelled_at": at.isoformat(),
-                                                           "customer": {"email": em}}, source, at))
+                    events.append(
+                        _env(
+                            "order.cancelled",
+                            {"order_id": oid, "cancelled_at": at.isoformat(), "customer": {"email": em}},
+                            source,
+                            at,
+                        )
+                    )
                 else:
-                    events.append(_env("order.refunded", {
-                        "order_id": oid, "refunded_at": at.isoformat(), "customer": {"email": em},
-                        "currency": cur, "amount": tot // 2, "to_store_credit": False}, source, at))
+                    events.append(
+                        _env(
+                            "order.refunded",
+                            {
+                                "order_id": oid,
+                                "refunded_at": at.isoformat(),
+                                "customer": {"email": em},
+                                "currency": cur,
+                                "amount": tot // 2,
+                                "to_store_credit": False,
+                            },
+                            source,
+                            at,
+                        )
+                    )
         if truth.orders[email] == 1 and r.random() < 0.10:  # consent, given at the first order
             sub = r.random() < 0.8
             truth.subscribed[email] = sub
-            events.append(_env("newsletter.subscribed" if sub else "newsletter.unsubscribed",
-                               {"email": email, "at": at.isoformat()}, source, at))
+            events.append(
+                _env(
+                    "newsletter.subscribed" if sub else "newsletter.unsubscribed",
+                    {"email": email, "at": at.isoformat()},
+                    source,
+                    at,
+                )
+            )
     return events, truth
 
 
@@ -134,10 +208,21 @@ async def publish_all(url: str, events: list[dict[str, Any]], window: int = 500)
         ch = await conn.channel(publisher_confirms=True)
         ex = await ch.declare_exchange("crm.events", aio_pika.ExchangeType.TOPIC, durable=True)
         for s in range(0, len(events), window):
-            await asyncio.gather(*(ex.publish(
-                aio_pika.Message(json.dumps(e).encode(), content_type="application/cloudevents+json",
-                                 message_id=e["id"], priority=0, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                routing_key=e["type"]) for e in events[s:s + window]))
+            await asyncio.gather(
+                *(
+                    ex.publish(
+                        aio_pika.Message(
+                            json.dumps(e).encode(),
+                            content_type="application/cloudevents+json",
+                            message_id=e["id"],
+                            priority=0,
+                            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        ),
+                        routing_key=e["type"],
+                    )
+                    for e in events[s : s + window]
+                )
+            )
     finally:
         await conn.close()
 
@@ -157,11 +242,14 @@ async def correct(db_c: Any, db_s: Any, seg_ids: dict[str, str], truth: Truth) -
         return {"done": False, "have": counts, "want": want}
     wrong = []
     email_of = {}
-    async for c in db_c["customers"].find({}, {"email": 1, "email_subscribed": 1, "stats.number_of_orders": 1}):
+    async for c in db_c["customers"].find(
+        {}, {"email": 1, "email_subscribed": 1, "stats.number_of_orders": 1}
+    ):
         e = c["email"]
         email_of[c["_id"]] = e
-        if (c.get("stats") or {}).get("number_of_orders", 0) != truth.orders.get(e, 0) or \
-                bool(c.get("email_subscribed")) != truth.subscribed.get(e, False):
+        if (c.get("stats") or {}).get("number_of_orders", 0) != truth.orders.get(e, 0) or bool(
+            c.get("email_subscribed")
+        ) != truth.subscribed.get(e, False):
             wrong.append(e)
     for name, sid in seg_ids.items():
         async for m in db_s["memberships"].find({"segment_id": sid, "member": True}, {"customer_id": 1}):
@@ -176,9 +264,14 @@ async def main(a: argparse.Namespace) -> None:
     run = run_id("history")
     events, truth = history(a.orders, a.customers, a.seed, f"t{run}")
     inbound = len(events)
-    result: dict[str, Any] = {"orders": a.orders, "customers": len(truth.customers()), "events": inbound,
-                              "stream": dict(Counter(e["type"] for e in events)), "segments": SEGMENTS,
-                              "want": {n: truth.members(n) for n in SEGMENTS}}
+    result: dict[str, Any] = {
+        "orders": a.orders,
+        "customers": len(truth.customers()),
+        "events": inbound,
+        "stream": dict(Counter(e["type"] for e in events)),
+        "segments": SEGMENTS,
+        "want": {n: truth.members(n) for n in SEGMENTS},
+    }
     log(f"history: {inbound} events, {a.orders} orders, {len(truth.customers())} customers")
     with Infra() as infra:
         services = Services(infra, run, CRM_FX_RATES="USD=0.92,GBP=1.17")
@@ -214,10 +307,15 @@ async def main(a: argparse.Namespace) -> None:
             ops1 = {n: services[n].operations() for n in SERVICES}
             elapsed = (done_at or time.perf_counter()) - t0
             result["ours"] = {
-                "all_correct": done_at is not None, "seconds": elapsed, "publish_seconds": published,
-                "orders_per_second": a.orders / elapsed, "state": state, "progress": samples,
-                "operations_per_inbound_event": {n: {k: (ops1[n][k] - ops0[n][k]) / inbound for k in ops1[n]}
-                                                 for n in SERVICES},
+                "all_correct": done_at is not None,
+                "seconds": elapsed,
+                "publish_seconds": published,
+                "orders_per_second": a.orders / elapsed,
+                "state": state,
+                "progress": samples,
+                "operations_per_inbound_event": {
+                    n: {k: (ops1[n][k] - ops0[n][k]) / inbound for k in ops1[n]} for n in SERVICES
+                },
                 "cpu": cpu.summary(),
             }
             bound = bindings(infra)
@@ -227,27 +325,58 @@ async def main(a: argparse.Namespace) -> None:
             await client.close()
             services.stop()
         hops = max(1, round(consuming))
-        result["floor"] = bare_pipeline(infra, f"{run}_bare", inbound, a.orders, hops, 0.0, float(hops), 0.0, a.timeout)
+        result["floor"] = bare_pipeline(
+            infra, f"{run}_bare", inbound, a.orders, hops, 0.0, float(hops), 0.0, a.timeout
+        )
         infra.drop_databases(run)
     path = save("history", result)
     ours, floor = result["ours"], result["floor"]
-    print(table(f"History import: {a.orders} orders of {len(truth.customers())} customers, {inbound} events at once",
-                ["run", "orders/s", "seconds", "all correct", "target"],
-                [["ours (4 services)", ours["orders_per_second"], ours["seconds"], ours["all_correct"],
-                  "< 600 s (about 120 orders/s)"],
-                 [f"floor: {hops} queues per event, one upsert each", floor["orders_per_second"], floor["seconds"],
-                  True, "-"]]))
+    print(
+        table(
+            f"History import: {a.orders} orders of {len(truth.customers())} customers, {inbound} events at once",
+            ["run", "orders/s", "seconds", "all correct", "target"],
+            [
+                [
+                    "ours (4 services)",
+                    ours["orders_per_second"],
+                    ours["seconds"],
+                    ours["all_correct"],
+                    "< 600 s (about 120 orders/s)",
+                ],
+                [
+                    f"floor: {hops} queues per event, one upsert each",
+                    floor["orders_per_second"],
+                    floor["seconds"],
+                    True,
+                    "-",
+                ],
+            ],
+        )
+    )
     share = f"ours at {ours['orders_per_second'] / floor['orders_per_second']:.0%} of the floor"
     if a.orders < 70_000:
         print(f"the target is for 70,000 orders; this run had {a.orders}: {share}\n")
     else:
         met = ours["all_correct"] and ours["seconds"] < 600
         print(f"target {'met' if met else 'MISSED'}: {ours['seconds']:.0f} s; {share}\n")
-    print(table("Progress (customers and segment members visible)", ["s", "customers", *SEGMENTS],
-                [[s["t"], s["customers"], *[s[n] for n in SEGMENTS]] for s in ours["progress"][:: max(1, len(ours["progress"]) // 20)]]))
+    print(
+        table(
+            "Progress (customers and segment members visible)",
+            ["s", "customers", *SEGMENTS],
+            [
+                [s["t"], s["customers"], *[s[n] for n in SEGMENTS]]
+                for s in ours["progress"][:: max(1, len(ours["progress"]) // 20)]
+            ],
+        )
+    )
     ops = ours["operations_per_inbound_event"]
-    print(table("Operations per inbound event (/metrics)", ["service", "database commands", "broker operations"],
-                [[n, ops[n]["db_commands"], ops[n]["broker_operations"]] for n in SERVICES]))
+    print(
+        table(
+            "Operations per inbound event (/metrics)",
+            ["service", "database commands", "broker operations"],
+            [[n, ops[n]["db_commands"], ops[n]["broker_operations"]] for n in SERVICES],
+        )
+    )
     print(f"CPU seconds: {ours['cpu']['cpu_seconds']}")
     print(f"results: {path}")
 
@@ -257,5 +386,7 @@ if __name__ == "__main__":
     p.add_argument("--orders", type=int, default=70_000)
     p.add_argument("--customers", type=int, default=23_000)
     p.add_argument("--seed", type=int, default=12)
-    p.add_argument("--timeout", type=float, default=3600, help="give up waiting for the effects after this long")
+    p.add_argument(
+        "--timeout", type=float, default=3600, help="give up waiting for the effects after this long"
+    )
     asyncio.run(main(p.parse_args()))

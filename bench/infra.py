@@ -12,11 +12,12 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
@@ -36,16 +37,27 @@ BENCH_ENV = {
     "PG_PORT": os.environ.get("CRM_BENCH_PG_PORT", "5445"),
 }
 # Values that would point local.sh at another installation's secrets or servers.
-_INHERITED = ("MONGODB_URL", "RABBITMQ_URL", "CRM_API_TOKENS", "CRM_API_TOKEN", "CRM_RABBIT_USER",
-              "CRM_RABBIT_PASSWORD", "CRM_TEST_RABBITMQCTL", "CRM_PG_PASSWORD",
-              "CRM_FERRETDB_POSTGRESQL_URL")
+_INHERITED = (
+    "MONGODB_URL",
+    "RABBITMQ_URL",
+    "CRM_API_TOKENS",
+    "CRM_API_TOKEN",
+    "CRM_RABBIT_USER",
+    "CRM_RABBIT_PASSWORD",
+    "CRM_TEST_RABBITMQCTL",
+    "CRM_PG_PASSWORD",
+    "CRM_FERRETDB_POSTGRESQL_URL",
+)
 
 
 def _shell(script: str) -> str:
     env = {k: v for k, v in os.environ.items() if k not in _INHERITED} | BENCH_ENV
     out = subprocess.run(
         ["bash", "-c", f"set -e; source '{ROOT}/infra/local.sh'; {script}"],
-        env=env, check=True, stdout=subprocess.PIPE, text=True,
+        env=env,
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     return out.stdout
 
@@ -61,9 +73,14 @@ def machine() -> dict[str, Any]:
             model = line.split(":", 1)[1].strip()
             break
     mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
-    return {"cpus": os.cpu_count(), "cpu_model": model, "memory_gib": round(mem_kb / 2**20, 1),
-            "python": platform.python_version(), "kernel": platform.release(),
-            "load_average_at_start": os.getloadavg()}
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": round(mem_kb / 2**20, 1),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "load_average_at_start": os.getloadavg(),
+    }
 
 
 class Infra:
@@ -85,16 +102,21 @@ class Infra:
             return self
         running = _shell("load_secrets; rabbit_running && ferretdb_running && echo yes || true").strip()
         if running != "yes":
-            log("starting RabbitMQ and FerretDB for benchmarks (ports "
-                f"{BENCH_ENV['RABBIT_PORT']}, {BENCH_ENV['FERRETDB_ADDR']})")
+            log(
+                "starting RabbitMQ and FerretDB for benchmarks (ports "
+                f"{BENCH_ENV['RABBIT_PORT']}, {BENCH_ENV['FERRETDB_ADDR']})"
+            )
             self.started = True
-        urls = _shell("infra_start >&2; echo $RABBITMQ_URL; echo $MONGODB_URL; "
-                      "echo $CRM_FERRETDB_POSTGRESQL_URL").split()
+        urls = _shell(
+            "infra_start >&2; echo $RABBITMQ_URL; echo $MONGODB_URL; echo $CRM_FERRETDB_POSTGRESQL_URL"
+        ).split()
         self.rabbit_url, self.mongo_url, self.pg_url = urls[0], urls[1], urls[2]
         user = urlsplit(self.rabbit_url).username or ""
         # A vhost per run: no queue or message of an earlier (perhaps aborted) run is shared.
-        _shell(f"rabbitmqctl -q add_vhost {self.vhost}; "
-               f"rabbitmqctl -q set_permissions -p {self.vhost} {user} '.*' '.*' '.*'")
+        _shell(
+            f"rabbitmqctl -q add_vhost {self.vhost}; "
+            f"rabbitmqctl -q set_permissions -p {self.vhost} {user} '.*' '.*' '.*'"
+        )
         parts = urlsplit(self.rabbit_url)
         self.rabbit_url = urlunsplit(parts._replace(path="/" + quote(self.vhost, safe="")))
         return self
@@ -162,8 +184,12 @@ class Service:
 
     def start(self) -> "Service":
         env = {**os.environ, **self.env, "CRM_HTTP_PORT": str(self.port)}
-        self.proc = subprocess.Popen([sys.executable, "-m", f"crm_{self.name}"], env=env,
-                                     stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", f"crm_{self.name}"],
+            env=env,
+            stdout=open(self.log_path, "ab"),
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -195,15 +221,18 @@ class Service:
         text = httpx.get(f"{self.url}/metrics", timeout=10).text
         out = {"db_commands": 0.0, "broker_operations": 0.0}
         for line in text.splitlines():
-            for prefix, key in (("crm_db_commands_total{", "db_commands"),
-                                ("crm_broker_operations_total{", "broker_operations")):
+            for prefix, key in (
+                ("crm_db_commands_total{", "db_commands"),
+                ("crm_broker_operations_total{", "broker_operations"),
+            ):
                 if line.startswith(prefix):
                     out[key] += float(line.rsplit(" ", 1)[1])
         return out
 
     def client(self, timeout: float = 60) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, headers={"Authorization": f"Bearer {TOKEN}"},
-                                 timeout=timeout)
+        return httpx.AsyncClient(
+            base_url=self.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=timeout
+        )
 
 
 class Services:
@@ -222,12 +251,19 @@ class Services:
 
     def start(self, *names: str, **env: str) -> None:
         for name in names:
-            svc = Service(name, {
-                "MONGODB_URL": self.infra.mongo_url, "MONGODB_DATABASE": self.database(name),
-                "RABBITMQ_URL": self.infra.rabbit_url, "CRM_API_TOKENS": TOKEN,
-                **({"CRM_FERRETDB_POSTGRESQL_URL": self.infra.pg_url} if self.infra.pg_url else {}),
-                **self.extra, **env,
-            }, self.logs / f"{self.run}-{name}.log")
+            svc = Service(
+                name,
+                {
+                    "MONGODB_URL": self.infra.mongo_url,
+                    "MONGODB_DATABASE": self.database(name),
+                    "RABBITMQ_URL": self.infra.rabbit_url,
+                    "CRM_API_TOKENS": TOKEN,
+                    **({"CRM_FERRETDB_POSTGRESQL_URL": self.infra.pg_url} if self.infra.pg_url else {}),
+                    **self.extra,
+                    **env,
+                },
+                self.logs / f"{self.run}-{name}.log",
+            )
             self.procs[name] = svc.start()
 
     def __getitem__(self, name: str) -> Service:
@@ -279,15 +315,21 @@ def table(title: str, header: list[str], rows: list[list[Any]]) -> str:
 
     cells = [[fmt(c) for c in r] for r in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(header)]
-    lines = [title, "  ".join(h.ljust(w) for h, w in zip(header, widths)),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in cells]
+    lines = [
+        title,
+        "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)),
+        "  ".join("-" * w for w in widths),
+    ]
+    lines += [
+        "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=False)))
+        for r in cells
+    ]
     return "\n".join(lines)
 
 
 def save(name: str, result: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     result = {"benchmark": name, "finished_at": stamp, "machine": machine(), **result}
     path = RESULTS / f"{name}-{stamp}.json"
     path.write_text(json.dumps(result, indent=2, default=str))
@@ -306,9 +348,25 @@ def py_spy(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes] | None:
         log("py-spy not installed: no profile")
         return None
     out.parent.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen([exe, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "50",
-                             "--format", "raw", "--output", str(out), "--nonblocking"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [
+            exe,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(seconds),
+            "--rate",
+            "50",
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _module(frame: str) -> str:
@@ -331,13 +389,20 @@ def top_frames(raw: Path, n: int = 12) -> dict[str, list[tuple[str, float]]]:
         c = int(count)
         total += c
         frames = stack.split(";")
-        for key in {f"{f.split(' (')[0]} ({_module(f)})" for f in frames
-                    if _module(f).startswith("crm_") and "__main__" not in f and "Service.run" not in f}:
+        for key in {
+            f"{f.split(' (')[0]} ({_module(f)})"
+            for f in frames
+            if _module(f).startswith("crm_") and "__main__" not in f and "Service.run" not in f
+        }:
             ours[key] = ours.get(key, 0) + c
         package = _module(frames[-1]).split("/")[0].removesuffix(".py") or "?"
         leaf[package] = leaf.get(package, 0) + c
     rank = lambda d: [(k, round(v / total, 3)) for k, v in sorted(d.items(), key=lambda kv: -kv[1])[:n]]  # noqa: E731
-    return {"samples": total, "ours": rank(ours), "leaf_packages": rank(leaf)} if total else {"ours": [], "leaf_packages": []}
+    return (
+        {"samples": total, "ours": rank(ours), "leaf_packages": rank(leaf)}
+        if total
+        else {"ours": [], "leaf_packages": []}
+    )
 
 
 def cpu_seconds(pid: int, tree: bool = False) -> float:
@@ -360,8 +425,11 @@ def cpu_seconds(pid: int, tree: bool = False) -> float:
 def infra_pids() -> dict[str, int]:
     data = Path(BENCH_ENV["CRM_DATA"])
     out = {}
-    for name, f in (("ferretdb", data / "ferretdb.pid"), ("rabbitmq", data / "rabbitmq" / "rabbit.pid"),
-                    ("postgresql", data / "postgres" / "postmaster.pid")):
+    for name, f in (
+        ("ferretdb", data / "ferretdb.pid"),
+        ("rabbitmq", data / "rabbitmq" / "rabbit.pid"),
+        ("postgresql", data / "postgres" / "postmaster.pid"),
+    ):
         try:
             out[name] = int(f.read_text().split()[0])
         except (OSError, ValueError, IndexError):
@@ -385,30 +453,79 @@ class CpuMeter:
 
     def __exit__(self, *exc: object) -> None:
         self.wall = time.perf_counter() - self.t0
-        self.used = {n: round(cpu_seconds(p, tree=n == "postgresql") - self.start[n], 1)
-                     for n, p in self.pids.items()}
+        self.used = {
+            n: round(cpu_seconds(p, tree=n == "postgresql") - self.start[n], 1) for n, p in self.pids.items()
+        }
         if self.infra:
             after = self.infra.command_counts()
-            self.commands = {k: v - self.commands0.get(k, 0) for k, v in after.items()
-                             if v - self.commands0.get(k, 0) and k not in ("ismaster", "hello", "ping", "serverStatus")}
+            self.commands = {
+                k: v - self.commands0.get(k, 0)
+                for k, v in after.items()
+                if v - self.commands0.get(k, 0) and k not in ("ismaster", "hello", "ping", "serverStatus")
+            }
 
     def summary(self) -> dict[str, Any]:
-        return {"wall_seconds": round(self.wall, 1), "cpu_seconds": self.used, "database_commands": self.commands}
+        return {
+            "wall_seconds": round(self.wall, 1),
+            "cpu_seconds": self.used,
+            "database_commands": self.commands,
+        }
 
 
-def bare_pipeline(infra: "Infra", database: str, events: int, orders: int, hops: int, inserts: float,
-                  updates: float, reads: float, timeout: float) -> dict[str, Any]:
+def bare_pipeline(
+    infra: "Infra",
+    database: str,
+    events: int,
+    orders: int,
+    hops: int,
+    inserts: float,
+    updates: float,
+    reads: float,
+    timeout: float,
+) -> dict[str, Any]:
     """Runs bench/bare_pipeline.py (the baselines) and returns its figures; on failure, the
     reason with NaN figures, so that the caller keeps its own."""
-    cmd = [sys.executable, "-m", "bench.bare_pipeline", "--rabbit", infra.rabbit_url, "--mongo", infra.mongo_url,
-           "--database", database, "--events", str(events), "--hops", str(hops),
-           "--inserts", f"{inserts:.4f}", "--updates", f"{updates:.4f}", "--reads", f"{reads:.4f}",
-           "--orders", str(orders)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.bare_pipeline",
+        "--rabbit",
+        infra.rabbit_url,
+        "--mongo",
+        infra.mongo_url,
+        "--database",
+        database,
+        "--events",
+        str(events),
+        "--hops",
+        str(hops),
+        "--inserts",
+        f"{inserts:.4f}",
+        "--updates",
+        f"{updates:.4f}",
+        "--reads",
+        f"{reads:.4f}",
+        "--orders",
+        str(orders),
+    ]
     try:
-        out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, timeout=timeout,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+        out = subprocess.run(
+            cmd,
+            check=True,
+            stdout=subprocess.PIPE,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         return json.loads(out.stdout.strip().splitlines()[-1])
     except (subprocess.SubprocessError, ValueError) as e:
         log(f"baseline failed: {e}")
-        return {"failed": str(e)[:300], "orders_per_second": float("nan"), "seconds": None, "hops": hops,
-                "inserts_per_event": inserts, "updates_per_event": updates, "reads_per_event": reads}
+        return {
+            "failed": str(e)[:300],
+            "orders_per_second": float("nan"),
+            "seconds": None,
+            "hops": hops,
+            "inserts_per_event": inserts,
+            "updates_per_event": updates,
+            "reads_per_event": reads,
+        }

@@ -37,7 +37,9 @@ def plan(accounts: list[str], ops: int, seed: int) -> list[tuple[str, str, int]]
     return out
 
 
-async def run_concurrently(ops: list[Any], concurrency: int, do: Any) -> tuple[list[float], dict[str, int], float]:
+async def run_concurrently(
+    ops: list[Any], concurrency: int, do: Any
+) -> tuple[list[float], dict[str, int], float]:
     latencies: list[float] = []
     outcomes: dict[str, int] = {}
     queue = list(reversed(ops))
@@ -57,9 +59,12 @@ async def run_concurrently(ops: list[Any], concurrency: int, do: Any) -> tuple[l
 
 # -- ours: the ledger service over HTTP ---------------------------------------------------------
 
+
 async def ours(http: httpx.AsyncClient, account: str, kind: str, amount: int) -> str:
-    r = await http.post(f"/v1/accounts/{account}/entries",
-                        json={"kind": kind, "amount": amount, "currency": CURRENCY, "reason": "bench"})
+    r = await http.post(
+        f"/v1/accounts/{account}/entries",
+        json={"kind": kind, "amount": amount, "currency": CURRENCY, "reason": "bench"},
+    )
     if r.status_code == 201:
         return "ok"
     if r.status_code == 409 and "insufficient-funds" in r.text:
@@ -73,9 +78,10 @@ async def check_journal(records: Any, accounts: list[str], account_key: Any) -> 
     overdrafts, broken, entries = 0, 0, 0
     by_account: dict[str, list[dict[str, Any]]] = {account_key(a): [] for a in accounts}
     # One pass over the journal (every query is a scan on FerretDB), grouped here.
-    async for d in records.find({"account": {"$in": list(by_account)}},
-                                {"account": 1, "sequence": 1, "type": 1, "amount": 1, "balance_after": 1,
-                                 "available_after": 1}):
+    async for d in records.find(
+        {"account": {"$in": list(by_account)}},
+        {"account": 1, "sequence": 1, "type": 1, "amount": 1, "balance_after": 1, "available_after": 1},
+    ):
         by_account[d["account"]].append(d)
     for docs in by_account.values():
         docs.sort(key=lambda d: d["sequence"])
@@ -92,12 +98,15 @@ async def check_journal(records: Any, accounts: list[str], account_key: Any) -> 
 
 # -- baseline: bare pymongo, the same scheme -----------------------------------------------------
 
+
 class Bare:
     def __init__(self, db: Any) -> None:
         self.col = db["journal"]
 
     async def setup(self) -> None:
-        await self.col.create_indexes([IndexModel([("account", ASCENDING), ("sequence", DESCENDING)], unique=True)])
+        await self.col.create_indexes(
+            [IndexModel([("account", ASCENDING), ("sequence", DESCENDING)], unique=True)]
+        )
 
     async def op(self, account: str, kind: str, amount: int) -> str:
         signed = amount if kind == "funding" else -amount
@@ -107,16 +116,31 @@ class Bare:
             if balance + signed < 0:
                 return "insufficient-funds"
             try:
-                await self.col.insert_one({"account": account, "sequence": seq + 1, "amount": signed,
-                                           "balance_after": balance + signed, "type": "entry"})
+                await self.col.insert_one(
+                    {
+                        "account": account,
+                        "sequence": seq + 1,
+                        "amount": signed,
+                        "balance_after": balance + signed,
+                        "type": "entry",
+                    }
+                )
                 return "ok"
             except DuplicateKeyError:
                 await asyncio.sleep(random.uniform(0, 0.002))
         return "contention"
 
 
-async def scenario(http: httpx.AsyncClient, db_ours: Any, db_bare: Any, n_accounts: int, ops: int,
-                   concurrency: int, pids: dict[str, int], infra: Infra) -> dict[str, Any]:
+async def scenario(
+    http: httpx.AsyncClient,
+    db_ours: Any,
+    db_bare: Any,
+    n_accounts: int,
+    ops: int,
+    concurrency: int,
+    pids: dict[str, int],
+    infra: Infra,
+) -> dict[str, Any]:
     from crm_ledger.store import account_key
 
     tag = f"a{n_accounts}"
@@ -142,9 +166,15 @@ async def scenario(http: httpx.AsyncClient, db_ours: Any, db_bare: Any, n_accoun
         drain = time.perf_counter() - drain_started
         check = await check_journal(records, accounts, key)
         out[label] = {
-            "ops_per_second": len(work) / wall, "seconds": wall, "outcomes": outcomes,
-            "p50_ms": percentile(lat, 50) * 1000, "p99_ms": percentile(lat, 99) * 1000,
-            "max_ms": max(lat) * 1000, **check, "cpu": cpu.summary(), "outbox_drained_after_s": drain,
+            "ops_per_second": len(work) / wall,
+            "seconds": wall,
+            "outcomes": outcomes,
+            "p50_ms": percentile(lat, 50) * 1000,
+            "p99_ms": percentile(lat, 99) * 1000,
+            "max_ms": max(lat) * 1000,
+            **check,
+            "cpu": cpu.summary(),
+            "outbox_drained_after_s": drain,
         }
         log(f"{n_accounts} accounts, {label}: {out[label]['ops_per_second']:.1f} ops/s, {outcomes}, {check}")
     out["share_of_baseline"] = out["ours"]["ops_per_second"] / out["bare"]["ops_per_second"]
@@ -162,12 +192,22 @@ async def main(account_counts: list[int], ops: int, concurrency: int) -> None:
             services.start("ledger")
             ledger = services["ledger"]
             limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-            async with httpx.AsyncClient(base_url=ledger.url, timeout=120, limits=limits,
-                                         headers=ledger.client().headers) as http:
+            async with httpx.AsyncClient(
+                base_url=ledger.url, timeout=120, limits=limits, headers=ledger.client().headers
+            ) as http:
                 for n in account_counts:
-                    result["scenarios"].append(await scenario(
-                        http, client[services.database("ledger")], client[f"{run}_bare_{n}"], n, ops,
-                        concurrency, {"ledger": ledger.pid}, infra))
+                    result["scenarios"].append(
+                        await scenario(
+                            http,
+                            client[services.database("ledger")],
+                            client[f"{run}_bare_{n}"],
+                            n,
+                            ops,
+                            concurrency,
+                            {"ledger": ledger.pid},
+                            infra,
+                        )
+                    )
             result["ledger_rss_mib"] = ledger.rss()
         finally:
             await client.close()
@@ -179,14 +219,39 @@ async def main(account_counts: list[int], ops: int, concurrency: int) -> None:
     for s in result["scenarios"]:
         for label in ("ours", "bare"):
             r = s[label]
-            rows.append([s["accounts"], label, r["ops_per_second"], r["p50_ms"], r["p99_ms"],
-                         r["outcomes"].get("ok", 0), r["outcomes"].get("insufficient-funds", 0),
-                         sum(v for k, v in r["outcomes"].items() if k not in ("ok", "insufficient-funds")),
-                         r["overdrafts"], r["inconsistent"]])
-    print(table(f"Ledger under contention ({ops} operations, {concurrency} concurrent; ours = HTTP API, "
-                "bare = pymongo, same scheme)",
-                ["accounts", "run", "ops/s", "p50 ms", "p99 ms", "booked", "refused (409)", "errors",
-                 "overdrafts", "inconsistent"], rows))
+            rows.append(
+                [
+                    s["accounts"],
+                    label,
+                    r["ops_per_second"],
+                    r["p50_ms"],
+                    r["p99_ms"],
+                    r["outcomes"].get("ok", 0),
+                    r["outcomes"].get("insufficient-funds", 0),
+                    sum(v for k, v in r["outcomes"].items() if k not in ("ok", "insufficient-funds")),
+                    r["overdrafts"],
+                    r["inconsistent"],
+                ]
+            )
+    print(
+        table(
+            f"Ledger under contention ({ops} operations, {concurrency} concurrent; ours = HTTP API, "
+            "bare = pymongo, same scheme)",
+            [
+                "accounts",
+                "run",
+                "ops/s",
+                "p50 ms",
+                "p99 ms",
+                "booked",
+                "refused (409)",
+                "errors",
+                "overdrafts",
+                "inconsistent",
+            ],
+            rows,
+        )
+    )
     for s in result["scenarios"]:
         print(f"{s['accounts']} account(s): ours at {s['share_of_baseline']:.0%} of the bare baseline")
         for label in ("ours", "bare"):

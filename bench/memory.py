@@ -16,7 +16,7 @@ all customers would need at least, and each service's RSS before loading. The en
 import argparse
 import asyncio
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import bson
@@ -30,7 +30,10 @@ SERVICES = ("customers", "groups", "ledger", "segments")
 async def exercise(services: Services) -> dict[str, float]:
     """Requests that go over every customer; returns how long each took."""
     took = {}
-    async with services["segments"].client(timeout=1800) as seg, services["customers"].client(timeout=1800) as cus:
+    async with (
+        services["segments"].client(timeout=1800) as seg,
+        services["customers"].client(timeout=1800) as cus,
+    ):
         t = time.perf_counter()
         (await seg.get("/v1/analytics")).raise_for_status()
         took["segments analytics"] = time.perf_counter() - t
@@ -38,7 +41,10 @@ async def exercise(services: Services) -> dict[str, float]:
         (await seg.get("/v1/analytics/rfm", params={"limit": 100})).raise_for_status()
         took["segments RFM"] = time.perf_counter() - t
         t = time.perf_counter()
-        r = await seg.post("/v1/segments", json={"name": f"memory {time.time()}", "rule": "amount_spent >= 2000 AND country = 'PT'"})
+        r = await seg.post(
+            "/v1/segments",
+            json={"name": f"memory {time.time()}", "rule": "amount_spent >= 2000 AND country = 'PT'"},
+        )
         r.raise_for_status()
         sid = r.json()["id"]
         client = services.infra.mongo()
@@ -65,7 +71,7 @@ async def main(scales: list[int]) -> None:
             mongo = infra.mongo()
             customers = mongo[services.database("customers")]["customers"]
             profiles = mongo[services.database("segments")]["profiles"]
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             loaded = 0
             for n in scales:
                 t = time.perf_counter()
@@ -81,12 +87,19 @@ async def main(scales: list[int]) -> None:
                 after_load = {s: services[s].rss() for s in SERVICES}
                 with services.sampling_rss(0.2) as peak:
                     took = await exercise(services)
-                result["scales"].append({
-                    "customers": n, "load_seconds": load_s,
-                    "data_mib": {"customers": bytes_customers / 2**20, "profiles": bytes_profiles / 2**20},
-                    "rss_after_load_mib": after_load, "rss_peak_during_requests_mib": dict(peak),
-                    "request_seconds": took,
-                })
+                result["scales"].append(
+                    {
+                        "customers": n,
+                        "load_seconds": load_s,
+                        "data_mib": {
+                            "customers": bytes_customers / 2**20,
+                            "profiles": bytes_profiles / 2**20,
+                        },
+                        "rss_after_load_mib": after_load,
+                        "rss_peak_during_requests_mib": dict(peak),
+                        "request_seconds": took,
+                    }
+                )
                 log(f"{n}: peak RSS {dict(peak)}; requests {took}")
             mongo.close()
         finally:
@@ -98,9 +111,20 @@ async def main(scales: list[int]) -> None:
     for s in result["scales"]:
         data = f"{s['data_mib']['customers']:.0f} + {s['data_mib']['profiles']:.0f}"
         rows.append([f"{s['customers']:,} after load", data, *(s["rss_after_load_mib"][x] for x in SERVICES)])
-        rows.append([f"{s['customers']:,} peak in requests", data, *(s["rss_peak_during_requests_mib"][x] for x in SERVICES)])
-    print(table("Resident memory per service (MiB) vs the data loaded (customers + profiles, MiB of BSON)",
-                ["customers", "data MiB", *SERVICES], rows))
+        rows.append(
+            [
+                f"{s['customers']:,} peak in requests",
+                data,
+                *(s["rss_peak_during_requests_mib"][x] for x in SERVICES),
+            ]
+        )
+    print(
+        table(
+            "Resident memory per service (MiB) vs the data loaded (customers + profiles, MiB of BSON)",
+            ["customers", "data MiB", *SERVICES],
+            rows,
+        )
+    )
     for s in result["scales"]:
         print(f"{s['customers']:,}: " + ", ".join(f"{k} {v:.1f}s" for k, v in s["request_seconds"].items()))
     print(f"results: {path}  ({result['wall_seconds']:.0f}s)")

@@ -17,7 +17,7 @@ import json
 import signal
 import statistics
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
@@ -66,8 +66,9 @@ async def bare_query(db: Any, query: dict[str, Any]) -> tuple[int, float]:
     return n, time.perf_counter() - started
 
 
-async def compute_segment(seg_http: Any, db: Any, joins: JoinCounter, name: str, rule: str,
-                          timeout: float) -> dict[str, Any]:
+async def compute_segment(
+    seg_http: Any, db: Any, joins: JoinCounter, name: str, rule: str, timeout: float
+) -> dict[str, Any]:
     started = time.perf_counter()
     r = await seg_http.post("/v1/segments", json={"name": name, "rule": rule})
     r.raise_for_status()
@@ -78,10 +79,20 @@ async def compute_segment(seg_http: Any, db: Any, joins: JoinCounter, name: str,
             computed = time.perf_counter() - started
             members = await db["memberships"].count_documents({"segment_id": sid, "member": True})
         if computed is not None and joins.joined.get(sid, 0) >= members:
-            return {"segment_id": sid, "members": members, "computed_s": computed,
-                    "published_s": max(joins.last_at.get(sid, started + computed) - started, computed)}
+            return {
+                "segment_id": sid,
+                "members": members,
+                "computed_s": computed,
+                "published_s": max(joins.last_at.get(sid, started + computed) - started, computed),
+            }
         await asyncio.sleep(0.05)
-    return {"segment_id": sid, "members": None, "computed_s": computed, "published_s": None, "timed_out": True}
+    return {
+        "segment_id": sid,
+        "members": None,
+        "computed_s": computed,
+        "published_s": None,
+        "timed_out": True,
+    }
 
 
 async def recheck(db: Any, n_profiles: int, reps: int = 30) -> dict[str, Any]:
@@ -94,17 +105,22 @@ async def recheck(db: Any, n_profiles: int, reps: int = 30) -> dict[str, Any]:
     from crm_segments.rules import compile_rule, parse
     from crm_segments.store import SegmentStore
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     templates = [
-        "amount_spent >= {a} AND country = '{c}'", "number_of_orders >= {n}",
+        "amount_spent >= {a} AND country = '{c}'",
+        "number_of_orders >= {n}",
         "customer_tags CONTAINS 'vip' AND last_order_date > -{d}d",
         "(country = '{c}' OR customer_groups CONTAINS 'Group {g}') AND NOT has_account = true",
         "average_order_value BETWEEN {a} AND {b} AND email_subscribed = true",
         "categories_purchased CONTAINS 'shoes' AND created_at < -{d}d",
     ]
     countries = ["PT", "ES", "FR", "DE", "US"]
-    rules = [templates[i % len(templates)].format(a=10 + i * 7, b=200 + i * 11, n=2 + i % 9, d=30 + i * 5,
-                                                   c=countries[i % 5], g=i % 20) for i in range(100)]
+    rules = [
+        templates[i % len(templates)].format(
+            a=10 + i * 7, b=200 + i * 11, n=2 + i % 9, d=30 + i * 5, c=countries[i % 5], g=i % 20
+        )
+        for i in range(100)
+    ]
     store = SegmentStore(db, lambda: None)
     membership = Membership(store, BaseMoney("EUR", {}), "/bench")
     customer_id = f"cus_{n_profiles // 2:09d}"
@@ -112,18 +128,37 @@ async def recheck(db: Any, n_profiles: int, reps: int = 30) -> dict[str, Any]:
     segs = []
     for i, rule in enumerate(rules):
         sid = f"seg_recheck_{i:03d}"
-        segs.append({"_id": sid, "id": sid, "version": 1, "name": f"recheck {i}", "rule": rule,
-                     "created_at": now, "updated_at": now})
+        segs.append(
+            {
+                "_id": sid,
+                "id": sid,
+                "version": 1,
+                "name": f"recheck {i}",
+                "rule": rule,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
     await db["segments"].insert_many(segs)
     # Marked computed, so the service's periodic job does not run their batches meanwhile.
-    await db["segment_runs"].insert_many([{"_id": s["id"], "version": 1, "name": s["name"], "at": now} for s in segs])
+    await db["segment_runs"].insert_many(
+        [{"_id": s["id"], "version": 1, "name": s["name"], "at": now} for s in segs]
+    )
     # The customer's current memberships agree with the rules: re-checking changes nothing.
     for s in segs:
         if compile_rule(parse(s["rule"]), now).predicate(prof):
             await db["memberships"].replace_one(
                 {"_id": f"{s['id']}|{customer_id}"},
-                {"_id": f"{s['id']}|{customer_id}", "segment_id": s["id"], "customer_id": customer_id,
-                 "n": 1, "member": True, "since": now}, upsert=True)
+                {
+                    "_id": f"{s['id']}|{customer_id}",
+                    "segment_id": s["id"],
+                    "customer_id": customer_id,
+                    "n": 1,
+                    "member": True,
+                    "since": now,
+                },
+                upsert=True,
+            )
     compiled = [membership.compiled(s, now) for s in segs]  # warm the parse cache
 
     def predicates_once() -> float:
@@ -134,7 +169,7 @@ async def recheck(db: Any, n_profiles: int, reps: int = 30) -> dict[str, Any]:
 
     def compile_and_check() -> float:
         t = time.perf_counter()
-        t_now = datetime.now(timezone.utc)
+        t_now = datetime.now(UTC)
         for s in segs:
             membership.compiled(s, t_now).predicate(prof)
         return time.perf_counter() - t
@@ -170,10 +205,15 @@ async def recheck(db: Any, n_profiles: int, reps: int = 30) -> dict[str, Any]:
     await db["memberships"].delete_many({"segment_id": {"$regex": "^seg_recheck_"}})
     med = lambda xs: statistics.median(xs) * 1000  # noqa: E731
     return {
-        "segments": len(segs), "customer_id": customer_id, "transitions": sum(transitions),
-        "predicates_ms": med(pred), "compile_and_predicates_ms": med(compiled_each),
-        "reevaluate_ms": med(full), "read_segments_ms": med(reads_segments),
-        "read_memberships_ms": med(reads_memberships), "bare_find_by_id_ms": med(bare),
+        "segments": len(segs),
+        "customer_id": customer_id,
+        "transitions": sum(transitions),
+        "predicates_ms": med(pred),
+        "compile_and_predicates_ms": med(compiled_each),
+        "reevaluate_ms": med(full),
+        "read_segments_ms": med(reads_segments),
+        "read_memberships_ms": med(reads_memberships),
+        "bare_find_by_id_ms": med(bare),
         "memberships_rows": await db["memberships"].estimated_document_count(),
     }
 
@@ -202,12 +242,20 @@ async def main(scales: list[int], n_rules: int, profile_seconds: int) -> None:
                     load(sync_profiles, profile, n - loaded, start=loaded)
                     load_s = time.perf_counter() - t
                     log(f"{n} profiles loaded ({n - loaded} in {load_s:.1f}s)")
-                    scale: dict[str, Any] = {"profiles": n, "load_seconds": load_s,
-                                             "load_per_second": (n - loaded) / load_s}
+                    scale: dict[str, Any] = {
+                        "profiles": n,
+                        "load_seconds": load_s,
+                        "load_per_second": (n - loaded) / load_s,
+                    }
                     loaded = n
                     rows = []
                     for label, rule in RULES[:n_rules]:
-                        query = {"$and": [{"active": True}, compile_rule(parse(rule), datetime.now(timezone.utc)).filter]}
+                        query = {
+                            "$and": [
+                                {"active": True},
+                                compile_rule(parse(rule), datetime.now(UTC)).filter,
+                            ]
+                        }
                         with CpuMeter({"segments": seg.pid}) as bare_cpu:
                             count, bare_s = await bare_query(db, query)
                         spy = None
@@ -221,10 +269,20 @@ async def main(scales: list[int], n_rules: int, profile_seconds: int) -> None:
                             spy.wait()
                             ours["profile"] = top_frames(RESULTS / f"segments-profile-{run}.txt")
                         ratio = ours["computed_s"] / bare_s if ours["computed_s"] else None
-                        rows.append({"rule": label, "text": rule, "matches": count,
-                                     "selectivity": count / n, "bare_query_s": bare_s, **ours,
-                                     "ratio_computed_to_bare": ratio,
-                                     "ratio_published_to_bare": (ours["published_s"] / bare_s) if ours.get("published_s") else None})
+                        rows.append(
+                            {
+                                "rule": label,
+                                "text": rule,
+                                "matches": count,
+                                "selectivity": count / n,
+                                "bare_query_s": bare_s,
+                                **ours,
+                                "ratio_computed_to_bare": ratio,
+                                "ratio_published_to_bare": (ours["published_s"] / bare_s)
+                                if ours.get("published_s")
+                                else None,
+                            }
+                        )
                         log(f"{n} {label}: {count} members, bare {bare_s:.2f}s, ours {ours['computed_s']}s")
                     scale["rules"] = rows
                     scale["recheck"] = await recheck(db, n)
@@ -240,25 +298,78 @@ async def main(scales: list[int], n_rules: int, profile_seconds: int) -> None:
     rows = []
     for s in result["scales"]:
         for r in s["rules"]:
-            rows.append([s["profiles"], r["rule"], f"{r['selectivity']:.2%}", r["matches"], r["bare_query_s"],
-                         r["computed_s"], r["published_s"], r["ratio_computed_to_bare"]])
-    print(table("Segment membership of a new segment (seconds; target: within 1.5x of the bare query)",
-                ["profiles", "rule", "selectivity", "members", "bare query", "ours: computed", "ours: published", "ratio"], rows))
+            rows.append(
+                [
+                    s["profiles"],
+                    r["rule"],
+                    f"{r['selectivity']:.2%}",
+                    r["matches"],
+                    r["bare_query_s"],
+                    r["computed_s"],
+                    r["published_s"],
+                    r["ratio_computed_to_bare"],
+                ]
+            )
+    print(
+        table(
+            "Segment membership of a new segment (seconds; target: within 1.5x of the bare query)",
+            [
+                "profiles",
+                "rule",
+                "selectivity",
+                "members",
+                "bare query",
+                "ours: computed",
+                "ours: published",
+                "ratio",
+            ],
+            rows,
+        )
+    )
     print()
-    rows = [[s["profiles"], s["recheck"]["predicates_ms"], s["recheck"]["compile_and_predicates_ms"],
-             s["recheck"]["reevaluate_ms"], s["recheck"]["read_segments_ms"], s["recheck"]["read_memberships_ms"],
-             s["recheck"]["bare_find_by_id_ms"]] for s in result["scales"]]
-    print(table("Re-check of one changed profile against 100 segments (ms, median; target: under 2 ms)",
-                ["profiles", "100 predicates", "compile+predicates", "full re-evaluation", "read segments",
-                 "read memberships", "bare find by _id"], rows))
+    rows = [
+        [
+            s["profiles"],
+            s["recheck"]["predicates_ms"],
+            s["recheck"]["compile_and_predicates_ms"],
+            s["recheck"]["reevaluate_ms"],
+            s["recheck"]["read_segments_ms"],
+            s["recheck"]["read_memberships_ms"],
+            s["recheck"]["bare_find_by_id_ms"],
+        ]
+        for s in result["scales"]
+    ]
+    print(
+        table(
+            "Re-check of one changed profile against 100 segments (ms, median; target: under 2 ms)",
+            [
+                "profiles",
+                "100 predicates",
+                "compile+predicates",
+                "full re-evaluation",
+                "read segments",
+                "read memberships",
+                "bare find by _id",
+            ],
+            rows,
+        )
+    )
     print(f"\nsegments RSS after each scale (MiB): {[round(s['rss_mib']) for s in result['scales']]}")
     for s in result["scales"]:
         for r in s["rules"]:
             if r.get("profile"):
-                print(f"\nprofile of the segments service while computing '{r['rule']}' at {s['profiles']} profiles "
-                      f"(py-spy, on-CPU samples):")
-                print("  our functions on the stack:", ", ".join(f"{k} {v:.0%}" for k, v in r["profile"]["ours"][:8]))
-                print("  innermost frame by package:", ", ".join(f"{k} {v:.0%}" for k, v in r["profile"]["leaf_packages"][:8]))
+                print(
+                    f"\nprofile of the segments service while computing '{r['rule']}' at {s['profiles']} profiles "
+                    f"(py-spy, on-CPU samples):"
+                )
+                print(
+                    "  our functions on the stack:",
+                    ", ".join(f"{k} {v:.0%}" for k, v in r["profile"]["ours"][:8]),
+                )
+                print(
+                    "  innermost frame by package:",
+                    ", ".join(f"{k} {v:.0%}" for k, v in r["profile"]["leaf_packages"][:8]),
+                )
                 print("  CPU seconds during the computation:", r["cpu"])
     print(f"results: {path}  ({result['wall_seconds']:.0f}s)")
 
@@ -267,7 +378,11 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--profiles", default="2000,5000,10000", help="comma-separated scales, ascending")
     p.add_argument("--rules", type=int, default=3, choices=[1, 2, 3])
-    p.add_argument("--profile-seconds", type=int, default=600,
-                   help="py-spy the service during the last rule's computation at the last scale (0: off)")
+    p.add_argument(
+        "--profile-seconds",
+        type=int,
+        default=600,
+        help="py-spy the service during the last rule's computation at the last scale (0: off)",
+    )
     a = p.parse_args()
     asyncio.run(main([int(x) for x in a.profiles.split(",")], a.rules, a.profile_seconds))

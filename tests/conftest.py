@@ -49,7 +49,11 @@ class System:
             self.vhost = f"test-{tag}"
             user = urlsplit(self.rabbit_url).username or ""
             subprocess.run([ctl, "-q", "add_vhost", self.vhost], check=True, capture_output=True)
-            subprocess.run([ctl, "-q", "set_permissions", "-p", self.vhost, user, ".*", ".*", ".*"], check=True, capture_output=True)
+            subprocess.run(
+                [ctl, "-q", "set_permissions", "-p", self.vhost, user, ".*", ".*", ".*"],
+                check=True,
+                capture_output=True,
+            )
             parts = urlsplit(self.rabbit_url)
             self.rabbit_url = urlunsplit(parts._replace(path="/" + quote(self.vhost, safe="")))
 

@@ -10,10 +10,11 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import aio_pika
 import httpx
@@ -29,30 +30,45 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def envelope(type_: str, data: dict[str, Any], *, id_: str | None = None, source: str = "/storefronts/test") -> dict[str, Any]:
+def envelope(
+    type_: str, data: dict[str, Any], *, id_: str | None = None, source: str = "/storefronts/test"
+) -> dict[str, Any]:
     return {
         "specversion": "1.0",
         "id": id_ or str(uuid.uuid4()),
         "source": source,
         "type": type_,
-        "time": datetime.now(timezone.utc).isoformat(),
+        "time": datetime.now(UTC).isoformat(),
         "datacontenttype": "application/json",
         "data": data,
     }
 
 
-def order_placed(email: str = "ana@example.com", order_id: str | None = None, **changes: Any) -> dict[str, Any]:
+def order_placed(
+    email: str = "ana@example.com", order_id: str | None = None, **changes: Any
+) -> dict[str, Any]:
     """`data` of an order.placed as docs/contract.md §1.1 shows it."""
     return {
         "order_id": order_id or f"ord_{uuid.uuid4().hex[:8]}",
         "placed_at": "2026-11-22T10:00:00Z",
-        "customer": {"email": email, "customer_id": None, "first_name": "Ana", "last_name": "Lima",
-                     "phone": "+351912345678"},
+        "customer": {
+            "email": email,
+            "customer_id": None,
+            "first_name": "Ana",
+            "last_name": "Lima",
+            "phone": "+351912345678",
+        },
         "currency": "EUR",
         "total": 12999,
         "items": [{"sku": "SKU-1", "name": "Runner", "category": "shoes", "quantity": 2, "unit_price": 4999}],
-        "shipping_address": {"first_name": "Ana", "last_name": "Lima", "line1": "Rua A 1", "city": "Lisboa",
-                             "postal_code": "1000-001", "country_code": "PT"},
+        "shipping_address": {
+            "first_name": "Ana",
+            "last_name": "Lima",
+            "line1": "Rua A 1",
+            "city": "Lisboa",
+            "postal_code": "1000-001",
+            "country_code": "PT",
+        },
         "billing_address": None,
         "store_credit_used": 0,
         **changes,
@@ -122,7 +138,9 @@ class Broker:
     async def __aenter__(self) -> "Broker":
         self.connection = await aio_pika.connect_robust(self.url)
         self.channel = await self.connection.channel(publisher_confirms=True)
-        self.exchange = await self.channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        self.exchange = await self.channel.declare_exchange(
+            EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+        )
         queue = await self.channel.declare_queue(exclusive=True, auto_delete=True)
         await queue.bind(self.exchange, routing_key="#")
         await queue.consume(self._on_message, no_ack=True)
@@ -137,9 +155,15 @@ class Broker:
             body = json.loads(message.body)
         except ValueError:
             body = {"raw": message.body}
-        self.received.append({"routing_key": message.routing_key, "message_id": message.message_id,
-                              "content_type": message.content_type, "persistent": message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT,
-                              "body": body})
+        self.received.append(
+            {
+                "routing_key": message.routing_key,
+                "message_id": message.message_id,
+                "content_type": message.content_type,
+                "persistent": message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT,
+                "body": body,
+            }
+        )
         self._changed.set()
 
     async def publish(self, env: dict[str, Any] | bytes, routing_key: str | None = None) -> None:
@@ -148,16 +172,27 @@ class Broker:
         else:
             body, message_id = env, str(uuid.uuid4())
         await self.exchange.publish(
-            aio_pika.Message(body, content_type="application/cloudevents+json", message_id=message_id,
-                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            aio_pika.Message(
+                body,
+                content_type="application/cloudevents+json",
+                message_id=message_id,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
             routing_key=routing_key or "order.placed",
         )
 
-    def events(self, type_: str, pred: Callable[[dict[str, Any]], bool] = lambda e: True) -> list[dict[str, Any]]:
+    def events(
+        self, type_: str, pred: Callable[[dict[str, Any]], bool] = lambda e: True
+    ) -> list[dict[str, Any]]:
         return [m for m in self.received if m["routing_key"] == type_ and pred(m["body"])]
 
-    async def wait_for(self, type_: str, pred: Callable[[dict[str, Any]], bool] = lambda e: True,
-                       timeout: float = 20, count: int = 1) -> list[dict[str, Any]]:
+    async def wait_for(
+        self,
+        type_: str,
+        pred: Callable[[dict[str, Any]], bool] = lambda e: True,
+        timeout: float = 20,
+        count: int = 1,
+    ) -> list[dict[str, Any]]:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             found = self.events(type_, pred)
@@ -172,7 +207,9 @@ class Broker:
             except TimeoutError:
                 pass
 
-    async def dead_letters(self, service: str, expect: int, timeout: float = 20) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    async def dead_letters(
+        self, service: str, expect: int, timeout: float = 20
+    ) -> list[aio_pika.abc.AbstractIncomingMessage]:
         """Takes `expect` messages from the service's dead-letter queue (acknowledging them)."""
         channel = await self.connection.channel()  # type: ignore[union-attr]
         queue = await channel.get_queue(f"{service}.dead-letter")

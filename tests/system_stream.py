@@ -16,14 +16,14 @@ import subprocess
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
 import httpx
+from conftest import System
 from pymongo import AsyncMongoClient
 
-from conftest import System
 from harness import EXCHANGE, ROOT, Broker, envelope, eventually
 
 SERVICES = ("customers", "groups", "ledger", "segments")
@@ -37,9 +37,14 @@ SEGMENTS = {
     "VIP subscribers": "customer_groups CONTAINS 'VIP' AND email_subscribed = true",
     "Credit holders": "store_credit_balance >= 40",
 }
-BASE = datetime(2026, 11, 1, tzinfo=timezone.utc)
-CATEGORIES = [("SKU-RUN", "Runner", "shoes"), ("SKU-TEE", "Tee", "apparel"), ("SKU-CAP", "Cap", "accessories"),
-              ("SKU-SOX", "Socks", "apparel"), ("SKU-BAG", "Bag", "accessories")]
+BASE = datetime(2026, 11, 1, tzinfo=UTC)
+CATEGORIES = [
+    ("SKU-RUN", "Runner", "shoes"),
+    ("SKU-TEE", "Tee", "apparel"),
+    ("SKU-CAP", "Cap", "accessories"),
+    ("SKU-SOX", "Socks", "apparel"),
+    ("SKU-BAG", "Bag", "accessories"),
+]
 COUNTRIES = [("PT", "Lisboa"), ("ES", "Madrid"), ("FR", "Paris"), ("DE", "Berlin")]
 
 
@@ -47,21 +52,41 @@ def email_of(i: int) -> str:
     return f"shopper{i:02d}@example.com"
 
 
-def _order(i: int, order_id: str, at: datetime, currency: str, total: int, rng: random.Random,
-           store_credit_used: int = 0) -> dict[str, Any]:
+def _order(
+    i: int,
+    order_id: str,
+    at: datetime,
+    currency: str,
+    total: int,
+    rng: random.Random,
+    store_credit_used: int = 0,
+) -> dict[str, Any]:
     country, city = COUNTRIES[i % len(COUNTRIES)]
     sku, name, category = rng.choice(CATEGORIES)
     qty = rng.randint(1, 3)
     return {
         "order_id": order_id,
         "placed_at": at.isoformat(),
-        "customer": {"email": email_of(i), "customer_id": None, "first_name": f"First{i}",
-                     "last_name": f"Last{i}", "phone": None},
+        "customer": {
+            "email": email_of(i),
+            "customer_id": None,
+            "first_name": f"First{i}",
+            "last_name": f"Last{i}",
+            "phone": None,
+        },
         "currency": currency,
         "total": total,
-        "items": [{"sku": sku, "name": name, "category": category, "quantity": qty, "unit_price": total // qty}],
-        "shipping_address": {"first_name": f"First{i}", "last_name": f"Last{i}", "line1": f"Street {i}",
-                             "city": city, "postal_code": f"{1000 + i}", "country_code": country},
+        "items": [
+            {"sku": sku, "name": name, "category": category, "quantity": qty, "unit_price": total // qty}
+        ],
+        "shipping_address": {
+            "first_name": f"First{i}",
+            "last_name": f"Last{i}",
+            "line1": f"Street {i}",
+            "city": city,
+            "postal_code": f"{1000 + i}",
+            "country_code": country,
+        },
         "billing_address": None,
         "store_credit_used": store_credit_used,
     }
@@ -70,9 +95,14 @@ def _order(i: int, order_id: str, at: datetime, currency: str, total: int, rng: 
 def prelude(seed: int = 7) -> list[dict[str, Any]]:
     """One first order per shopper, so that every shopper exists before the stream."""
     rng = random.Random(seed)
-    return [envelope("order.placed", _order(i, f"ord-p{i:02d}", BASE + timedelta(minutes=i), "EUR",
-                                            rng.randint(2000, 9000), rng), id_=str(uuid.UUID(int=rng.getrandbits(128))))
-            for i in range(CUSTOMERS)]
+    return [
+        envelope(
+            "order.placed",
+            _order(i, f"ord-p{i:02d}", BASE + timedelta(minutes=i), "EUR", rng.randint(2000, 9000), rng),
+            id_=str(uuid.UUID(int=rng.getrandbits(128))),
+        )
+        for i in range(CUSTOMERS)
+    ]
 
 
 def stream(seed: int = 42, size: int = 120) -> list[dict[str, Any]]:
@@ -101,14 +131,24 @@ def stream(seed: int = 42, size: int = 120) -> list[dict[str, Any]]:
         elif kind < 0.72:
             i, oid, currency, total = rng.choice([o for o in orders if o[1] not in settled] or orders)
             settled.add(oid)
-            type_, data = "order.refunded", {
-                "order_id": oid, "refunded_at": at.isoformat(), "customer": {"email": email_of(i)},
-                "currency": currency, "amount": rng.randint(100, total // 2), "to_store_credit": rng.random() < 0.5}
+            type_, data = (
+                "order.refunded",
+                {
+                    "order_id": oid,
+                    "refunded_at": at.isoformat(),
+                    "customer": {"email": email_of(i)},
+                    "currency": currency,
+                    "amount": rng.randint(100, total // 2),
+                    "to_store_credit": rng.random() < 0.5,
+                },
+            )
         elif kind < 0.8:
             i, oid, _, _ = rng.choice([o for o in orders if o[1] not in settled] or orders)
             settled.add(oid)
-            type_, data = "order.cancelled", {"order_id": oid, "cancelled_at": at.isoformat(),
-                                             "customer": {"email": email_of(i)}}
+            type_, data = (
+                "order.cancelled",
+                {"order_id": oid, "cancelled_at": at.isoformat(), "customer": {"email": email_of(i)}},
+            )
         else:
             subscribe = rng.random() < 0.6
             who = email_of(rng.randrange(CUSTOMERS)) if rng.random() < 0.9 else f"reader{n}@example.com"
@@ -122,7 +162,7 @@ def shuffled_within(events: list[Any], window: int, seed: int = 3) -> list[Any]:
     rng = random.Random(seed)
     out: list[Any] = []
     for k in range(0, len(events), window):
-        chunk = events[k:k + window]
+        chunk = events[k : k + window]
         rng.shuffle(chunk)
         out.extend(chunk)
     return out
@@ -130,8 +170,13 @@ def shuffled_within(events: list[Any], window: int, seed: int = 3) -> list[Any]:
 
 def infra_control(action: str) -> None:
     """rabbit_stop / rabbit_start / ferretdb_stop / ferretdb_start on the test infrastructure."""
-    subprocess.run(["bash", "-c", f"source infra/local.sh && load_secrets && {action}"],
-                   cwd=ROOT, check=True, capture_output=True, timeout=180)
+    subprocess.run(
+        ["bash", "-c", f"source infra/local.sh && load_secrets && {action}"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
 
 
 def can_control_infra() -> bool:
@@ -145,14 +190,19 @@ class Listener(Broker):
     async def __aenter__(self) -> "Listener":
         self.connection = await aio_pika.connect_robust(self.url)
         self.channel = await self.connection.channel(publisher_confirms=True)
-        self.exchange = await self.channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
-        queue = self.queue = await self.channel.declare_queue(f"test.listener.{uuid.uuid4().hex[:8]}", durable=True)
+        self.exchange = await self.channel.declare_exchange(
+            EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        queue = self.queue = await self.channel.declare_queue(
+            f"test.listener.{uuid.uuid4().hex[:8]}", durable=True
+        )
         await queue.bind(self.exchange, routing_key="#")
         self.consumer_tag = await queue.consume(self._on_message, no_ack=True)
         return self
 
-    async def publish_retrying(self, env: dict[str, Any] | bytes, routing_key: str | None = None,
-                               timeout: float = 120) -> None:
+    async def publish_retrying(
+        self, env: dict[str, Any] | bytes, routing_key: str | None = None, timeout: float = 120
+    ) -> None:
         """Publishes, retrying around a broker outage (a retry may duplicate: ids dedupe it)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
@@ -167,8 +217,10 @@ class Listener(Broker):
     async def queue_depths(self) -> dict[str, int]:
         channel = await self.connection.channel()  # type: ignore[union-attr]
         try:
-            return {s: (await channel.declare_queue(f"{s}.events", passive=True)).declaration_result.message_count
-                    for s in SERVICES}
+            return {
+                s: (await channel.declare_queue(f"{s}.events", passive=True)).declaration_result.message_count
+                for s in SERVICES
+            }
         finally:
             await channel.close()
 
@@ -244,12 +296,16 @@ class SystemRun:
             async def add() -> bool:  # 422 until the groups service has seen them all
                 r = await groups.post(f"/v1/groups/{gid}/customers", json={"add": members, "remove": []})
                 return r.status_code == 200
+
             await eventually(add, timeout=120, interval=1)
         async with self.http("ledger") as ledger:
             for i in range(FUNDED):
                 cid = self.ids[email_of(i)]
-                r = await ledger.post(f"/v1/accounts/{cid}/entries", headers={"Idempotency-Key": f"fund-{i}"},
-                                      json={"kind": "funding", "amount": FUNDING, "currency": "EUR", "reason": "goodwill"})
+                r = await ledger.post(
+                    f"/v1/accounts/{cid}/entries",
+                    headers={"Idempotency-Key": f"fund-{i}"},
+                    json={"kind": "funding", "amount": FUNDING, "currency": "EUR", "reason": "goodwill"},
+                )
                 assert r.status_code == 201, r.text
 
             async def known() -> bool:  # reward points granted = the ledger knows the e-mail
@@ -258,6 +314,7 @@ class SystemRun:
                     if r.status_code != 200 or not r.json()["earned_total"]:
                         return False
                 return True
+
             await eventually(known, timeout=120, interval=1)
 
     async def _all_customers(self) -> dict[str, str] | None:
@@ -269,8 +326,9 @@ class SystemRun:
             return await _all_pages(http, "/v1/customers")
 
     # -- the stream -----------------------------------------------------------------------
-    async def publish(self, events: list[Any], faults: dict[int, Fault] | None = None,
-                      pace: float = 0.05) -> None:
+    async def publish(
+        self, events: list[Any], faults: dict[int, Fault] | None = None, pace: float = 0.05
+    ) -> None:
         """Publishes `events` (envelopes, or (body bytes, routing key) pairs), running
         faults[k] before event k."""
         assert self.listener
@@ -326,9 +384,13 @@ class SystemRun:
         async with self.http("groups") as http:
             groups = await _all_pages(http, "/v1/groups")
             gname = {g["id"]: g["name"] for g in groups}
-            out["groups"] = {g["name"]: sorted(email.get(m["customer_id"], m["customer_id"])
-                                               for m in await _all_pages(http, f"/v1/groups/{g['id']}/customers"))
-                             for g in groups}
+            out["groups"] = {
+                g["name"]: sorted(
+                    email.get(m["customer_id"], m["customer_id"])
+                    for m in await _all_pages(http, f"/v1/groups/{g['id']}/customers")
+                )
+                for g in groups
+            }
         out["customers"] = {c["email"]: _customer(c, gname) for c in customers}
         ledger: dict[str, Any] = {}
         async with self.http("ledger") as http:
@@ -340,19 +402,32 @@ class SystemRun:
                 if not (acc["balances"] or entries or rewards["earned_total"]):
                     continue
                 ledger[c["email"]] = {
-                    "balances": sorted((b["currency"], b["balance"], b["available"]) for b in acc["balances"]),
-                    "entries": sorted((e["currency"], e["kind"], e["amount"], e["order_id"] or "", e["reason"] or "")
-                                      for e in entries),
+                    "balances": sorted(
+                        (b["currency"], b["balance"], b["available"]) for b in acc["balances"]
+                    ),
+                    "entries": sorted(
+                        (e["currency"], e["kind"], e["amount"], e["order_id"] or "", e["reason"] or "")
+                        for e in entries
+                    ),
                     "rewards": (rewards["points"], rewards["earned_total"], rewards["coupons_issued"]),
-                    "coupons": sorted(json.dumps({k: v for k, v in cp.items() if k in ("kind", "value", "currency", "status")},
-                                                 sort_keys=True) for cp in coupons),
+                    "coupons": sorted(
+                        json.dumps(
+                            {k: v for k, v in cp.items() if k in ("kind", "value", "currency", "status")},
+                            sort_keys=True,
+                        )
+                        for cp in coupons
+                    ),
                 }
         out["ledger"] = ledger
         async with self.http("segments") as http:
             segments = await _all_pages(http, "/v1/segments")
-            out["segments"] = {s["name"]: sorted(m["email"] or m["customer_id"]
-                                                 for m in await _all_pages(http, f"/v1/segments/{s['id']}/members"))
-                               for s in segments}
+            out["segments"] = {
+                s["name"]: sorted(
+                    m["email"] or m["customer_id"]
+                    for m in await _all_pages(http, f"/v1/segments/{s['id']}/members")
+                )
+                for s in segments
+            }
         out["listener"] = self.membership_events(email)
         return out
 
@@ -374,7 +449,7 @@ class SystemRun:
         members: dict[str, list[str]] = {}
         broken = []
         for (seg, who), seq in sorted(runs.items()):
-            if any(a == b for a, b in zip(seq, seq[1:])) or seq[0] != "joined":
+            if any(a == b for a, b in zip(seq, seq[1:], strict=False)) or seq[0] != "joined":
                 broken.append(f"{seg}/{who}: {seq}")
             if seq[-1] == "joined":
                 members.setdefault(seg, []).append(who)
@@ -386,8 +461,10 @@ def _customer(c: dict[str, Any], gname: dict[str, str]) -> dict[str, Any]:
     drop = {"id", "version", "created_at", "updated_at", "registered_at", "group_ids", "addresses"}
     out = {k: v for k, v in c.items() if k not in drop}
     out["groups"] = sorted(gname.get(g, g) for g in c.get("group_ids", []))
-    out["addresses"] = sorted(json.dumps({k: v for k, v in a.items() if k not in ("id", "created_at")}, sort_keys=True)
-                              for a in c.get("addresses", []))
+    out["addresses"] = sorted(
+        json.dumps({k: v for k, v in a.items() if k not in ("id", "created_at")}, sort_keys=True)
+        for a in c.get("addresses", [])
+    )
     return out
 
 
@@ -419,7 +496,9 @@ def diff(a: dict[str, Any], b: dict[str, Any], path: str = "") -> list[str]:
         out = []
         for k in sorted(set(a) | set(b), key=str):
             if k not in a or k not in b:
-                out.append(f"{path}/{k}: {'missing' if k not in a else a[k]!r} != {'missing' if k not in b else b[k]!r}")
+                out.append(
+                    f"{path}/{k}: {'missing' if k not in a else a[k]!r} != {'missing' if k not in b else b[k]!r}"
+                )
             else:
                 out.extend(diff(a[k], b[k], f"{path}/{k}"))
         return out

@@ -27,7 +27,10 @@ def compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
     return subprocess.run(
         ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config"],
-        env={**clean, **env}, capture_output=True, text=True, cwd="/",
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        cwd="/",
     )
 
 
@@ -51,7 +54,10 @@ def test_all_services_with_dockerfiles_and_health_checks(config):
         assert dockerfile.is_file(), f"{name}: {dockerfile} missing"
         assert f"crm_{name}" in dockerfile.read_text()
         assert services[name]["environment"]["CRM_HTTP_PORT"] == str(port)
-        assert any(str(p.get("target", p) if isinstance(p, dict) else p).endswith(str(port)) for p in services[name]["ports"])
+        assert any(
+            str(p.get("target", p) if isinstance(p, dict) else p).endswith(str(port))
+            for p in services[name]["ports"]
+        )
         assert services[name]["depends_on"] == {
             "mongodb": {"condition": "service_healthy"},
             "rabbitmq": {"condition": "service_healthy"},

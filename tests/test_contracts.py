@@ -19,9 +19,16 @@ CONTRACT_ORDER = order_placed("ana@example.com", "ord_1001")
 
 
 def envelope(data: dict) -> dict:
-    return {"specversion": "1.0", "id": "3f1c9a0e", "source": "/storefronts/eu", "type": "order.placed",
-            "time": "2026-11-22T10:00:00Z", "subject": "ord_1001", "datacontenttype": "application/json",
-            "data": data}
+    return {
+        "specversion": "1.0",
+        "id": "3f1c9a0e",
+        "source": "/storefronts/eu",
+        "type": "order.placed",
+        "time": "2026-11-22T10:00:00Z",
+        "subject": "ord_1001",
+        "datacontenttype": "application/json",
+        "data": data,
+    }
 
 
 def test_contract_example_parses_with_utc_times():
@@ -48,8 +55,15 @@ def test_inbound_order_rejects_corrupting_values(change, field):
 
 
 def test_times_with_offsets_are_normalised_to_utc():
-    r = OrderRefunded.model_validate({"order_id": "o", "refunded_at": "2026-11-22T12:00:00+02:00",
-                                      "customer": {"email": "a@example.com"}, "currency": "EUR", "amount": 1})
+    r = OrderRefunded.model_validate(
+        {
+            "order_id": "o",
+            "refunded_at": "2026-11-22T12:00:00+02:00",
+            "customer": {"email": "a@example.com"},
+            "currency": "EUR",
+            "amount": 1,
+        }
+    )
     assert r.refunded_at.isoformat() == "2026-11-22T10:00:00+00:00"
 
 

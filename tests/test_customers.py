@@ -13,19 +13,39 @@ def unique_email(name: str = "ana") -> str:
     return f"{name}.{uuid.uuid4().hex[:8]}@example.com"
 
 
-def placed(email: str, order_id: str | None = None, *, total: int = 10000, currency: str = "EUR",
-           at: str = "2026-11-20T10:00:00Z", sku: str = "SKU-1", category: str = "shoes",
-           city: str = "Lisboa", customer_id: str | None = None) -> dict:
+def placed(
+    email: str,
+    order_id: str | None = None,
+    *,
+    total: int = 10000,
+    currency: str = "EUR",
+    at: str = "2026-11-20T10:00:00Z",
+    sku: str = "SKU-1",
+    category: str = "shoes",
+    city: str = "Lisboa",
+    customer_id: str | None = None,
+) -> dict:
     return {
         "order_id": order_id or f"ord_{uuid.uuid4().hex[:8]}",
         "placed_at": at,
-        "customer": {"email": email, "customer_id": customer_id, "first_name": "Ana", "last_name": "Lima",
-                     "phone": "+351 912 345 678"},
+        "customer": {
+            "email": email,
+            "customer_id": customer_id,
+            "first_name": "Ana",
+            "last_name": "Lima",
+            "phone": "+351 912 345 678",
+        },
         "currency": currency,
         "total": total,
         "items": [{"sku": sku, "name": "Runner", "category": category, "quantity": 1, "unit_price": total}],
-        "shipping_address": {"first_name": "Ana", "last_name": "Lima", "line1": "Rua A 1", "city": city,
-                             "postal_code": "1000-001", "country_code": "PT"},
+        "shipping_address": {
+            "first_name": "Ana",
+            "last_name": "Lima",
+            "line1": "Rua A 1",
+            "city": city,
+            "postal_code": "1000-001",
+            "country_code": "PT",
+        },
         "billing_address": None,
         "store_credit_used": 0,
     }
@@ -54,9 +74,14 @@ async def stats_when(http, email: str, pred) -> dict:
 async def state_event(broker: Broker, pred) -> dict:
     """The first customer.created/updated/registered whose data matches (which of them carries
     a given state depends on how deliveries interleave)."""
+
     def found():
-        return [m["body"] for m in broker.received if m["routing_key"] in
-                ("customer.created", "customer.updated", "customer.registered") and pred(m["body"]["data"])]
+        return [
+            m["body"]
+            for m in broker.received
+            if m["routing_key"] in ("customer.created", "customer.updated", "customer.registered")
+            and pred(m["body"]["data"])
+        ]
 
     return (await eventually(lambda: _async(found())))[0]
 
@@ -75,10 +100,19 @@ def eur(stats: dict) -> dict:
 async def test_create_validates_email_and_phone_and_refuses_duplicates(customers, broker: Broker):
     email = unique_email()
     async with customers.client() as http:
-        r = await http.post("/v1/customers", json={"email": email, "first_name": "Ana", "last_name": "Lima",
-                                                   "phone": "+351 912 345 678", "tags": ["vip", "vip "],
-                                                   "birthday": "1990-05-01", "metadata": {"source": "pos"},
-                                                   "password": "correct horse battery"})
+        r = await http.post(
+            "/v1/customers",
+            json={
+                "email": email,
+                "first_name": "Ana",
+                "last_name": "Lima",
+                "phone": "+351 912 345 678",
+                "tags": ["vip", "vip "],
+                "birthday": "1990-05-01",
+                "metadata": {"source": "pos"},
+                "password": "correct horse battery",
+            },
+        )
         assert r.status_code == 201, r.text
         c = r.json()
         assert c["phone"] == "+351912345678" and c["has_account"] is True and c["version"] == 1
@@ -107,11 +141,15 @@ async def test_password_is_an_argon2_hash_never_returned(customers, system, mong
         short = await http.post(f"/v1/customers/{c['id']}/password", json={"password": "short"})
         assert short.status_code == 422 and short.json()["errors"][0]["field"] == "password"
         assert "short" not in short.text
-        wrong = await http.post(f"/v1/customers/{c['id']}/password",
-                                json={"password": "second-password", "current_password": "nope-nope"})
+        wrong = await http.post(
+            f"/v1/customers/{c['id']}/password",
+            json={"password": "second-password", "current_password": "nope-nope"},
+        )
         assert wrong.status_code == 403
-        ok = await http.post(f"/v1/customers/{c['id']}/password",
-                             json={"password": "second-password", "current_password": "first-password"})
+        ok = await http.post(
+            f"/v1/customers/{c['id']}/password",
+            json={"password": "second-password", "current_password": "first-password"},
+        )
         assert ok.status_code == 200 and "password" not in ok.text
         export = (await http.get(f"/v1/customers/{c['id']}/export")).json()
     stored = await mongo[system.database("customers")]["credentials"].find_one({"_id": c["id"]})
@@ -126,8 +164,10 @@ async def test_guest_becomes_registered_keeping_one_record_and_its_orders(custom
         guest = await stats_when(http, email, lambda s: s.get("number_of_orders") == 1)
         assert guest["has_account"] is False
 
-        r = await http.post("/v1/customers", json={"email": email.upper(), "password": "a-long-password",
-                                                   "first_name": "Ana Maria"})
+        r = await http.post(
+            "/v1/customers",
+            json={"email": email.upper(), "password": "a-long-password", "first_name": "Ana Maria"},
+        )
         assert r.status_code == 200, r.text  # the guest record, not a new one
         registered = r.json()
         assert registered["id"] == guest["id"] and registered["has_account"] is True
@@ -154,15 +194,28 @@ async def test_concurrent_writes_lose_nothing_and_never_duplicate(customers):
         posts = await asyncio.gather(*(http.post("/v1/customers", json={"email": email}) for _ in range(5)))
         assert sorted(r.status_code for r in posts) == [201, 409, 409, 409, 409]
         c = next(r.json() for r in posts if r.status_code == 201)
-        patches = [{"first_name": "Rui"}, {"company": "ACME"}, {"metadata": {"a": 1}}, {"metadata": {"b": 2}},
-                   {"tags": ["x"]}, {"gender": "male"}]
+        patches = [
+            {"first_name": "Rui"},
+            {"company": "ACME"},
+            {"metadata": {"a": 1}},
+            {"metadata": {"b": 2}},
+            {"tags": ["x"]},
+            {"gender": "male"},
+        ]
         results = await asyncio.gather(*(http.patch(f"/v1/customers/{c['id']}", json=p) for p in patches))
         assert all(r.status_code == 200 for r in results), [r.text for r in results]
         final = (await http.get(f"/v1/customers/{c['id']}")).json()
-        assert (final["first_name"], final["company"], final["metadata"], final["tags"], final["gender"]) == \
-            ("Rui", "ACME", {"a": 1, "b": 2}, ["x"], "male")
+        assert (final["first_name"], final["company"], final["metadata"], final["tags"], final["gender"]) == (
+            "Rui",
+            "ACME",
+            {"a": 1, "b": 2},
+            ["x"],
+            "male",
+        )
         assert final["version"] == 1 + len(patches)
-        assert [x["id"] for x in (await http.get("/v1/customers", params={"q": email})).json()["items"]] == [c["id"]]
+        assert [x["id"] for x in (await http.get("/v1/customers", params={"q": email})).json()["items"]] == [
+            c["id"]
+        ]
 
 
 async def test_a_guest_given_a_password_becomes_registered(customers, broker: Broker):
@@ -173,7 +226,9 @@ async def test_a_guest_given_a_password_becomes_registered(customers, broker: Br
         r = await http.post(f"/v1/customers/{guest['id']}/password", json={"password": "my-new-password"})
         assert r.status_code == 200 and r.json()["has_account"] is True and r.json()["id"] == guest["id"]
         assert r.json()["registered_at"] is not None
-        assert (await http.post("/v1/customers/cus_nobody/password", json={"password": "whatever-long"})).status_code == 404
+        assert (
+            await http.post("/v1/customers/cus_nobody/password", json={"password": "whatever-long"})
+        ).status_code == 404
     await broker.wait_for("customer.registered", lambda b: b["data"]["id"] == guest["id"])
 
 
@@ -181,9 +236,18 @@ async def test_patch_changes_fields_and_publishes_updated_with_next_version(cust
     email = unique_email()
     async with customers.client() as http:
         c = (await http.post("/v1/customers", json={"email": email, "metadata": {"a": 1, "b": "x"}})).json()
-        r = await http.patch(f"/v1/customers/{c['id']}", json={
-            "first_name": "Bea", "company": "ACME", "status": "inactive", "gender": "female",
-            "metadata": {"a": None, "c": True}, "email_subscribed": True, "tags": ["wholesale"]})
+        r = await http.patch(
+            f"/v1/customers/{c['id']}",
+            json={
+                "first_name": "Bea",
+                "company": "ACME",
+                "status": "inactive",
+                "gender": "female",
+                "metadata": {"a": None, "c": True},
+                "email_subscribed": True,
+                "tags": ["wholesale"],
+            },
+        )
         assert r.status_code == 200, r.text
         p = r.json()
         assert p["version"] == 2 and p["first_name"] == "Bea" and p["status"] == "inactive"
@@ -204,7 +268,9 @@ async def test_patch_changes_fields_and_publishes_updated_with_next_version(cust
         # the old address is free again
         assert (await http.post("/v1/customers", json={"email": email})).status_code == 201
 
-    updated = await broker.wait_for("customer.updated", lambda b: b["data"]["id"] == c["id"] and b["data"]["version"] == 2)
+    updated = await broker.wait_for(
+        "customer.updated", lambda b: b["data"]["id"] == c["id"] and b["data"]["version"] == 2
+    )
     data = updated[0]["body"]["data"]
     assert data["status"] == "inactive" and data["tags"] == ["wholesale"] and data["email_subscribed"] is True
 
@@ -218,10 +284,17 @@ async def test_redelivered_order_does_not_double_the_statistics(customers, broke
     await broker.publish(first)
     await broker.publish(first)  # the same message again
     await broker.publish(envelope("order.placed", placed(email, "ord-r1", total=12999)))  # new event id
-    await broker.publish(envelope("order.placed", placed(email, "ord-r2", total=1001, at="2026-11-21T10:00:00Z")))
+    await broker.publish(
+        envelope("order.placed", placed(email, "ord-r2", total=1001, at="2026-11-21T10:00:00Z"))
+    )
     async with customers.client() as http:
         c = await stats_when(http, email, lambda s: s.get("number_of_orders") == 2)
-        assert eur(c["stats"]) == {"currency": "EUR", "orders": 2, "total_spent": 14000, "average_order": 7000}
+        assert eur(c["stats"]) == {
+            "currency": "EUR",
+            "orders": 2,
+            "total_spent": 14000,
+            "average_order": 7000,
+        }
         assert c["stats"]["first_order_at"].startswith("2026-11-20T10:00:00")
         assert c["stats"]["last_order_at"].startswith("2026-11-21T10:00:00")
         assert c["country"] == "PT" and c["city"] == "Lisboa"
@@ -237,20 +310,38 @@ async def test_redelivered_order_does_not_double_the_statistics(customers, broke
 
 async def test_cancelled_order_counts_as_never_placed_even_when_cancel_comes_first(customers, broker: Broker):
     email = unique_email()
-    await broker.publish(envelope("order.placed", placed(email, "keep", total=2000, sku="A", category="socks")))
+    await broker.publish(
+        envelope("order.placed", placed(email, "keep", total=2000, sku="A", category="socks"))
+    )
     async with customers.client() as http:
         before = await stats_when(http, email, lambda s: s.get("number_of_orders") == 1)
         # cancelled before it is placed (reordered delivery) ...
-        await broker.publish(envelope("order.cancelled", {"order_id": "early", "cancelled_at": "2026-11-22T10:00:00Z",
-                                                          "customer": {"email": email}}))
-        await broker.publish(envelope("order.placed", placed(email, "early", total=9999, sku="B", category="hats",
-                                                             at="2026-11-21T10:00:00Z")))
+        await broker.publish(
+            envelope(
+                "order.cancelled",
+                {"order_id": "early", "cancelled_at": "2026-11-22T10:00:00Z", "customer": {"email": email}},
+            )
+        )
+        await broker.publish(
+            envelope(
+                "order.placed",
+                placed(email, "early", total=9999, sku="B", category="hats", at="2026-11-21T10:00:00Z"),
+            )
+        )
         # ... and cancelled after it is placed
-        await broker.publish(envelope("order.placed", placed(email, "late", total=7777, sku="C", category="bags",
-                                                             at="2026-11-23T10:00:00Z")))
+        await broker.publish(
+            envelope(
+                "order.placed",
+                placed(email, "late", total=7777, sku="C", category="bags", at="2026-11-23T10:00:00Z"),
+            )
+        )
         await eventually(lambda: _orders_count(http, before["id"], 3))
-        await broker.publish(envelope("order.cancelled", {"order_id": "late", "cancelled_at": "2026-11-24T10:00:00Z",
-                                                          "customer": {"email": email}}))
+        await broker.publish(
+            envelope(
+                "order.cancelled",
+                {"order_id": "late", "cancelled_at": "2026-11-24T10:00:00Z", "customer": {"email": email}},
+            )
+        )
 
         async def settled():
             c = (await http.get(f"/v1/customers/{before['id']}")).json()
@@ -263,20 +354,31 @@ async def test_cancelled_order_counts_as_never_placed_even_when_cancel_comes_fir
         assert c["stats"] == before["stats"]
 
 
-async def test_a_burst_of_orders_ends_in_exact_statistics_and_a_last_event_saying_so(customers, broker: Broker):
+async def test_a_burst_of_orders_ends_in_exact_statistics_and_a_last_event_saying_so(
+    customers, broker: Broker
+):
     email = unique_email("burst")
     days = [5, 1, 9, 3, 7, 2, 8, 4]
     for i, d in enumerate(days):
-        await broker.publish(envelope("order.placed", placed(email, f"b{i}", total=100 * (i + 1),
-                                                             at=f"2026-11-{10 + d:02d}T10:00:00Z")))
+        await broker.publish(
+            envelope(
+                "order.placed",
+                placed(email, f"b{i}", total=100 * (i + 1), at=f"2026-11-{10 + d:02d}T10:00:00Z"),
+            )
+        )
     async with customers.client() as http:
         c = await stats_when(http, email, lambda s: s.get("number_of_orders") == len(days))
         assert eur(c["stats"])["total_spent"] == sum(100 * (i + 1) for i in range(len(days)))
-        assert c["stats"]["first_order_at"].startswith("2026-11-11") and c["stats"]["last_order_at"].startswith("2026-11-19")
+        assert c["stats"]["first_order_at"].startswith("2026-11-11") and c["stats"][
+            "last_order_at"
+        ].startswith("2026-11-19")
     last = await state_event(broker, lambda d: d["id"] == c["id"] and d["version"] == c["version"])
     assert last["data"]["stats"]["number_of_orders"] == len(days)
-    versions = [e["body"]["data"]["version"] for e in broker.received
-                if e["routing_key"].startswith("customer.") and e["body"]["data"].get("id") == c["id"]]
+    versions = [
+        e["body"]["data"]["version"]
+        for e in broker.received
+        if e["routing_key"].startswith("customer.") and e["body"]["data"].get("id") == c["id"]
+    ]
     assert sorted(versions) == list(range(1, c["version"] + 1))  # one event per version, none lost
 
 
@@ -287,9 +389,17 @@ async def _orders_count(http, customer_id: str, n: int) -> bool:
 async def test_refunds_reduce_total_spent_once(customers, broker: Broker):
     email = unique_email()
     await broker.publish(envelope("order.placed", placed(email, "ref1", total=10000)))
-    refund = envelope("order.refunded", {"order_id": "ref1", "refunded_at": "2026-11-22T10:00:00Z",
-                                         "customer": {"email": email}, "currency": "EUR", "amount": 2500,
-                                         "to_store_credit": False})
+    refund = envelope(
+        "order.refunded",
+        {
+            "order_id": "ref1",
+            "refunded_at": "2026-11-22T10:00:00Z",
+            "customer": {"email": email},
+            "currency": "EUR",
+            "amount": 2500,
+            "to_store_credit": False,
+        },
+    )
     await broker.publish(refund)
     await broker.publish(refund)
     async with customers.client() as http:
@@ -325,7 +435,9 @@ async def test_newsletter_creates_subscribed_guest_and_remembers_unsubscribe(cus
         assert c["marketing_consent"]["state"] == "unsubscribed"
         # an older subscription arriving late changes nothing
         await broker.publish(envelope("newsletter.subscribed", {"email": sub, "at": "2026-11-21T10:00:00Z"}))
-        await broker.publish(envelope("newsletter.unsubscribed", {"email": sub, "at": "2026-11-22T10:00:00Z"}))
+        await broker.publish(
+            envelope("newsletter.unsubscribed", {"email": sub, "at": "2026-11-22T10:00:00Z"})
+        )
         await broker.publish(envelope("newsletter.subscribed", {"email": sub, "at": "2026-11-19T10:00:00Z"}))
         c = await eventually(lambda: _consent(http, sub, "unsubscribed"))
         assert c["marketing_consent"]["at"].startswith("2026-11-22")
@@ -343,11 +455,22 @@ async def test_search_by_email_prefix_name_type_tag_and_sort(customers):
     run = uuid.uuid4().hex[:6]
     async with customers.client() as http:
         made = {}
-        for first, last, account, tags in [("Zara", "Alves", True, ["vip"]), ("Abel", "Brito", False, []),
-                                           ("Marta", "Costa", True, ["vip"]), ("Mario", "Dias", True, [])]:
-            r = await http.post("/v1/customers", json={
-                "email": f"{first.lower()}.{run}@shop{run}.com", "first_name": first, "last_name": f"{last}{run}",
-                "has_account": account, "tags": tags + [f"t{run}"]})
+        for first, last, account, tags in [
+            ("Zara", "Alves", True, ["vip"]),
+            ("Abel", "Brito", False, []),
+            ("Marta", "Costa", True, ["vip"]),
+            ("Mario", "Dias", True, []),
+        ]:
+            r = await http.post(
+                "/v1/customers",
+                json={
+                    "email": f"{first.lower()}.{run}@shop{run}.com",
+                    "first_name": first,
+                    "last_name": f"{last}{run}",
+                    "has_account": account,
+                    "tags": tags + [f"t{run}"],
+                },
+            )
             assert r.status_code == 201, r.text
             made[first] = r.json()["id"]
 
@@ -359,7 +482,7 @@ async def test_search_by_email_prefix_name_type_tag_and_sort(customers):
         assert {"Mario", "Marta"} <= set(await names(q="MAR", limit=500))  # case-insensitive prefix
         assert "Zara" not in await names(q="mar", limit=500)  # anchored: "mar" is not inside a name
         assert await names(q=f"marta.{run}@") == ["Marta"]
-        assert await names(q=f"mar", tag=f"t{run}", sort="name") == ["Mario", "Marta"]
+        assert await names(q="mar", tag=f"t{run}", sort="name") == ["Mario", "Marta"]
         assert await names(q=f"costa{run}") == ["Marta"]  # last name
         assert await names(q=f"marta costa{run}") == ["Marta"]  # full name
         assert await names(tag=f"t{run}", sort="name") == ["Abel", "Mario", "Marta", "Zara"]
@@ -367,7 +490,9 @@ async def test_search_by_email_prefix_name_type_tag_and_sort(customers):
         assert await names(tag=f"t{run}", has_account=False) == ["Abel"]
         assert sorted(await names(tag="vip", q=f"zara.{run}")) == ["Zara"]
         assert await names(tag=f"t{run}", sort="created_at") == ["Zara", "Abel", "Marta", "Mario"]
-        assert (await http.patch(f"/v1/customers/{made['Zara']}", json={"status": "inactive"})).status_code == 200
+        assert (
+            await http.patch(f"/v1/customers/{made['Zara']}", json={"status": "inactive"})
+        ).status_code == 200
         assert await names(tag=f"t{run}", status="inactive") == ["Zara"]
         assert await names(tag=f"t{run}", status="enabled", sort="name") == ["Abel", "Mario", "Marta"]
 
@@ -383,11 +508,15 @@ async def test_search_by_email_prefix_name_type_tag_and_sort(customers):
             if not cursor:
                 break
         assert seen == ["Abel", "Mario", "Marta", "Zara"]
-        for sort, expected in (("-created_at", ["Mario", "Marta", "Abel", "Zara"]),
-                               ("total_spent", None)):
+        for sort, expected in (("-created_at", ["Mario", "Marta", "Abel", "Zara"]), ("total_spent", None)):
             seen, cursor = [], None
             while True:
-                params = {"tag": f"t{run}", "sort": sort, "limit": 1, **({"cursor": cursor} if cursor else {})}
+                params = {
+                    "tag": f"t{run}",
+                    "sort": sort,
+                    "limit": 1,
+                    **({"cursor": cursor} if cursor else {}),
+                }
                 page = (await http.get("/v1/customers", params=params)).json()
                 seen += [c["first_name"] for c in page["items"]]
                 cursor = page["next_cursor"]
@@ -395,8 +524,12 @@ async def test_search_by_email_prefix_name_type_tag_and_sort(customers):
                     break
             assert seen == expected if expected else sorted(seen) == ["Abel", "Mario", "Marta", "Zara"]
         # a cursor of one sort order is refused for another
-        first = (await http.get("/v1/customers", params={"tag": f"t{run}", "sort": "name", "limit": 1})).json()
-        mixed = await http.get("/v1/customers", params={"sort": "-created_at", "cursor": first["next_cursor"]})
+        first = (
+            await http.get("/v1/customers", params={"tag": f"t{run}", "sort": "name", "limit": 1})
+        ).json()
+        mixed = await http.get(
+            "/v1/customers", params={"sort": "-created_at", "cursor": first["next_cursor"]}
+        )
         assert mixed.status_code == 422
         bad = await http.get("/v1/customers", params={"cursor": "garbage!", "sort": "name"})
         assert bad.status_code == 422
@@ -424,18 +557,35 @@ async def test_search_by_group_follows_group_events(customers, broker: Broker):
         c = (await http.post("/v1/customers", json={"email": unique_email("c")})).json()
         group = f"grp_{uuid.uuid4().hex[:8]}"
         other = f"grp_{uuid.uuid4().hex[:8]}"
-        await broker.publish(envelope("group.members.added", {"group_id": group, "group_name": "VIP",
-                                                              "customer_ids": [a["id"], b["id"]]}, source="/crm/groups"))
-        await broker.publish(envelope("group.members.added", {"group_id": other, "group_name": "B2B",
-                                                              "customer_ids": [c["id"]]}, source="/crm/groups"))
+        await broker.publish(
+            envelope(
+                "group.members.added",
+                {"group_id": group, "group_name": "VIP", "customer_ids": [a["id"], b["id"]]},
+                source="/crm/groups",
+            )
+        )
+        await broker.publish(
+            envelope(
+                "group.members.added",
+                {"group_id": other, "group_name": "B2B", "customer_ids": [c["id"]]},
+                source="/crm/groups",
+            )
+        )
 
         async def members(g):
-            return sorted(x["id"] for x in (await http.get("/v1/customers", params={"group_id": g})).json()["items"])
+            return sorted(
+                x["id"] for x in (await http.get("/v1/customers", params={"group_id": g})).json()["items"]
+            )
 
         await eventually(lambda: _equals(members(group), sorted([a["id"], b["id"]])))
         await eventually(lambda: _equals(members(other), [c["id"]]))
-        await broker.publish(envelope("group.members.removed", {"group_id": group, "group_name": "VIP",
-                                                                "customer_ids": [a["id"]]}, source="/crm/groups"))
+        await broker.publish(
+            envelope(
+                "group.members.removed",
+                {"group_id": group, "group_name": "VIP", "customer_ids": [a["id"]]},
+                source="/crm/groups",
+            )
+        )
         await eventually(lambda: _equals(members(group), [b["id"]]))
         assert (await http.get(f"/v1/customers/{b['id']}")).json()["group_ids"] == [group]
         await broker.publish(envelope("group.deleted", {"id": group}, source="/crm/groups"))
@@ -448,23 +598,34 @@ async def test_group_events_in_the_wrong_order_end_on_the_latest_statement(custo
         a = (await http.post("/v1/customers", json={"email": unique_email("a")})).json()
         b = (await http.post("/v1/customers", json={"email": unique_email("b")})).json()
         group = f"grp_{uuid.uuid4().hex[:8]}"
-        added = envelope("group.members.added", {"group_id": group, "group_name": "VIP",
-                                                 "customer_ids": [a["id"], b["id"]]}, source="/crm/groups")
-        removed = envelope("group.members.removed", {"group_id": group, "group_name": "VIP",
-                                                     "customer_ids": [a["id"]]}, source="/crm/groups")
+        added = envelope(
+            "group.members.added",
+            {"group_id": group, "group_name": "VIP", "customer_ids": [a["id"], b["id"]]},
+            source="/crm/groups",
+        )
+        removed = envelope(
+            "group.members.removed",
+            {"group_id": group, "group_name": "VIP", "customer_ids": [a["id"]]},
+            source="/crm/groups",
+        )
         added["time"], removed["time"] = "2026-11-22T10:00:00Z", "2026-11-22T10:00:05Z"
         await broker.publish(removed)  # the later statement arrives first
         await broker.publish(added)
         await broker.publish(added)  # and the earlier one twice
 
         async def members():
-            return sorted(x["id"] for x in (await http.get("/v1/customers", params={"group_id": group})).json()["items"])
+            return sorted(
+                x["id"] for x in (await http.get("/v1/customers", params={"group_id": group})).json()["items"]
+            )
 
         await eventually(lambda: _equals(members(), [b["id"]]))
         # a deleted group stays deleted, even if an older addition is delivered after it
         await broker.publish(envelope("group.deleted", {"id": group}, source="/crm/groups"))
-        late = envelope("group.members.added", {"group_id": group, "group_name": "VIP",
-                                                "customer_ids": [a["id"]]}, source="/crm/groups")
+        late = envelope(
+            "group.members.added",
+            {"group_id": group, "group_name": "VIP", "customer_ids": [a["id"]]},
+            source="/crm/groups",
+        )
         await broker.publish(late)
         await eventually(lambda: _group_ids(http, a["id"], b["id"]))
         assert await members() == []
@@ -488,10 +649,17 @@ async def test_search_uses_indexes_where_the_backend_reports_plans(customers, sy
     from crm_customers import search
 
     db = mongo[system.database("customers")]
-    for query in (search.build(q="ana@ex"), search.build(q="ana"), search.build(group_id="g1", sort="name"),
-                  search.build(sort="-created_at")):
-        explained = await db.command("explain", {"find": "customers", "filter": query.filter,
-                                                 "sort": dict(query.sort), "limit": 50}, verbosity="queryPlanner")
+    for query in (
+        search.build(q="ana@ex"),
+        search.build(q="ana"),
+        search.build(group_id="g1", sort="name"),
+        search.build(sort="-created_at"),
+    ):
+        explained = await db.command(
+            "explain",
+            {"find": "customers", "filter": query.filter, "sort": dict(query.sort), "limit": 50},
+            verbosity="queryPlanner",
+        )
         plan = explained.get("queryPlanner", {})
         if "winningPlan" not in plan:
             pytest.skip(f"backend reports no winning plan (FerretDB): {plan}")
@@ -506,16 +674,36 @@ async def test_addresses_one_default_of_each_type(customers):
     async with customers.client() as http:
         c = (await http.post("/v1/customers", json={"email": unique_email()})).json()
         base = f"/v1/customers/{c['id']}/addresses"
-        s1 = (await http.post(base, json={"type": "shipping", "line1": "Rua 1", "city": "Porto", "country_code": "pt"})).json()
+        s1 = (
+            await http.post(
+                base, json={"type": "shipping", "line1": "Rua 1", "city": "Porto", "country_code": "pt"}
+            )
+        ).json()
         assert s1["is_default"] is True and s1["country_code"] == "PT"
-        s2 = (await http.post(base, json={"type": "shipping", "line1": "Rua 2", "city": "Braga", "country_code": "PT",
-                                          "is_default": True})).json()
-        b1 = (await http.post(base, json={"type": "billing", "line1": "Av 3", "city": "Faro", "country_code": "PT"})).json()
+        s2 = (
+            await http.post(
+                base,
+                json={
+                    "type": "shipping",
+                    "line1": "Rua 2",
+                    "city": "Braga",
+                    "country_code": "PT",
+                    "is_default": True,
+                },
+            )
+        ).json()
+        b1 = (
+            await http.post(
+                base, json={"type": "billing", "line1": "Av 3", "city": "Faro", "country_code": "PT"}
+            )
+        ).json()
         listed = {a["id"]: a["is_default"] for a in (await http.get(base)).json()["items"]}
         assert listed == {s1["id"]: False, s2["id"]: True, b1["id"]: True}
         assert (await http.get(f"/v1/customers/{c['id']}")).json()["city"] == "Braga"
 
-        bad = await http.post(base, json={"type": "shipping", "line1": "x", "city": "y", "country_code": "XX"})
+        bad = await http.post(
+            base, json={"type": "shipping", "line1": "x", "city": "y", "country_code": "XX"}
+        )
         assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "country_code"
         edited = await http.patch(f"{base}/{s1['id']}", json={"city": "Gaia", "is_default": True})
         assert edited.status_code == 200 and edited.json()["city"] == "Gaia" and edited.json()["is_default"]
@@ -532,9 +720,13 @@ async def test_order_addresses_are_learned_and_a_deleted_one_stays_deleted(custo
     async with customers.client() as http:
         c = await stats_when(http, email, lambda s: s.get("number_of_orders") == 1)
         (learned,) = c["addresses"]
-        assert learned["city"] == "Lisboa" and learned["is_default"] and learned["from_order"].endswith("|adr1")
+        assert (
+            learned["city"] == "Lisboa" and learned["is_default"] and learned["from_order"].endswith("|adr1")
+        )
         assert (await http.delete(f"/v1/customers/{c['id']}/addresses/{learned['id']}")).status_code == 204
-        await broker.publish(envelope("order.placed", placed(email, "adr2", city="Porto", at="2026-11-21T10:00:00Z")))
+        await broker.publish(
+            envelope("order.placed", placed(email, "adr2", city="Porto", at="2026-11-21T10:00:00Z"))
+        )
         c = await stats_when(http, email, lambda s: s.get("number_of_orders") == 2)
         assert [a["city"] for a in c["addresses"]] == ["Porto"]
         assert (c["country"], c["city"]) == ("PT", "Porto")
@@ -556,8 +748,11 @@ async def test_notes_are_kept_listed_deleted_and_shown_in_history(customers):
         assert kinds == ["note", "customer.created"]
         assert history[0]["body"] == "VIP at the Lisbon store"
         page1 = (await http.get(f"/v1/customers/{c['id']}/history", params={"limit": 1})).json()
-        page2 = (await http.get(f"/v1/customers/{c['id']}/history",
-                                params={"limit": 1, "cursor": page1["next_cursor"]})).json()
+        page2 = (
+            await http.get(
+                f"/v1/customers/{c['id']}/history", params={"limit": 1, "cursor": page1["next_cursor"]}
+            )
+        ).json()
         assert [h["kind"] for h in page1["items"] + page2["items"]] == kinds
 
 
@@ -581,7 +776,9 @@ async def test_export_holds_everything_about_the_person(customers, broker: Broke
         assert (await http.get("/v1/customers/cus_nobody/export")).status_code == 404
 
 
-async def test_delete_erases_the_person_and_publishes_customer_deleted(customers, broker: Broker, system, mongo):
+async def test_delete_erases_the_person_and_publishes_customer_deleted(
+    customers, broker: Broker, system, mongo
+):
     email = unique_email("erase")
     await broker.publish(envelope("order.placed", placed(email, "del1")))
     async with customers.client() as http:
@@ -600,12 +797,16 @@ async def test_delete_erases_the_person_and_publishes_customer_deleted(customers
     key = email.lower()
     for coll in ("customers", "orders", "notes", "credentials", "customer_emails", "memberships"):
         async for doc in db[coll].find({}):
-            assert key not in str(doc).lower() and (doc.get("customer_id") != c["id"]) and doc["_id"] != c["id"], coll
+            assert (
+                key not in str(doc).lower() and (doc.get("customer_id") != c["id"]) and doc["_id"] != c["id"]
+            ), coll
     remaining = await db["customers_changes"].find({"doc_id": c["id"]}).to_list()
     assert [r["state"] for r in remaining] == [None]
     assert email.lower() not in str(remaining).lower()
 
     # the e-mail is free: a later order makes a new guest
     await broker.publish(envelope("order.placed", placed(email, "del2")))
-    again = await broker.wait_for("customer.created", lambda b: b["data"]["email"] == email and b["data"]["id"] != c["id"])
+    again = await broker.wait_for(
+        "customer.created", lambda b: b["data"]["email"] == email and b["data"]["id"] != c["id"]
+    )
     assert again[0]["body"]["data"]["version"] == 1

@@ -12,7 +12,9 @@ async def test_group_membership_from_the_groups_service_filters_customer_search(
     async with customers.client() as c_http, groups.client() as g_http:
         ids = []
         for name in ("one", "two", "three"):
-            r = await c_http.post("/v1/customers", json={"email": f"{name}.{uuid.uuid4().hex[:6]}@example.com"})
+            r = await c_http.post(
+                "/v1/customers", json={"email": f"{name}.{uuid.uuid4().hex[:6]}@example.com"}
+            )
             assert r.status_code == 201
             ids.append(r.json()["id"])
         r = await g_http.post("/v1/groups", json={"name": f"VIP {uuid.uuid4().hex[:6]}"})

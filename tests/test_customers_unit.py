@@ -1,25 +1,34 @@
 """Customers: pure rules with in-memory data (no broker, no database)."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from crm_customers import addresses, domain, search, stats
 from crm_customers.models import CustomerCreate
 
-T0 = datetime(2026, 11, 1, 10, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, 10, tzinfo=UTC)
 
 
 def order(key: str, total: int, *, currency: str = "EUR", days: int = 0, items=None, ship=None) -> dict:
-    return {"_id": key, "order_id": key, "source": "/s", "placed_at": T0 + timedelta(days=days),
-            "currency": currency, "total": total, "shipping_address": ship,
-            "items": items or [{"sku": f"SKU-{key}", "category": "shoes", "quantity": 1, "unit_price": total}]}
+    return {
+        "_id": key,
+        "order_id": key,
+        "source": "/s",
+        "placed_at": T0 + timedelta(days=days),
+        "currency": currency,
+        "total": total,
+        "shipping_address": ship,
+        "items": items or [{"sku": f"SKU-{key}", "category": "shoes", "quantity": 1, "unit_price": total}],
+    }
 
 
 def test_statistics_ignore_cancelled_orders_and_subtract_refunds():
     views = [
         stats.apply_adjustments(order("a", 1000, days=0), []),
-        stats.apply_adjustments(order("b", 3000, days=1), [{"kind": "refunded", "amount": 500, "currency": "EUR"}]),
+        stats.apply_adjustments(
+            order("b", 3000, days=1), [{"kind": "refunded", "amount": 500, "currency": "EUR"}]
+        ),
         stats.apply_adjustments(order("c", 9000, days=2), [{"kind": "cancelled", "at": T0}]),
         stats.apply_adjustments(order("d", 700, currency="USD", days=3), []),
     ]
@@ -42,9 +51,19 @@ def test_statistics_do_not_depend_on_the_order_orders_come_in():
 
 
 def test_favourite_categories_come_first():
-    views = [stats.apply_adjustments(order("a", 100, items=[
-        {"sku": "1", "category": "socks", "quantity": 1, "unit_price": 1},
-        {"sku": "2", "category": "shoes", "quantity": 3, "unit_price": 1}]), [])]
+    views = [
+        stats.apply_adjustments(
+            order(
+                "a",
+                100,
+                items=[
+                    {"sku": "1", "category": "socks", "quantity": 1, "unit_price": 1},
+                    {"sku": "2", "category": "shoes", "quantity": 3, "unit_price": 1},
+                ],
+            ),
+            [],
+        )
+    ]
     assert stats.compute(views)["categories_purchased"] == ["shoes", "socks"]
 
 
@@ -111,8 +130,12 @@ def _clause_fields(filt: dict) -> list[set[str]]:
 
 
 @pytest.mark.parametrize("q", [None, "ana", "ana@ex"])
-@pytest.mark.parametrize("filters", [{}, {"group_id": "g1"}, {"tag": "vip"}, {"has_account": True}, {"status": "enabled"}])
-@pytest.mark.parametrize("sort", ["name", "-name", "created_at", "-created_at", "total_spent", "-total_spent"])
+@pytest.mark.parametrize(
+    "filters", [{}, {"group_id": "g1"}, {"tag": "vip"}, {"has_account": True}, {"status": "enabled"}]
+)
+@pytest.mark.parametrize(
+    "sort", ["name", "-name", "created_at", "-created_at", "total_spent", "-total_spent"]
+)
 def test_every_search_is_answered_by_an_index(q, filters, sort):
     query = search.build(q=q, sort=sort, **filters)
     leading = _leading_fields()
@@ -126,7 +149,7 @@ def test_every_search_is_answered_by_an_index(q, filters, sort):
     if q:
         ranges = [alt for c in query.filter.get("$and", [query.filter]) for alt in c.get("$or", [])]
         for alt in ranges:
-            (field, cond), = alt.items()
+            ((field, cond),) = alt.items()
             assert cond == {"$gte": q, "$lt": q + "\uffff"}, "prefix search must be an anchored range"
     if filters:
         (field,) = [search.SORT_FIELDS.get(k, k) for k in filters]

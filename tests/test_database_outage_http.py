@@ -14,7 +14,9 @@ pytestmark = pytest.mark.skipif(
 
 
 def infra(action: str) -> None:
-    subprocess.run(["bash", "-c", f"source infra/local.sh && {action}"], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        ["bash", "-c", f"source infra/local.sh && {action}"], cwd=ROOT, check=True, capture_output=True
+    )
 
 
 async def test_database_outage_is_a_503_to_retry_not_a_500(system):

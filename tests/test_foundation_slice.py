@@ -92,7 +92,8 @@ async def test_health_endpoints_need_no_token(system):
 
 
 async def test_operator_lists_dead_letters_with_reasons_and_replays_chosen_ones(system, broker: Broker):
-    import subprocess, sys
+    import subprocess
+    import sys
 
     system.service("customers")
     first = envelope("order.placed", {"order_id": "bad-1"})
@@ -113,7 +114,9 @@ async def test_operator_lists_dead_letters_with_reasons_and_replays_chosen_ones(
     # Listing changed nothing: both are still there.
     assert {first["id"], second["id"]} <= {i["message_id"] for i in await listed()}
 
-    out = subprocess.run([*cli, "replay", "customers", first["id"]], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [*cli, "replay", "customers", first["id"]], env=env, capture_output=True, text=True, check=True
+    )
     assert "replayed 1" in out.stderr
     # The replayed message was consumed again (and, still invalid, dead-lettered again with a
     # fresh reason); the other one never left the dead-letter queue.
@@ -142,4 +145,4 @@ async def test_text_with_nul_is_refused_up_front_and_stores_nothing(system, brok
         assert "U+0000" in r.json()["detail"]
         found = (await http.get("/v1/customers", params={"q": email.split("@")[0]})).json()["items"]
         assert found == []
-        assert (await http.get(f"/v1/customers/cus%00x")).status_code == 422
+        assert (await http.get("/v1/customers/cus%00x")).status_code == 422

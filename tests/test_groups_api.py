@@ -3,7 +3,7 @@ The groups service runs as a real process against the real broker and FerretDB."
 
 import asyncio
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from harness import Broker, envelope, eventually
 
@@ -13,9 +13,15 @@ def unique_name(prefix: str = "Group") -> str:
 
 
 def customer_state(customer_id: str, version: int = 1) -> dict:
-    now = datetime.now(timezone.utc).isoformat()
-    return {"id": customer_id, "version": version, "email": f"{customer_id}@example.com",
-            "has_account": False, "created_at": now, "updated_at": now}
+    now = datetime.now(UTC).isoformat()
+    return {
+        "id": customer_id,
+        "version": version,
+        "email": f"{customer_id}@example.com",
+        "has_account": False,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 async def make_customers(system, broker: Broker, mongo, n: int, prefix: str = "cus") -> list[str]:
@@ -23,8 +29,12 @@ async def make_customers(system, broker: Broker, mongo, n: int, prefix: str = "c
     waits until the groups service has recorded them."""
     ids = [f"{prefix}_{uuid.uuid4().hex[:12]}" for _ in range(n)]
     for start in range(0, n, 200):  # concurrent publishes, each still confirmed by the broker
-        await asyncio.gather(*(broker.publish(envelope("customer.created", customer_state(cid), source="/crm/customers"))
-                               for cid in ids[start:start + 200]))
+        await asyncio.gather(
+            *(
+                broker.publish(envelope("customer.created", customer_state(cid), source="/crm/customers"))
+                for cid in ids[start : start + 200]
+            )
+        )
     known = mongo[system.database("groups")]["known_customers"]
     await eventually(lambda: _all_known(known, ids), timeout=max(30, n / 20))
     return ids
@@ -33,7 +43,7 @@ async def make_customers(system, broker: Broker, mongo, n: int, prefix: str = "c
 async def _all_known(known, ids: list[str]) -> bool:
     count = 0
     for start in range(0, len(ids), 1000):
-        count += await known.count_documents({"_id": {"$in": ids[start:start + 1000]}, "deleted": False})
+        count += await known.count_documents({"_id": {"$in": ids[start : start + 1000]}, "deleted": False})
     return count == len(ids)
 
 
@@ -48,8 +58,14 @@ async def test_create_read_and_names_are_unique_case_insensitively(system, broke
     groups = system.service("groups")
     name = unique_name("Wholesale")
     async with groups.client() as http:
-        r = await http.post("/v1/groups", json={"name": f"  {name} ", "description": "B2B buyers",
-                                                "metadata": {"erp:id": "W-1", "tier": 2}})
+        r = await http.post(
+            "/v1/groups",
+            json={
+                "name": f"  {name} ",
+                "description": "B2B buyers",
+                "metadata": {"erp:id": "W-1", "tier": 2},
+            },
+        )
         assert r.status_code == 201
         group = r.json()
         assert group["name"] == name and group["description"] == "B2B buyers"
@@ -73,9 +89,13 @@ async def test_create_read_and_names_are_unique_case_insensitively(system, broke
 async def test_bad_input_is_422_naming_the_field(system):
     groups = system.service("groups")
     async with groups.client() as http:
-        for body, field in [({}, "name"), ({"name": "   "}, "name"), ({"name": "x" * 101}, "name"),
-                            ({"name": unique_name(), "discount_percent": 101}, "discount_percent"),
-                            ({"name": unique_name(), "colour": "red"}, "colour")]:
+        for body, field in [
+            ({}, "name"),
+            ({"name": "   "}, "name"),
+            ({"name": "x" * 101}, "name"),
+            ({"name": unique_name(), "discount_percent": 101}, "discount_percent"),
+            ({"name": unique_name(), "colour": "red"}, "colour"),
+        ]:
             r = await http.post("/v1/groups", json=body)
             assert r.status_code == 422, body
             assert r.headers["content-type"] == "application/problem+json"
@@ -98,9 +118,16 @@ async def test_edit_name_description_and_pricing_emits_group_updated(system, bro
         group = await create_group(http, description="old")
         other = await create_group(http)
         new_name = unique_name("Renamed")
-        r = await http.patch(f"/v1/groups/{group['id']}",
-                             json={"name": new_name, "description": None, "discount_percent": 15,
-                                   "price_tier": "wholesale", "priority": 3})
+        r = await http.patch(
+            f"/v1/groups/{group['id']}",
+            json={
+                "name": new_name,
+                "description": None,
+                "discount_percent": 15,
+                "price_tier": "wholesale",
+                "priority": 3,
+            },
+        )
         assert r.status_code == 200, r.text
         edited = r.json()
         assert edited["name"] == new_name and edited["description"] is None and edited["version"] == 2
@@ -120,8 +147,12 @@ async def test_edit_name_description_and_pricing_emits_group_updated(system, bro
         assert (await http.patch("/v1/groups/grp_missing", json={"description": "x"})).status_code == 404
 
     updates = await broker.wait_for(
-        "group.updated", lambda b: b["data"]["id"] == group["id"] and b["data"]["version"] == 3)
-    versions = [u["body"]["data"]["version"] for u in broker.events("group.updated", lambda b: b["data"]["id"] == group["id"])]
+        "group.updated", lambda b: b["data"]["id"] == group["id"] and b["data"]["version"] == 3
+    )
+    versions = [
+        u["body"]["data"]["version"]
+        for u in broker.events("group.updated", lambda b: b["data"]["id"] == group["id"])
+    ]
     assert versions == [2, 3]
     first = broker.events("group.updated", lambda b: b["data"]["id"] == group["id"])[0]["body"]["data"]
     assert first["name"] == new_name and first["discount_percent"] == 15 and first["priority"] == 3
@@ -132,18 +163,24 @@ async def test_metadata_keys_are_added_changed_and_removed_with_limits(system, b
     groups = system.service("groups")
     async with groups.client() as http:
         group = await create_group(http, metadata={"a": "1", "b": "2"})
-        r = await http.patch(f"/v1/groups/{group['id']}", json={"metadata": {"a": "changed", "b": None, "c": True}})
+        r = await http.patch(
+            f"/v1/groups/{group['id']}", json={"metadata": {"a": "changed", "b": None, "c": True}}
+        )
         assert r.status_code == 200 and r.json()["metadata"] == {"a": "changed", "c": True}
         assert (await http.get(f"/v1/groups/{group['id']}")).json()["metadata"] == {"a": "changed", "c": True}
 
         too_long_key = await http.patch(f"/v1/groups/{group['id']}", json={"metadata": {"k" * 41: "v"}})
         assert too_long_key.status_code == 422
-        assert too_long_key.json()["errors"] == [{"field": f"metadata.{'k' * 41}", "message": "keys are 1 to 40 characters"}]
+        assert too_long_key.json()["errors"] == [
+            {"field": f"metadata.{'k' * 41}", "message": "keys are 1 to 40 characters"}
+        ]
         too_big = await http.patch(f"/v1/groups/{group['id']}", json={"metadata": {"a": "x" * 501}})
         assert too_big.status_code == 422 and too_big.json()["errors"][0]["field"] == "metadata.a"
         nested = await http.patch(f"/v1/groups/{group['id']}", json={"metadata": {"a": {"deep": 1}}})
         assert nested.status_code == 422 and nested.json()["errors"][0]["field"] == "metadata.a"
-        too_many = await http.patch(f"/v1/groups/{group['id']}", json={"metadata": {f"k{i}": i for i in range(49)}})
+        too_many = await http.patch(
+            f"/v1/groups/{group['id']}", json={"metadata": {f"k{i}": i for i in range(49)}}
+        )
         assert too_many.status_code == 422
         assert too_many.json()["errors"] == [{"field": "metadata", "message": "at most 50 keys per group"}]
         # Rejected patches changed nothing.

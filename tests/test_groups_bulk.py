@@ -3,9 +3,10 @@ ids; the same call again adds and announces nothing; a bulk remove of them all."
 
 import time
 
-from harness import Broker, eventually
 from test_groups_api import create_group, make_customers
 from test_groups_membership import ids_in
+
+from harness import Broker, eventually
 
 
 async def test_bulk_add_of_5000_customers_in_one_call(system, broker: Broker, mongo):

@@ -4,12 +4,15 @@ deleting the group leaves the customer in the customers service."""
 
 import uuid
 
-from harness import Broker, envelope, eventually
 from test_foundation_slice import order_placed
 from test_groups_api import create_group
 
+from harness import Broker, envelope, eventually
 
-async def test_customer_from_customers_service_joins_a_group_and_survives_its_deletion(system, broker: Broker):
+
+async def test_customer_from_customers_service_joins_a_group_and_survives_its_deletion(
+    system, broker: Broker
+):
     customers = system.service("customers")
     groups = system.service("groups")
     email = f"flow.{uuid.uuid4().hex[:6]}@example.com"

@@ -1,6 +1,6 @@
 """Issue 4: the groups service's pure rules (no I/O): names, metadata limits, pricing choice."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,7 +15,7 @@ from crm_groups.domain import (
     new_group,
 )
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 LIMITS = MetadataLimits(max_keys=3, max_key_length=5, max_value_length=4)
 
 
@@ -60,8 +60,14 @@ def test_an_edit_that_changes_nothing_is_no_new_version():
 
 
 def _group(id_, priority=0, discount=None, tier=None, age=0):
-    return {"id": id_, "name": id_, "priority": priority, "discount_percent": discount,
-            "price_tier": tier, "created_at": T0 + timedelta(days=age)}
+    return {
+        "id": id_,
+        "name": id_,
+        "priority": priority,
+        "discount_percent": discount,
+        "price_tier": tier,
+        "created_at": T0 + timedelta(days=age),
+    }
 
 
 def test_pricing_highest_priority_wins_over_a_bigger_discount():

@@ -4,13 +4,17 @@ group deletion and group pricing, against the real broker and FerretDB."""
 import asyncio
 import uuid
 
-from harness import Broker, envelope, eventually
 from test_groups_api import create_group, make_customers
+
+from harness import Broker, envelope, eventually
 
 
 def ids_in(broker: Broker, type_: str, group_id: str) -> list[str]:
-    return [c for e in broker.events(type_, lambda b: b["data"]["group_id"] == group_id)
-            for c in e["body"]["data"]["customer_ids"]]
+    return [
+        c
+        for e in broker.events(type_, lambda b: b["data"]["group_id"] == group_id)
+        for c in e["body"]["data"]["customer_ids"]
+    ]
 
 
 async def test_adding_existing_members_is_idempotent_and_emits_nothing(system, broker: Broker, mongo):
@@ -43,13 +47,16 @@ async def test_adding_existing_members_is_idempotent_and_emits_nothing(system, b
     assert ids_in(broker, "group.members.removed", group["id"]) == [b]
 
 
-async def test_unknown_customer_ids_are_rejected_listing_them_and_nothing_changes(system, broker: Broker, mongo):
+async def test_unknown_customer_ids_are_rejected_listing_them_and_nothing_changes(
+    system, broker: Broker, mongo
+):
     groups = system.service("groups")
     [known] = await make_customers(system, broker, mongo, 1)
     async with groups.client() as http:
         group = await create_group(http)
-        r = await http.post(f"/v1/groups/{group['id']}/customers",
-                            json={"add": [known, "cus_ghost_1", "cus_ghost_2"]})
+        r = await http.post(
+            f"/v1/groups/{group['id']}/customers", json={"add": [known, "cus_ghost_1", "cus_ghost_2"]}
+        )
         assert r.status_code == 422
         assert r.headers["content-type"] == "application/problem+json"
         problem = r.json()
@@ -58,7 +65,9 @@ async def test_unknown_customer_ids_are_rejected_listing_them_and_nothing_change
         assert problem["errors"][0]["field"] == "add"
         assert (await http.get(f"/v1/groups/{group['id']}")).json()["member_count"] == 0
 
-        both = await http.post(f"/v1/groups/{group['id']}/customers", json={"add": [known], "remove": [known]})
+        both = await http.post(
+            f"/v1/groups/{group['id']}/customers", json={"add": [known], "remove": [known]}
+        )
         assert both.status_code == 422 and both.json()["errors"][0]["field"] == "remove"
         missing = await http.post("/v1/groups/grp_missing/customers", json={"add": [known]})
         assert missing.status_code == 404
@@ -95,7 +104,9 @@ async def test_members_and_a_customers_groups_are_paginated(system, broker: Brok
                 break
         assert sorted(g["id"] for g in mine) == sorted([group["id"]] + [o["id"] for o in others])
         assert {g["name"] for g in mine} == {group["name"]} | {o["name"] for o in others}
-        assert (await http.get(f"/v1/customers/{customers[1]}/groups")).json()["items"][0]["id"] == group["id"]
+        assert (await http.get(f"/v1/customers/{customers[1]}/groups")).json()["items"][0]["id"] == group[
+            "id"
+        ]
         assert (await http.get("/v1/customers/cus_unknown/groups")).status_code == 404
 
 
@@ -150,7 +161,9 @@ async def test_a_deleted_customer_leaves_every_group(system, broker: Broker, mon
         await broker.publish(deleted)
         await broker.publish(deleted)  # a redelivery changes nothing more
         for g in (g1, g2):
-            [ev] = await broker.wait_for("group.members.removed", lambda b, g=g: b["data"]["group_id"] == g["id"])
+            [ev] = await broker.wait_for(
+                "group.members.removed", lambda b, g=g: b["data"]["group_id"] == g["id"]
+            )
             assert ev["body"]["data"]["customer_ids"] == [gone]
             assert ev["body"]["data"]["group_name"] == g["name"]
             members = (await http.get(f"/v1/groups/{g['id']}/customers")).json()["items"]
@@ -171,7 +184,10 @@ async def test_deleting_a_group_ends_its_memberships_only(system, broker: Broker
     groups = system.service("groups")
     customers = await make_customers(system, broker, mongo, 3)
     async with groups.client() as http:
-        doomed, kept = await create_group(http, metadata={"k": "v"}, discount_percent=10), await create_group(http)
+        doomed, kept = (
+            await create_group(http, metadata={"k": "v"}, discount_percent=10),
+            await create_group(http),
+        )
         for g in (doomed, kept):
             await http.post(f"/v1/groups/{g['id']}/customers", json={"add": customers})
         r = await http.delete(f"/v1/groups/{doomed['id']}")
@@ -200,10 +216,16 @@ async def test_pricing_with_overlapping_groups_picks_one_discount(system, broker
     async with groups.client() as http:
         retail = await create_group(http, name=f"Retail {tag}", discount_percent=5, priority=0)
         vip = await create_group(http, name=f"VIP {tag}", discount_percent=20, priority=0)
-        wholesale = await create_group(http, name=f"Wholesale {tag}", discount_percent=10,
-                                       price_tier="wholesale", priority=10)
+        wholesale = await create_group(
+            http, name=f"Wholesale {tag}", discount_percent=10, price_tier="wholesale", priority=10
+        )
         newsletter = await create_group(http, name=f"Newsletter {tag}")  # no pricing
-        for g, members in ((retail, [ana, bo, cy]), (vip, [ana, bo]), (wholesale, [ana]), (newsletter, [ana, bo, cy, dee])):
+        for g, members in (
+            (retail, [ana, bo, cy]),
+            (vip, [ana, bo]),
+            (wholesale, [ana]),
+            (newsletter, [ana, bo, cy, dee]),
+        ):
             await http.post(f"/v1/groups/{g['id']}/customers", json={"add": members})
 
         async def pricing(c):
@@ -213,7 +235,11 @@ async def test_pricing_with_overlapping_groups_picks_one_discount(system, broker
 
         # ana: wholesale has the highest priority, even though VIP's discount is bigger.
         p = await pricing(ana)
-        assert (p["discount_percent"], p["price_tier"], p["group"]["id"]) == (10, "wholesale", wholesale["id"])
+        assert (p["discount_percent"], p["price_tier"], p["group"]["id"]) == (
+            10,
+            "wholesale",
+            wholesale["id"],
+        )
         assert [g["id"] for g in p["considered"]] == [wholesale["id"], vip["id"], retail["id"]]
         # bo: same priority, so the best discount.
         p = await pricing(bo)

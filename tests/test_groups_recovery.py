@@ -1,15 +1,18 @@
 """Issue 4: a membership change interrupted by a crash (recorded, partly applied, events not
 stored) is finished by the recovery job: every member is added and announced once."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from harness import Broker, envelope, eventually
 from test_groups_api import create_group, make_customers
 from test_groups_membership import ids_in
 
+from harness import Broker, envelope, eventually
+
 
 async def test_an_interrupted_bulk_add_is_finished_and_announced(system, broker: Broker, mongo):
-    groups = system.service("groups", CRM_GROUPS_RECOVERY_AFTER_SECONDS="1", CRM_GROUPS_RECOVERY_EVERY_SECONDS="0.5")
+    groups = system.service(
+        "groups", CRM_GROUPS_RECOVERY_AFTER_SECONDS="1", CRM_GROUPS_RECOVERY_EVERY_SECONDS="0.5"
+    )
     a, b, c = await make_customers(system, broker, mongo, 3)
     async with groups.client() as http:
         group = await create_group(http)
@@ -19,11 +22,27 @@ async def test_an_interrupted_bulk_add_is_finished_and_announced(system, broker:
     # What a process killed in the middle of adding [a, b, c] leaves behind: the change record,
     # and the membership of `a` inserted; no events stored.
     db = mongo[system.database("groups")]
-    started = datetime.now(timezone.utc) - timedelta(minutes=5)
-    await db["membership_ops"].insert_one({"_id": "op_crashed", "group_id": group["id"], "group_name": group["name"],
-                                           "add": [a, b, c], "remove": [], "started_at": started, "done": False})
-    await db["memberships"].insert_one({"_id": f"{group['id']}:{a}", "group_id": group["id"], "customer_id": a,
-                                        "added_at": started, "op": "op_crashed"})
+    started = datetime.now(UTC) - timedelta(minutes=5)
+    await db["membership_ops"].insert_one(
+        {
+            "_id": "op_crashed",
+            "group_id": group["id"],
+            "group_name": group["name"],
+            "add": [a, b, c],
+            "remove": [],
+            "started_at": started,
+            "done": False,
+        }
+    )
+    await db["memberships"].insert_one(
+        {
+            "_id": f"{group['id']}:{a}",
+            "group_id": group["id"],
+            "customer_id": a,
+            "added_at": started,
+            "op": "op_crashed",
+        }
+    )
 
     await broker.wait_for("group.members.added", lambda d: d["data"]["group_id"] == group["id"], count=2)
     # `c` was already a member by an earlier call: it is not announced again.
@@ -34,18 +53,25 @@ async def test_an_interrupted_bulk_add_is_finished_and_announced(system, broker:
 
 
 async def test_an_interrupted_group_deletion_loses_its_memberships(system, broker: Broker, mongo):
-    groups = system.service("groups", CRM_GROUPS_RECOVERY_AFTER_SECONDS="1", CRM_GROUPS_RECOVERY_EVERY_SECONDS="0.5")
+    groups = system.service(
+        "groups", CRM_GROUPS_RECOVERY_AFTER_SECONDS="1", CRM_GROUPS_RECOVERY_EVERY_SECONDS="0.5"
+    )
     [a] = await make_customers(system, broker, mongo, 1)
     db = mongo[system.database("groups")]
     # What a process killed after committing a deletion leaves: the deletion marker and the
     # memberships of a group that no longer exists.
-    started = datetime.now(timezone.utc) - timedelta(minutes=5)
+    started = datetime.now(UTC) - timedelta(minutes=5)
     await db["group_deletions"].insert_one({"_id": "grp_gone", "started_at": started})
-    await db["memberships"].insert_one({"_id": f"grp_gone:{a}", "group_id": "grp_gone", "customer_id": a,
-                                        "added_at": started, "op": "op_x"})
+    await db["memberships"].insert_one(
+        {"_id": f"grp_gone:{a}", "group_id": "grp_gone", "customer_id": a, "added_at": started, "op": "op_x"}
+    )
+
     async def cleared():
-        return (await db["memberships"].count_documents({"group_id": "grp_gone"}) == 0
-                and await db["group_deletions"].count_documents({}) == 0)
+        return (
+            await db["memberships"].count_documents({"group_id": "grp_gone"}) == 0
+            and await db["group_deletions"].count_documents({}) == 0
+        )
+
     await eventually(cleared)
     async with groups.client() as http:
         assert (await http.get(f"/v1/customers/{a}/groups")).json()["items"] == []
@@ -56,6 +82,9 @@ async def test_a_customer_event_without_id_is_dead_lettered_with_the_reason(syst
     bad = envelope("customer.created", {"version": 1, "email": "x@example.com"}, source="/crm/customers")
     await broker.publish(bad)
     [dead] = await broker.dead_letters("groups", expect=1)
-    assert "invalid data for customer.created" in dead.headers["x-crm-reason"] and "id" in dead.headers["x-crm-reason"]
+    assert (
+        "invalid data for customer.created" in dead.headers["x-crm-reason"]
+        and "id" in dead.headers["x-crm-reason"]
+    )
     # The next event is processed.
     await make_customers(system, broker, mongo, 1)

@@ -5,7 +5,7 @@ the events it publishes."""
 import asyncio
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -33,11 +33,18 @@ def cid() -> str:
 
 
 def iso(delta: timedelta) -> str:
-    return (datetime.now(timezone.utc) + delta).isoformat()
+    return (datetime.now(UTC) + delta).isoformat()
 
 
-def order(customer_id: str | None, *, email: str | None = None, total: int = 10000, credit: int = 0,
-          hold_id: str | None = None, currency: str = "EUR") -> dict:
+def order(
+    customer_id: str | None,
+    *,
+    email: str | None = None,
+    total: int = 10000,
+    credit: int = 0,
+    hold_id: str | None = None,
+    currency: str = "EUR",
+) -> dict:
     body = {
         "order_id": f"ord_{uuid.uuid4().hex[:8]}",
         "placed_at": "2026-11-22T10:00:00Z",
@@ -53,13 +60,21 @@ def order(customer_id: str | None, *, email: str | None = None, total: int = 100
 
 
 def customer_state(customer_id: str, email: str, version: int = 1) -> dict:
-    return {"id": customer_id, "version": version, "email": email, "has_account": False,
-            "created_at": "2026-11-22T10:00:00Z", "updated_at": "2026-11-22T10:00:00Z"}
+    return {
+        "id": customer_id,
+        "version": version,
+        "email": email,
+        "has_account": False,
+        "created_at": "2026-11-22T10:00:00Z",
+        "updated_at": "2026-11-22T10:00:00Z",
+    }
 
 
 async def fund(http, customer_id: str, amount: int, currency: str = "EUR", **extra) -> dict:
-    r = await http.post(f"/v1/accounts/{customer_id}/entries",
-                        json={"kind": "funding", "amount": amount, "currency": currency, **extra})
+    r = await http.post(
+        f"/v1/accounts/{customer_id}/entries",
+        json={"kind": "funding", "amount": amount, "currency": currency, **extra},
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -67,15 +82,19 @@ async def fund(http, customer_id: str, amount: int, currency: str = "EUR", **ext
 async def balance(http, customer_id: str, currency: str = "EUR") -> dict:
     r = await http.get(f"/v1/accounts/{customer_id}")
     assert r.status_code == 200
-    return next((b for b in r.json()["balances"] if b["currency"] == currency),
-                {"balance": 0, "available": 0, "held": 0, "expiring": []})
+    return next(
+        (b for b in r.json()["balances"] if b["currency"] == currency),
+        {"balance": 0, "available": 0, "held": 0, "expiring": []},
+    )
 
 
 async def entries(http, customer_id: str, **params) -> list[dict]:
     items, cursor = [], None
     while True:
-        r = await http.get(f"/v1/accounts/{customer_id}/entries",
-                           params={**params, "limit": 7, **({"cursor": cursor} if cursor else {})})
+        r = await http.get(
+            f"/v1/accounts/{customer_id}/entries",
+            params={**params, "limit": 7, **({"cursor": cursor} if cursor else {})},
+        )
         assert r.status_code == 200, r.text
         items += r.json()["items"]
         cursor = r.json()["next_cursor"]
@@ -85,16 +104,21 @@ async def entries(http, customer_id: str, **params) -> list[dict]:
 
 # -- accounts, entries, no overdraft -------------------------------------------------------------
 
+
 async def test_funding_unfunding_history_and_insufficient_funds(ledger, broker: Broker):
     c = cid()
     async with ledger.client() as http:
         await fund(http, c, 1000, reason="goodwill", operator="ops@shop")
         await fund(http, c, 250, currency="USD")
-        r = await http.post(f"/v1/accounts/{c}/entries",
-                            json={"kind": "unfunding", "amount": 300, "currency": "EUR", "reason": "correction"})
+        r = await http.post(
+            f"/v1/accounts/{c}/entries",
+            json={"kind": "unfunding", "amount": 300, "currency": "EUR", "reason": "correction"},
+        )
         assert r.status_code == 201 and r.json()["balance_after"] == 700 and r.json()["amount"] == -300
 
-        r = await http.post(f"/v1/accounts/{c}/entries", json={"kind": "unfunding", "amount": 701, "currency": "EUR"})
+        r = await http.post(
+            f"/v1/accounts/{c}/entries", json={"kind": "unfunding", "amount": 701, "currency": "EUR"}
+        )
         assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"
         assert r.json()["type"].endswith("/problems/insufficient-funds") and r.json()["available"] == 700
 
@@ -102,22 +126,33 @@ async def test_funding_unfunding_history_and_insufficient_funds(ledger, broker: 
         assert {b["currency"]: b["balance"] for b in account["balances"]} == {"EUR": 700, "USD": 250}
         history = await entries(http, c, currency="EUR")
         assert [(e["kind"], e["amount"], e["balance_after"]) for e in history] == [
-            ("unfunding", -300, 700), ("funding", 1000, 1000)]
+            ("unfunding", -300, 700),
+            ("funding", 1000, 1000),
+        ]
         assert history[1]["reason"] == "goodwill" and history[1]["operator"] == "ops@shop"
         assert [e["kind"] for e in await entries(http, c, kind="funding")] == ["funding", "funding"]
 
-        for bad in ({"kind": "funding", "amount": 0, "currency": "EUR"},
-                    {"kind": "funding", "amount": 10, "currency": "euro"},
-                    {"kind": "theft", "amount": 10, "currency": "EUR"},
-                    {"kind": "funding", "amount": 1.5, "currency": "EUR"}):
+        for bad in (
+            {"kind": "funding", "amount": 0, "currency": "EUR"},
+            {"kind": "funding", "amount": 10, "currency": "euro"},
+            {"kind": "theft", "amount": 10, "currency": "EUR"},
+            {"kind": "funding", "amount": 1.5, "currency": "EUR"},
+        ):
             r = await http.post(f"/v1/accounts/{c}/entries", json=bad)
             assert r.status_code == 422 and r.json()["errors"], bad
         assert (await http.get(f"/v1/accounts/{c}/entries", params={"kind": "nonsense"})).status_code == 422
 
-    recorded = await broker.wait_for("ledger.entry.recorded", lambda b: b["data"]["customer_id"] == c, count=3)
-    eur = sorted((e["body"]["data"] for e in recorded if e["body"]["data"]["currency"] == "EUR"),
-                 key=lambda d: d["sequence"])
-    assert [(d["kind"], d["amount"], d["balance_after"]) for d in eur] == [("funding", 1000, 1000), ("unfunding", -300, 700)]
+    recorded = await broker.wait_for(
+        "ledger.entry.recorded", lambda b: b["data"]["customer_id"] == c, count=3
+    )
+    eur = sorted(
+        (e["body"]["data"] for e in recorded if e["body"]["data"]["currency"] == "EUR"),
+        key=lambda d: d["sequence"],
+    )
+    assert [(d["kind"], d["amount"], d["balance_after"]) for d in eur] == [
+        ("funding", 1000, 1000),
+        ("unfunding", -300, 700),
+    ]
     assert all(e["message_id"] == e["body"]["id"] and e["body"]["subject"] == c for e in recorded)
     for e in recorded:
         LedgerEntryRecorded.model_validate(e["body"]["data"])
@@ -131,8 +166,9 @@ async def test_fifty_concurrent_unfundings_never_overdraw(ledger):
         await fund(http, c, 1000)
 
         async def unfund() -> int:
-            r = await http.post(f"/v1/accounts/{c}/entries",
-                                json={"kind": "unfunding", "amount": 100, "currency": "EUR"})
+            r = await http.post(
+                f"/v1/accounts/{c}/entries", json={"kind": "unfunding", "amount": 100, "currency": "EUR"}
+            )
             return r.status_code
 
         statuses = await asyncio.gather(*(unfund() for _ in range(50)))
@@ -149,13 +185,18 @@ async def test_idempotency_key_replays_the_first_result_and_refuses_another_body
     body = {"kind": "funding", "amount": 500, "currency": "EUR", "reason": "welcome"}
     async with ledger.client() as http:
         first = await http.post(f"/v1/accounts/{c}/entries", json=body, headers={"Idempotency-Key": key})
-        again = await asyncio.gather(*(http.post(f"/v1/accounts/{c}/entries", json=body,
-                                                 headers={"Idempotency-Key": key}) for _ in range(3)))
+        again = await asyncio.gather(
+            *(
+                http.post(f"/v1/accounts/{c}/entries", json=body, headers={"Idempotency-Key": key})
+                for _ in range(3)
+            )
+        )
         assert first.status_code == 201
         for r in again:  # the first result again (or "in progress" while it runs; never a second entry)
             assert (r.status_code, r.json()) == (201, first.json())
-        other = await http.post(f"/v1/accounts/{c}/entries", json={**body, "amount": 501},
-                                headers={"Idempotency-Key": key})
+        other = await http.post(
+            f"/v1/accounts/{c}/entries", json={**body, "amount": 501}, headers={"Idempotency-Key": key}
+        )
         assert other.status_code == 409 and other.json()["type"].endswith("/idempotency-key-reused")
         assert len(await entries(http, c)) == 1 and (await balance(http, c))["balance"] == 500
 
@@ -170,6 +211,7 @@ async def test_idempotency_key_replays_the_first_result_and_refuses_another_body
 
 
 # -- event-driven movements --------------------------------------------------------------------
+
 
 async def test_order_with_store_credit_debits_once_or_is_rejected(ledger, broker: Broker):
     c = cid()
@@ -187,9 +229,17 @@ async def test_order_with_store_credit_debits_once_or_is_rejected(ledger, broker
         assert (data["amount"], data["available"], data["order_id"]) == (401, 400, short["data"]["order_id"])
         assert "insufficient" in data["reason"]
 
-        refund = envelope("order.refunded", {"order_id": paid["data"]["order_id"], "refunded_at": "2026-11-23T10:00:00Z",
-                                             "customer": {"email": "x@example.com", "customer_id": c},
-                                             "currency": "EUR", "amount": 250, "to_store_credit": True})
+        refund = envelope(
+            "order.refunded",
+            {
+                "order_id": paid["data"]["order_id"],
+                "refunded_at": "2026-11-23T10:00:00Z",
+                "customer": {"email": "x@example.com", "customer_id": c},
+                "currency": "EUR",
+                "amount": 250,
+                "to_store_credit": True,
+            },
+        )
         await broker.publish(refund)
         await broker.publish(refund)
         await eventually(lambda: _kinds(http, c, "refund", 1))
@@ -202,7 +252,9 @@ async def test_concurrent_orders_spending_credit_never_overdraw(ledger, broker: 
     c = cid()
     async with ledger.client() as http:
         await fund(http, c, 1000)
-        await asyncio.gather(*(broker.publish(envelope("order.placed", order(c, credit=100))) for _ in range(20)))
+        await asyncio.gather(
+            *(broker.publish(envelope("order.placed", order(c, credit=100))) for _ in range(20))
+        )
         await broker.wait_for("ledger.debit.rejected", lambda b: b["data"]["customer_id"] == c, count=10)
         await eventually(lambda: _kinds(http, c, "purchase", 10))
         assert (await balance(http, c))["balance"] == 0
@@ -238,18 +290,29 @@ async def test_replaying_every_event_twice_changes_nothing(ledger, broker: Broke
         envelope("customer.created", customer_state(c2, e2)),
         envelope("order.placed", order(c1, total=7000, credit=300)),
         envelope("order.placed", order(c1, total=5000, credit=1200)),  # rejected in any order
-        envelope("order.refunded", {"order_id": "ord_r1", "refunded_at": "2026-11-23T10:00:00Z",
-                                    "customer": {"email": "a@example.com", "customer_id": c1},
-                                    "currency": "EUR", "amount": 150, "to_store_credit": True}),
+        envelope(
+            "order.refunded",
+            {
+                "order_id": "ord_r1",
+                "refunded_at": "2026-11-23T10:00:00Z",
+                "customer": {"email": "a@example.com", "customer_id": c1},
+                "currency": "EUR",
+                "amount": 150,
+                "to_store_credit": True,
+            },
+        ),
         envelope("order.placed", order(None, email=e2, total=3000, credit=200)),  # by e-mail
     ]
 
     async def snapshot():
         async with ledger.client() as http:
-            return ([(e["id"], e["amount"], e["balance_after"]) for e in await entries(http, c1)],
-                    [(e["id"], e["amount"], e["balance_after"]) for e in await entries(http, c2)],
-                    await balance(http, c1), await balance(http, c2),
-                    (await http.get(f"/v1/customers/{c1}/rewards")).json())
+            return (
+                [(e["id"], e["amount"], e["balance_after"]) for e in await entries(http, c1)],
+                [(e["id"], e["amount"], e["balance_after"]) for e in await entries(http, c2)],
+                await balance(http, c1),
+                await balance(http, c2),
+                (await http.get(f"/v1/customers/{c1}/rewards")).json(),
+            )
 
     for ev in scenario:
         await broker.publish(ev)
@@ -281,6 +344,7 @@ async def test_replaying_every_event_twice_changes_nothing(ledger, broker: Broke
 
 # -- holds -----------------------------------------------------------------------------------------
 
+
 async def test_hold_blocks_a_debit_the_balance_alone_would_allow(ledger, broker: Broker):
     c = cid()
     async with ledger.client() as http:
@@ -291,7 +355,9 @@ async def test_hold_blocks_a_debit_the_balance_alone_would_allow(ledger, broker:
         assert hold["status"] == "active"
         assert (await balance(http, c))["available"] == 200
 
-        r = await http.post(f"/v1/accounts/{c}/entries", json={"kind": "unfunding", "amount": 300, "currency": "EUR"})
+        r = await http.post(
+            f"/v1/accounts/{c}/entries", json={"kind": "unfunding", "amount": 300, "currency": "EUR"}
+        )
         assert r.status_code == 409 and r.json()["available"] == 200
         r = await http.post(f"/v1/accounts/{c}/holds", json={"amount": 201, "currency": "EUR"})
         assert r.status_code == 409 and r.json()["type"].endswith("/insufficient-funds")
@@ -299,7 +365,9 @@ async def test_hold_blocks_a_debit_the_balance_alone_would_allow(ledger, broker:
         await broker.wait_for("ledger.debit.rejected", lambda b: b["data"]["customer_id"] == c)
 
         r = await http.post(f"/v1/accounts/{c}/holds/{hold['id']}/capture", json={"amount": 700})
-        assert r.status_code == 200 and r.json()["status"] == "captured" and r.json()["captured_amount"] == 700
+        assert (
+            r.status_code == 200 and r.json()["status"] == "captured" and r.json()["captured_amount"] == 700
+        )
         again = await http.post(f"/v1/accounts/{c}/holds/{hold['id']}/capture", json={"amount": 700})
         assert again.json() == r.json()
         assert (await http.post(f"/v1/accounts/{c}/holds/{hold['id']}/void")).status_code == 409
@@ -318,12 +386,19 @@ async def test_hold_with_idempotency_key_is_placed_once(ledger):
     async with ledger.client() as http:
         await fund(http, c, 1000)
         body = {"amount": 600, "currency": "EUR", "order_id": "ord_h"}
-        first, second = await asyncio.gather(*(http.post(f"/v1/accounts/{c}/holds", json=body,
-                                                         headers={"Idempotency-Key": key}) for _ in range(2)))
+        first, second = await asyncio.gather(
+            *(
+                http.post(f"/v1/accounts/{c}/holds", json=body, headers={"Idempotency-Key": key})
+                for _ in range(2)
+            )
+        )
         statuses = sorted([first.status_code, second.status_code])
         assert statuses in ([201, 201], [201, 409])  # 409: the first was still running
         again = await http.post(f"/v1/accounts/{c}/holds", json=body, headers={"Idempotency-Key": key})
-        assert again.status_code == 201 and again.json()["id"] in (first.json().get("id"), second.json().get("id"))
+        assert again.status_code == 201 and again.json()["id"] in (
+            first.json().get("id"),
+            second.json().get("id"),
+        )
         b = await balance(http, c)
         assert (b["held"], b["available"]) == (600, 400)
 
@@ -353,8 +428,12 @@ async def test_hold_expires_and_releases_the_amount(ledger, broker: Broker):
     c = cid()
     async with ledger.client() as http:
         await fund(http, c, 1000)
-        hold = (await http.post(f"/v1/accounts/{c}/holds",
-                                json={"amount": 900, "currency": "EUR", "expires_at": iso(timedelta(seconds=1))})).json()
+        hold = (
+            await http.post(
+                f"/v1/accounts/{c}/holds",
+                json={"amount": 900, "currency": "EUR", "expires_at": iso(timedelta(seconds=1))},
+            )
+        ).json()
         await broker.wait_for("ledger.hold.expired", lambda b: b["data"]["id"] == hold["id"])
         assert (await http.get(f"/v1/accounts/{c}/holds/{hold['id']}")).json()["status"] == "expired"
         assert (await balance(http, c))["available"] == 1000
@@ -363,31 +442,42 @@ async def test_hold_expires_and_releases_the_amount(ledger, broker: Broker):
 
 # -- expiring credit ---------------------------------------------------------------------------------
 
+
 async def test_soonest_expiring_credit_is_spent_first_and_the_rest_expires(ledger, broker: Broker):
     c = cid()
     async with ledger.client() as http:
         await fund(http, c, 500)  # never expires
         late = await fund(http, c, 300, expires_at=iso(timedelta(days=30)))
         soon = await fund(http, c, 400, expires_at=iso(timedelta(seconds=3)))
-        r = await http.post(f"/v1/accounts/{c}/entries", json={"kind": "unfunding", "amount": 150, "currency": "EUR"})
+        r = await http.post(
+            f"/v1/accounts/{c}/entries", json={"kind": "unfunding", "amount": 150, "currency": "EUR"}
+        )
         assert r.status_code == 201
         b = await balance(http, c)
         assert sorted((x["funding_id"], x["amount"]) for x in b["expiring"]) == sorted(
-            [(soon["id"], 250), (late["id"], 300)])
+            [(soon["id"], 250), (late["id"], 300)]
+        )
 
-        expired = await broker.wait_for("ledger.entry.recorded",
-                                        lambda e: e["data"]["customer_id"] == c and e["data"]["kind"] == "expiry")
+        expired = await broker.wait_for(
+            "ledger.entry.recorded", lambda e: e["data"]["customer_id"] == c and e["data"]["kind"] == "expiry"
+        )
         assert expired[0]["body"]["data"]["amount"] == -250
         b = await balance(http, c)
-        assert b["balance"] == 800 and [(x["funding_id"], x["amount"]) for x in b["expiring"]] == [(late["id"], 300)]
+        assert b["balance"] == 800 and [(x["funding_id"], x["amount"]) for x in b["expiring"]] == [
+            (late["id"], 300)
+        ]
         # Next debit: the credit expiring in 30 days goes before the credit that never expires.
-        await http.post(f"/v1/accounts/{c}/entries", json={"kind": "unfunding", "amount": 350, "currency": "EUR"})
+        await http.post(
+            f"/v1/accounts/{c}/entries", json={"kind": "unfunding", "amount": 350, "currency": "EUR"}
+        )
         b = await balance(http, c)
         assert b["balance"] == 450 and b["expiring"] == []
         assert [e["amount"] for e in await entries(http, c, kind="expiry")] == [-250]
 
 
-async def test_credit_that_expired_while_the_ledger_was_down_expires_once_after_restart(system, ledger, broker: Broker):
+async def test_credit_that_expired_while_the_ledger_was_down_expires_once_after_restart(
+    system, ledger, broker: Broker
+):
     c = cid()
     async with ledger.client() as http:
         await fund(http, c, 700)
@@ -409,6 +499,7 @@ async def test_credit_that_expired_while_the_ledger_was_down_expires_once_after_
 
 
 # -- rewards and coupons -----------------------------------------------------------------------------
+
 
 async def test_coupon_issued_exactly_when_points_reach_the_target(ledger, broker: Broker):
     c = cid()
@@ -458,6 +549,7 @@ async def test_points_of_a_guest_order_wait_for_the_customer_to_be_known(ledger,
 
 
 # -- erasure -----------------------------------------------------------------------------------------
+
 
 async def test_customer_deleted_keeps_entries_but_anonymises_them(ledger, broker: Broker):
     c = cid()

@@ -1,14 +1,14 @@
 """Pure rules of the ledger (no I/O): no overdraft, holds, spending order of expiring credit,
 reward points and coupons."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from crm_ledger import rewards
 from crm_ledger.domain import AccountState, Hold, HoldNotActive, InsufficientFunds, NothingToDo
 
-T0 = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
 def test_debit_never_beyond_available_and_changes_nothing():
@@ -57,14 +57,24 @@ def test_expiry_removes_only_what_is_left_of_the_lot():
 
 
 def test_state_round_trips_through_its_storage_form():
-    s = AccountState(sequence=7).credit(900, "lot", T0).place_hold(Hold("h", 100, T0 + timedelta(hours=1), "o1"))
+    s = (
+        AccountState(sequence=7)
+        .credit(900, "lot", T0)
+        .place_hold(Hold("h", 100, T0 + timedelta(hours=1), "o1"))
+    )
     doc = {"sequence": 7, "state": s.to_doc()}
     assert AccountState.from_doc(doc) == s
     assert s.next_deadline == T0
 
 
-PROGRAM = rewards.Program(points_per_unit=1, target=100, coupon_kind="amount", coupon_value=500,
-                          coupon_currency="EUR", coupon_days=30)
+PROGRAM = rewards.Program(
+    points_per_unit=1,
+    target=100,
+    coupon_kind="amount",
+    coupon_value=500,
+    coupon_currency="EUR",
+    coupon_days=30,
+)
 
 
 def test_points_per_major_unit_by_currency_exponent():

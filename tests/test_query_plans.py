@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 from bson import ObjectId, json_util
+from conftest import System
 from pymongo import AsyncMongoClient
 
-from conftest import System
 from harness import ROOT
 from system_stream import SERVICES, SystemRun, stream
 
@@ -71,7 +71,9 @@ async def index_can_serve(explained: dict[str, Any]) -> bool:
     async with await psycopg.AsyncConnection.connect(libpq_url(url), autocommit=True) as conn:
         await conn.execute("SET enable_seqscan = off")
         query = sql.SQL("EXPLAIN (FORMAT JSON) SELECT _jsonb FROM {}.{} AS {} WHERE ").format(
-            sql.Identifier(plan["Schema"]), sql.Identifier(plan["Relation Name"]), sql.Identifier(plan["Alias"])
+            sql.Identifier(plan["Schema"]),
+            sql.Identifier(plan["Relation Name"]),
+            sql.Identifier(plan["Alias"]),
         ) + sql.SQL(plan["Filter"])  # PostgreSQL's own rendering of the pushed-down condition
         rows = await (await conn.execute(query)).fetchall()
     return "Index Scan" in json.dumps(rows)
@@ -121,11 +123,14 @@ async def test_every_lookup_of_every_service_is_index_served(recorded) -> None:
                     "explain", {"find": q["collection"], "filter": filt}, verbosity="queryPlanner"
                 )
                 if not index_served(explained) and not await index_can_serve(explained):
-                    unserved.append(f"{where}: {json.dumps(explained.get('queryPlanner'), default=str)[:400]}")
+                    unserved.append(
+                        f"{where}: {json.dumps(explained.get('queryPlanner'), default=str)[:400]}"
+                    )
             # The check can fail: a lookup on a field no index covers is reported.
             db, coll = next(iter(padded))
             unindexed = await client[db].command(
-                "explain", {"find": coll, "filter": {"filler": 7}}, verbosity="queryPlanner")
+                "explain", {"find": coll, "filter": {"filler": 7}}, verbosity="queryPlanner"
+            )
             assert not index_served(unindexed) and not await index_can_serve(unindexed)
         finally:
             await client.close()

@@ -14,16 +14,24 @@ from typing import Any
 import aio_pika
 import httpx
 import pytest
-
 from conftest import System
+
 from harness import ROOT, Broker, envelope, eventually, order_placed
 from system_stream import (
-    SERVICES, SystemRun, can_control_infra, diff, infra_control, shuffled_within, stream,
+    SERVICES,
+    SystemRun,
+    can_control_infra,
+    diff,
+    infra_control,
+    shuffled_within,
+    stream,
 )
 
 LOGS = ROOT / ".data" / "test-logs"
 needs_infra_control = pytest.mark.skipif(
-    not can_control_infra(), reason="stops the broker or database: only with ./crm test's local infrastructure")
+    not can_control_infra(),
+    reason="stops the broker or database: only with ./crm test's local infrastructure",
+)
 
 
 def new_system(infra: dict[str, str], name: str) -> System:
@@ -39,6 +47,7 @@ def events() -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def reference(infra, events) -> dict[str, Any]:
     """The final state of the stream without faults."""
+
     async def clean() -> dict[str, Any]:
         async with SystemRun(new_system(infra, "clean")) as run:
             await run.setup()
@@ -46,6 +55,7 @@ def reference(infra, events) -> dict[str, Any]:
             snap = await run.quiet_snapshot()
             await assert_no_dead_letters(run)
             return snap
+
     snap = asyncio.run(clean())
     assert snap["listener"]["not_alternating"] == []
     assert snap["listener"]["members"] == {k: v for k, v in snap["segments"].items() if v}
@@ -69,6 +79,7 @@ async def assert_same_final_state(run: SystemRun, reference: dict[str, Any]) -> 
 def restart(service: str, sig: str):
     async def fault(run: SystemRun) -> None:
         await run.restart(service, sig)
+
     return fault
 
 
@@ -77,6 +88,7 @@ async def test_each_service_killed_mid_stream_and_restarted_loses_nothing(infra,
     unacknowledged messages and the outbox publishes what was stored but not yet sent. The
     customers service runs without its relay until it is killed, so the changes it stored
     meanwhile (customer.updated for the other services) exist only in its outbox then."""
+
     async def relay_off(run: SystemRun) -> None:
         proc = run.system.processes["customers"]
         await asyncio.to_thread(proc.stop)
@@ -161,7 +173,9 @@ async def test_database_outage_mid_stream_is_retried_not_dead_lettered(infra, ev
         await assert_same_final_state(run, reference)
 
 
-async def test_poison_messages_are_dead_lettered_with_reasons_and_the_stream_goes_on(infra, events, reference):
+async def test_poison_messages_are_dead_lettered_with_reasons_and_the_stream_goes_on(
+    infra, events, reference
+):
     """Malformed JSON, a wrong payload and an oversized body land in the dead-letter queue of
     every service that consumes `order.placed` (customers and ledger), each with its reason;
     an unknown event type is bound to no service queue, and published straight into a queue it
@@ -169,9 +183,17 @@ async def test_poison_messages_are_dead_lettered_with_reasons_and_the_stream_goe
     limit = 20000
     bad_json = b'{"specversion": "1.0", "id": '
     wrong = envelope("order.placed", {"order_id": "ord-x", "total": "lots"})
-    huge = envelope("order.placed", order_placed("huge@example.com", "ord-huge",
-                                                   items=[{"sku": f"SKU-{n}", "name": "x" * 200, "category": "bulk",
-                                                           "quantity": 1, "unit_price": 1} for n in range(100)]))
+    huge = envelope(
+        "order.placed",
+        order_placed(
+            "huge@example.com",
+            "ord-huge",
+            items=[
+                {"sku": f"SKU-{n}", "name": "x" * 200, "category": "bulk", "quantity": 1, "unit_price": 1}
+                for n in range(100)
+            ],
+        ),
+    )
     unknown = envelope("order.shipped", {"order_id": "ord-001"})
     poison = [(bad_json, "order.placed"), wrong, huge, unknown]
     mixed = list(events)
@@ -183,28 +205,46 @@ async def test_poison_messages_are_dead_lettered_with_reasons_and_the_stream_goe
         # Straight into a service queue (by-passing bindings): ignored, not dead-lettered.
         await run.listener.channel.default_exchange.publish(
             aio_pika.Message(json.dumps(unknown).encode(), message_id=unknown["id"]),
-            routing_key="customers.events")
+            routing_key="customers.events",
+        )
         snap = await run.snapshot_equal_to(reference)
         assert snap == reference, "\n".join(diff(snap, reference)[:40])
         log = run.system.processes["customers"].log_path
         ignored = [json.loads(line) for line in log.read_text().splitlines() if "order.shipped" in line]
-        assert [(r["message"], r["event_id"]) for r in ignored] == [("ignoring event type order.shipped", unknown["id"])]
+        assert [(r["message"], r["event_id"]) for r in ignored] == [
+            ("ignoring event type order.shipped", unknown["id"])
+        ]
         for service in ("customers", "ledger"):
-            dead = [d for d in await dead_letters(run.system.rabbit_url, service)
-                    if d["message_id"] in (wrong["id"], huge["id"]) or d["body"] == bad_json.decode()]
+            dead = [
+                d
+                for d in await dead_letters(run.system.rabbit_url, service)
+                if d["message_id"] in (wrong["id"], huge["id"]) or d["body"] == bad_json.decode()
+            ]
             reasons = {d["message_id"]: d["reason"] for d in dead}
             assert len(dead) == 3, dead
-            assert reasons[wrong["id"]].startswith("invalid data for order.placed") and "total" in reasons[wrong["id"]]
+            assert (
+                reasons[wrong["id"]].startswith("invalid data for order.placed")
+                and "total" in reasons[wrong["id"]]
+            )
             assert reasons[huge["id"]] == f"body of {len(json.dumps(huge).encode())} bytes exceeds {limit}"
             (malformed,) = [d for d in dead if d["message_id"] not in (wrong["id"], huge["id"])]
-            assert malformed["reason"].startswith("malformed JSON") and malformed["routing_key"] == "order.placed"
+            assert (
+                malformed["reason"].startswith("malformed JSON")
+                and malformed["routing_key"] == "order.placed"
+            )
         for service in ("groups", "segments"):
             assert await run.listener.dead_letter_count(service) == run.dead_letters_before[service]
 
 
 def crm_dead_letters(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(ROOT / ".venv" / "bin" / "crm-dead-letters"), *args], capture_output=True,
-                          text=True, timeout=60, env={**os.environ, "RABBITMQ_URL": url}, check=True)
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "crm-dead-letters"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "RABBITMQ_URL": url},
+        check=True,
+    )
 
 
 async def dead_letters(url: str, service: str) -> list[dict[str, Any]]:
@@ -232,8 +272,10 @@ async def test_operator_replays_a_dead_letter_after_the_fix(system, broker: Brok
     created = await broker.wait_for("customer.created", lambda b: b["data"]["email"] == email, timeout=60)
     cid = created[0]["body"]["data"]["id"]
     async with ledger.client() as http:
-        r = await http.post(f"/v1/accounts/{cid}/entries",
-                            json={"kind": "funding", "amount": 1000, "currency": "EUR", "reason": "apology"})
+        r = await http.post(
+            f"/v1/accounts/{cid}/entries",
+            json={"kind": "funding", "amount": 1000, "currency": "EUR", "reason": "apology"},
+        )
         assert r.status_code == 201, r.text
 
         async def booked() -> Any:
@@ -249,6 +291,7 @@ async def test_operator_replays_a_dead_letter_after_the_fix(system, broker: Brok
                 return await eventually(booked, timeout=5)
             except AssertionError:
                 return None
+
         await eventually(replayed_and_booked, timeout=60)
         entries = (await http.get(f"/v1/accounts/{cid}/entries")).json()["items"]
         assert [(e["kind"], e["amount"], e["order_id"]) for e in entries][0] == ("purchase", -700, "ord-late")

@@ -35,8 +35,12 @@ async def test_cancellation_stored_while_its_order_is_being_counted_is_not_lost(
     email = f"race.{uuid.uuid4().hex[:6]}@example.com"
     first = CloudEvent[OrderPlaced].model_validate(envelope("order.placed", order_placed(email, "ord-1")))
     second = CloudEvent[OrderPlaced].model_validate(envelope("order.placed", order_placed(email, "ord-2")))
-    cancel = CloudEvent[OrderCancelled].model_validate(envelope(
-        "order.cancelled", {"order_id": "ord-2", "cancelled_at": "2026-11-22T11:00:00Z", "customer": {"email": email}}))
+    cancel = CloudEvent[OrderCancelled].model_validate(
+        envelope(
+            "order.cancelled",
+            {"order_id": "ord-2", "cancelled_at": "2026-11-22T11:00:00Z", "customer": {"email": email}},
+        )
+    )
     await on_order_placed(first, customers)
 
     store = customers.store

@@ -1,7 +1,7 @@
 """The retention job prunes old processed-event ids and old published change records, and
 nothing else: not unpublished changes, not recent ones, not non-prunable sources."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from pymongo import AsyncMongoClient
 
@@ -13,14 +13,18 @@ async def test_prune_removes_only_what_is_old_and_done(infra):
     client: AsyncMongoClient = AsyncMongoClient(infra["mongodb"], tz_aware=True)
     db = client["t_retention_probe"]
     await client.drop_database(db.name)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     old, recent = now - timedelta(days=40), now - timedelta(days=1)
-    await db["inbox"].insert_many([{"_id": "old", "processed_at": old}, {"_id": "new", "processed_at": recent}])
-    await db["changes"].insert_many([
-        {"_id": "old-published", "published": True, "recorded_at": old},
-        {"_id": "old-pending", "published": False, "recorded_at": old},
-        {"_id": "new-published", "published": True, "recorded_at": recent},
-    ])
+    await db["inbox"].insert_many(
+        [{"_id": "old", "processed_at": old}, {"_id": "new", "processed_at": recent}]
+    )
+    await db["changes"].insert_many(
+        [
+            {"_id": "old-published", "published": True, "recorded_at": old},
+            {"_id": "old-pending", "published": False, "recorded_at": old},
+            {"_id": "new-published", "published": True, "recorded_at": recent},
+        ]
+    )
     await db["entries"].insert_one({"_id": "ledger-entry", "published": True, "recorded_at": old})
 
     await prune(db, [OutboxSource(db["changes"], prunable=True), OutboxSource(db["entries"])], days=30)

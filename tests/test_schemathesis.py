@@ -11,7 +11,6 @@ import uuid
 from collections import Counter
 
 import httpx
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -49,25 +48,38 @@ def problem_with(response) -> str | None:
 def seed(name: str, url: str) -> dict[str, str]:
     """Real resources, so that generated requests also reach past the 404 of an unknown id."""
     with httpx.Client(base_url=url, headers=AUTH, timeout=30) as http:
+
         def post(path: str, body: dict) -> dict:
             r = http.post(path, json=body)
             assert r.status_code in (200, 201), r.text
             return r.json()
 
         if name == "customers":
-            c = post("/v1/customers", {"email": f"fuzz.{uuid.uuid4().hex[:8]}@example.com", "password": "fuzz-password-1"})
-            address = post(f"/v1/customers/{c['id']}/addresses", {"type": "shipping", "line1": "Rua A 1", "city": "Lisboa", "country_code": "PT"})
+            c = post(
+                "/v1/customers",
+                {"email": f"fuzz.{uuid.uuid4().hex[:8]}@example.com", "password": "fuzz-password-1"},
+            )
+            address = post(
+                f"/v1/customers/{c['id']}/addresses",
+                {"type": "shipping", "line1": "Rua A 1", "city": "Lisboa", "country_code": "PT"},
+            )
             note = post(f"/v1/customers/{c['id']}/notes", {"body": "fuzz"})
             return {"customer_id": c["id"], "address_id": address["id"], "note_id": note["id"]}
         if name == "groups":
             return {"group_id": post("/v1/groups", {"name": f"fuzz {uuid.uuid4().hex[:8]}"})["id"]}
         if name == "ledger":
             cid = f"cus_fuzz{uuid.uuid4().hex[:8]}"
-            entry = post(f"/v1/accounts/{cid}/entries", {"kind": "funding", "amount": 10**6, "currency": "EUR"})
+            entry = post(
+                f"/v1/accounts/{cid}/entries", {"kind": "funding", "amount": 10**6, "currency": "EUR"}
+            )
             hold = post(f"/v1/accounts/{cid}/holds", {"amount": 100, "currency": "EUR"})
             return {"customer_id": cid, "entry_id": entry["id"], "hold_id": hold["id"]}
         if name == "segments":
-            return {"segment_id": post("/v1/segments", {"name": f"fuzz {uuid.uuid4().hex[:8]}", "rule": "number_of_orders >= 1"})["id"]}
+            return {
+                "segment_id": post(
+                    "/v1/segments", {"name": f"fuzz {uuid.uuid4().hex[:8]}", "rule": "number_of_orders >= 1"}
+                )["id"]
+            }
     return {}
 
 
@@ -86,15 +98,23 @@ def fuzz(url: str, known: dict[str, str]) -> tuple[Counter, list[str]]:
     for operation, mode, path_parameters in runs:
 
         @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path_parameters))
-        @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                  phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         def send(case) -> None:
             response = case.call(base_url=url, headers=AUTH, timeout=30)
             statuses[response.status_code] += 1
             wrong = problem_with(response)
             if wrong:
-                failures.append(f"{case.method} {case.formatted_path} [{mode.value}] -> {response.status_code}: "
-                                f"{wrong}; {response.text[:300]!r}\n    {case.as_curl_command(headers=AUTH)}")
+                failures.append(
+                    f"{case.method} {case.formatted_path} [{mode.value}] -> {response.status_code}: "  # noqa: B023 - send runs within this iteration
+                    f"{wrong}; {response.text[:300]!r}\n    {case.as_curl_command(headers=AUTH)}"
+                )
 
         try:
             send()

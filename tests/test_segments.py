@@ -7,7 +7,13 @@ import pytest
 
 from harness import Broker, eventually
 from segments_support import (
-    Customer, Order, Probe, group_members, ledger_entry, membership, wait_membership,
+    Customer,
+    Order,
+    Probe,
+    group_members,
+    ledger_entry,
+    membership,
+    wait_membership,
 )
 
 
@@ -47,8 +53,13 @@ async def test_crossing_a_threshold_joins_once_and_a_cancelled_order_leaves_once
         lifted = ana.event()
         await broker.publish(lifted)
         joined = await wait_membership(broker, "joined", seg["id"], ana.id)
-        assert joined["data"] == {"segment_id": seg["id"], "segment_name": "Big spenders", "customer_id": ana.id,
-                                  "email": ana.email, "email_subscribed": True}
+        assert joined["data"] == {
+            "segment_id": seg["id"],
+            "segment_name": "Big spenders",
+            "customer_id": ana.id,
+            "email": ana.email,
+            "email_subscribed": True,
+        }
         assert joined["source"] == "/crm/segments" and joined["subject"] == ana.id
 
         # Redelivery of the same event, the same version again, another order: still one joined.
@@ -93,14 +104,22 @@ async def test_editing_a_rule_publishes_only_the_difference(segments, broker: Br
         assert sorted(m["customer_id"] for m in members) == sorted([a.id, b.id])
         assert {m["email"] for m in members} == {a.email, b.email}
 
-        r = await http.patch(f"/v1/segments/{seg['id']}", json={"rule": f"number_of_orders >= 2 AND customer_tags CONTAINS '{t}'"})
+        r = await http.patch(
+            f"/v1/segments/{seg['id']}",
+            json={"rule": f"number_of_orders >= 2 AND customer_tags CONTAINS '{t}'"},
+        )
         assert r.status_code == 200 and r.json()["version"] == 2
         await wait_membership(broker, "left", seg["id"], b.id)
         await wait_membership(broker, "joined", seg["id"], c.id)
         for x in (a, b, c):
             await probe.sync(x.id)
-        assert len(membership(broker, "joined", seg["id"], a.id)) == 1 and not membership(broker, "left", seg["id"], a.id)
-        assert len(membership(broker, "joined", seg["id"], b.id)) == 1 and len(membership(broker, "left", seg["id"], b.id)) == 1
+        assert len(membership(broker, "joined", seg["id"], a.id)) == 1 and not membership(
+            broker, "left", seg["id"], a.id
+        )
+        assert (
+            len(membership(broker, "joined", seg["id"], b.id)) == 1
+            and len(membership(broker, "left", seg["id"], b.id)) == 1
+        )
         assert len(membership(broker, "joined", seg["id"], c.id)) == 1
         updated = await broker.wait_for("segment.updated", lambda e: e["data"]["id"] == seg["id"])
         assert updated[0]["body"]["data"]["version"] == 2
@@ -110,7 +129,11 @@ async def test_editing_a_rule_publishes_only_the_difference(segments, broker: Br
         assert r.status_code == 200 and r.json()["name"] == "Repeat buyers" and r.json()["member_count"] == 2
         b.orders.append(Order(100))
         await broker.publish(b.event())
-        rejoined = await broker.wait_for("segment.member.joined", lambda e: e["data"]["segment_id"] == seg["id"] and e["data"]["customer_id"] == b.id, count=2)
+        rejoined = await broker.wait_for(
+            "segment.member.joined",
+            lambda e: e["data"]["segment_id"] == seg["id"] and e["data"]["customer_id"] == b.id,
+            count=2,
+        )
         assert rejoined[1]["body"]["data"]["segment_name"] == "Repeat buyers"
 
         r = await http.get(f"/v1/customers/{c.id}/segments")
@@ -119,7 +142,9 @@ async def test_editing_a_rule_publishes_only_the_difference(segments, broker: Br
 
 async def test_invalid_rules_are_rejected_with_their_position(segments):
     async with segments.client() as http:
-        r = await http.post("/v1/segments", json={"name": "bad", "rule": "amount_spent >= 100 AND\n  country > 'PT'"})
+        r = await http.post(
+            "/v1/segments", json={"name": "bad", "rule": "amount_spent >= 100 AND\n  country > 'PT'"}
+        )
         assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
         body = r.json()
         assert body["type"].endswith("/problems/invalid-rule")
@@ -145,7 +170,10 @@ async def test_preview_counts_and_samples_without_storing(segments, broker: Brok
         for p in people:
             await profile_version(http, p.id, 1)
         before = (await http.get("/v1/segments", params={"limit": 500})).json()["items"]
-        r = await http.post("/v1/segments/preview", json={"rule": f"customer_tags CONTAINS '{t}' AND amount_spent >= 20", "sample_size": 1})
+        r = await http.post(
+            "/v1/segments/preview",
+            json={"rule": f"customer_tags CONTAINS '{t}' AND amount_spent >= 20", "sample_size": 1},
+        )
         assert r.status_code == 200
         assert r.json()["count"] == 2 and len(r.json()["sample"]) == 1
         assert r.json()["sample"][0]["customer_id"] in {people[1].id, people[2].id}
@@ -160,14 +188,18 @@ async def test_segments_crud_list_pages_and_delete_lets_members_leave(segments, 
         await profile_version(http, ana.id, 1)
         created = [await create(http, f"S{i}", f"customer_tags CONTAINS '{t}'") for i in range(3)]
         assert created[0]["version"] == 1 and created[0]["member_count"] == 0
-        events = await broker.wait_for("segment.created", lambda e: e["data"]["id"] in {s["id"] for s in created}, count=3)
+        events = await broker.wait_for(
+            "segment.created", lambda e: e["data"]["id"] in {s["id"] for s in created}, count=3
+        )
         assert {e["body"]["data"]["rule"] for e in events} == {f"customer_tags CONTAINS '{t}'"}
         for s in created:
             await wait_membership(broker, "joined", s["id"], ana.id)
 
         seen, cursor = [], None
         while True:
-            r = (await http.get("/v1/segments", params={"limit": 2, **({"cursor": cursor} if cursor else {})})).json()
+            r = (
+                await http.get("/v1/segments", params={"limit": 2, **({"cursor": cursor} if cursor else {})})
+            ).json()
             seen += [s["id"] for s in r["items"]]
             cursor = r["next_cursor"]
             if not cursor:
@@ -194,8 +226,11 @@ async def test_groups_store_credit_and_consent_feed_the_rules(segments, broker: 
     t = tag()
     group_id = f"grp_{t}"
     async with segments.client() as http:
-        seg = await create(http, "Wholesale with credit",
-                           f"customer_groups CONTAINS 'Wholesale {t}' AND store_credit_balance >= 10 AND email_subscribed = true")
+        seg = await create(
+            http,
+            "Wholesale with credit",
+            f"customer_groups CONTAINS 'Wholesale {t}' AND store_credit_balance >= 10 AND email_subscribed = true",
+        )
         probe = await Probe(http, broker).create()
         bo = Customer(tags=[t])
         # The group and ledger events may come before the customer itself.
@@ -214,12 +249,21 @@ async def test_groups_store_credit_and_consent_feed_the_rules(segments, broker: 
         assert left["data"]["email_subscribed"] is False
         bo.email_subscribed = True
         await broker.publish(bo.event())
-        await broker.wait_for("segment.member.joined", lambda e: e["data"]["segment_id"] == seg["id"], count=2)
+        await broker.wait_for(
+            "segment.member.joined", lambda e: e["data"]["segment_id"] == seg["id"], count=2
+        )
 
         # The group is renamed: its members no longer match 'Wholesale ...'.
-        await broker.publish({"specversion": "1.0", "id": str(uuid.uuid4()), "source": "/crm/groups",
-                              "type": "group.updated", "time": "2026-11-22T10:00:00Z",
-                              "data": {"id": group_id, "version": 2, "name": f"Retail {t}"}})
+        await broker.publish(
+            {
+                "specversion": "1.0",
+                "id": str(uuid.uuid4()),
+                "source": "/crm/groups",
+                "type": "group.updated",
+                "time": "2026-11-22T10:00:00Z",
+                "data": {"id": group_id, "version": 2, "name": f"Retail {t}"},
+            }
+        )
         await broker.wait_for("segment.member.left", lambda e: e["data"]["segment_id"] == seg["id"], count=2)
         await probe.sync(bo.id)
         assert len(membership(broker, "joined", seg["id"], bo.id)) == 2
@@ -235,11 +279,24 @@ async def test_deleted_customer_leaves_every_segment_without_personal_data(segme
         cy = Customer(tags=[t])
         await broker.publish(cy.event())
         await wait_membership(broker, "joined", seg["id"], cy.id)
-        await broker.publish({"specversion": "1.0", "id": str(uuid.uuid4()), "source": "/crm/customers",
-                              "type": "customer.deleted", "time": "2026-11-22T10:00:00Z", "data": {"id": cy.id}})
+        await broker.publish(
+            {
+                "specversion": "1.0",
+                "id": str(uuid.uuid4()),
+                "source": "/crm/customers",
+                "type": "customer.deleted",
+                "time": "2026-11-22T10:00:00Z",
+                "data": {"id": cy.id},
+            }
+        )
         left = await wait_membership(broker, "left", seg["id"], cy.id)
-        assert left["data"] == {"segment_id": seg["id"], "segment_name": "Tagged", "customer_id": cy.id,
-                                "email": None, "email_subscribed": None}
+        assert left["data"] == {
+            "segment_id": seg["id"],
+            "segment_name": "Tagged",
+            "customer_id": cy.id,
+            "email": None,
+            "email_subscribed": None,
+        }
         assert (await http.get(f"/v1/customers/{cy.id}/profile")).status_code == 404
         assert (await http.get(f"/v1/customers/{cy.id}/segments")).status_code == 404
         # A late update of the erased customer does not bring them back.
@@ -268,16 +325,30 @@ async def test_end_to_end_an_order_at_the_storefront_makes_a_member(system, segm
     email = f"e2e.{uuid.uuid4().hex[:6]}@example.com"
     async with segments.client() as http:
         seg = await create(http, "Guests", f"has_account = false AND email = '{email}'")
-        await broker.publish({"specversion": "1.0", "id": str(uuid.uuid4()), "source": "/storefronts/eu",
-                              "type": "order.placed", "time": "2026-11-22T10:00:00Z", "data": {
-                                  "order_id": f"ord_{uuid.uuid4().hex[:8]}", "placed_at": "2026-11-22T10:00:00Z",
-                                  "customer": {"email": email}, "currency": "EUR", "total": 2500,
-                                  "items": [{"sku": "SKU-9", "category": "socks", "quantity": 1, "unit_price": 2500}]}})
+        await broker.publish(
+            {
+                "specversion": "1.0",
+                "id": str(uuid.uuid4()),
+                "source": "/storefronts/eu",
+                "type": "order.placed",
+                "time": "2026-11-22T10:00:00Z",
+                "data": {
+                    "order_id": f"ord_{uuid.uuid4().hex[:8]}",
+                    "placed_at": "2026-11-22T10:00:00Z",
+                    "customer": {"email": email},
+                    "currency": "EUR",
+                    "total": 2500,
+                    "items": [{"sku": "SKU-9", "category": "socks", "quantity": 1, "unit_price": 2500}],
+                },
+            }
+        )
         found = await broker.wait_for("segment.member.joined", lambda e: e["data"]["segment_id"] == seg["id"])
         assert found[0]["body"]["data"]["email"] == email
 
 
-async def test_a_burst_of_reordered_duplicated_updates_and_edits_keeps_joins_and_leaves_alternating(segments, broker: Broker):
+async def test_a_burst_of_reordered_duplicated_updates_and_edits_keeps_joins_and_leaves_alternating(
+    segments, broker: Broker
+):
     t = tag()
     async with segments.client() as http:
         seg = await create(http, "Burst", f"amount_spent >= 50 AND customer_tags CONTAINS '{t}'")
@@ -295,8 +366,17 @@ async def test_a_burst_of_reordered_duplicated_updates_and_edits_keeps_joins_and
         for i, e in enumerate(random_order):
             await broker.publish(e)
             if i == len(random_order) // 2:  # a rule edit and back, racing the live updates
-                assert (await http.patch(f"/v1/segments/{seg['id']}", json={"rule": f"customer_tags CONTAINS '{t}'"})).status_code == 200
-                assert (await http.patch(f"/v1/segments/{seg['id']}", json={"rule": f"amount_spent >= 50 AND customer_tags CONTAINS '{t}'"})).status_code == 200
+                assert (
+                    await http.patch(
+                        f"/v1/segments/{seg['id']}", json={"rule": f"customer_tags CONTAINS '{t}'"}
+                    )
+                ).status_code == 200
+                assert (
+                    await http.patch(
+                        f"/v1/segments/{seg['id']}",
+                        json={"rule": f"amount_spent >= 50 AND customer_tags CONTAINS '{t}'"},
+                    )
+                ).status_code == 200
         for c in people:
             await profile_version(http, c.id, 8)
 
@@ -308,13 +388,20 @@ async def test_a_burst_of_reordered_duplicated_updates_and_edits_keeps_joins_and
         for c in people:
             await probe.sync(c.id)
         for c in people:
-            events = [m["body"] for m in broker.received if m["routing_key"].startswith("segment.member.")
-                      and m["body"]["data"]["segment_id"] == seg["id"] and m["body"]["data"]["customer_id"] == c.id]
+            events = [
+                m["body"]
+                for m in broker.received
+                if m["routing_key"].startswith("segment.member.")
+                and m["body"]["data"]["segment_id"] == seg["id"]
+                and m["body"]["data"]["customer_id"] == c.id
+            ]
             kinds = [e["type"].rsplit(".", 1)[1] for e in events]
             assert kinds and kinds[0] == "joined" and kinds[-1] == "joined", kinds
-            assert all(a != b for a, b in zip(kinds, kinds[1:])), kinds  # never two in a row
+            assert all(a != b for a, b in zip(kinds, kinds[1:], strict=False)), kinds  # never two in a row
         r = await http.get(f"/v1/segments/{seg['id']}/members", params={"limit": 3})
-        page2 = await http.get(f"/v1/segments/{seg['id']}/members", params={"limit": 3, "cursor": r.json()["next_cursor"]})
+        page2 = await http.get(
+            f"/v1/segments/{seg['id']}/members", params={"limit": 3, "cursor": r.json()["next_cursor"]}
+        )
         ids = [m["customer_id"] for m in r.json()["items"] + page2.json()["items"]]
         assert sorted(ids) == sorted(c.id for c in people) and page2.json()["next_cursor"] is None
 
@@ -325,15 +412,22 @@ async def test_a_new_segment_is_computed_over_all_existing_profiles(segments, br
     for c in people:
         await broker.publish(c.event())
     async with segments.client() as http:
+
         async def all_in():
-            r = await http.post("/v1/segments/preview", json={"rule": f"customer_tags CONTAINS '{t}'", "sample_size": 0})
+            r = await http.post(
+                "/v1/segments/preview", json={"rule": f"customer_tags CONTAINS '{t}'", "sample_size": 0}
+            )
             return r.json()["count"] == len(people)
 
         await eventually(all_in, timeout=60)
         seg = await create(http, "Spain", f"country = 'ES' AND customer_tags CONTAINS '{t}'")
         spanish = {c.id for c in people if c.country == "ES"}
-        joined = await broker.wait_for("segment.member.joined", lambda e: e["data"]["segment_id"] == seg["id"],
-                                       count=len(spanish), timeout=60)
+        joined = await broker.wait_for(
+            "segment.member.joined",
+            lambda e: e["data"]["segment_id"] == seg["id"],
+            count=len(spanish),
+            timeout=60,
+        )
         assert {e["body"]["data"]["customer_id"] for e in joined} == spanish
         assert (await http.get(f"/v1/segments/{seg['id']}")).json()["member_count"] == len(spanish)
         probe = await Probe(http, broker).create()

@@ -3,7 +3,7 @@ the orders behind the customers' statistics. A module of its own: its database h
 customers below. Base currency EUR; USD counts at a fixed 0.5; GBP is not counted."""
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,7 +16,7 @@ CHURN_DAYS = 60
 def build_customers() -> list[Customer]:
     rnd = random.Random(6)
     people = []
-    for i in range(14):
+    for _i in range(14):
         orders = []
         for _ in range(rnd.choice([0, 1, 1, 2, 3, 5])):
             currency = rnd.choice(["EUR", "EUR", "EUR", "USD", "GBP"])
@@ -36,7 +36,7 @@ def expected_summary(people: list[Customer]) -> dict:
     buyers = [c for c in people if c.orders]
     spent = sum(counted(c)[0] for c in people)
     orders = sum(counted(c)[1] for c in people)
-    cutoff = datetime.now(timezone.utc) - timedelta(days=CHURN_DAYS)
+    cutoff = datetime.now(UTC) - timedelta(days=CHURN_DAYS)
     churned = [c for c in buyers if max(o.placed_at for o in c.orders) < cutoff]
     countries: dict = {}
     for c in people:
@@ -57,9 +57,7 @@ def expected_summary(people: list[Customer]) -> dict:
 def expected_rfm(people: list[Customer]) -> dict[str, str]:
     buyers = [c for c in people if c.orders]
     n = len(buyers)
-    metrics = {
-        c.id: (max(o.placed_at for o in c.orders), len(c.orders), counted(c)[0]) for c in buyers
-    }
+    metrics = {c.id: (max(o.placed_at for o in c.orders), len(c.orders), counted(c)[0]) for c in buyers}
 
     def score(i: int, value) -> int:
         worse = sum(1 for m in metrics.values() if m[i] < value)
@@ -79,6 +77,7 @@ async def test_analytics_match_an_independent_computation(segments, broker: Brok
     for c in people:
         await broker.publish(c.event())
     async with segments.client() as http:
+
         async def all_in():
             for c in people:
                 if (await http.get(f"/v1/customers/{c.id}/profile")).status_code != 200:
@@ -91,8 +90,14 @@ async def test_analytics_match_an_independent_computation(segments, broker: Brok
         got = r.json()
         want = expected_summary(people)
         assert got["base_currency"] == "EUR"
-        for key in ("customers", "buyers", "new_customers", "returning_customers", "average_order_value",
-                    "average_lifetime_value"):
+        for key in (
+            "customers",
+            "buyers",
+            "new_customers",
+            "returning_customers",
+            "average_order_value",
+            "average_lifetime_value",
+        ):
             assert got[key] == want[key], key
         assert got["repeat_purchase_rate"] == pytest.approx(want["repeat_purchase_rate"])
         assert got["churn"]["customers"] == want["churn"]["customers"]
@@ -109,7 +114,11 @@ async def test_analytics_match_an_independent_computation(segments, broker: Brok
 
         scores, cursor = {}, None
         while True:
-            page = (await http.get("/v1/analytics/rfm", params={"limit": 4, **({"cursor": cursor} if cursor else {})})).json()
+            page = (
+                await http.get(
+                    "/v1/analytics/rfm", params={"limit": 4, **({"cursor": cursor} if cursor else {})}
+                )
+            ).json()
             scores.update({i["customer_id"]: i["rfm"] for i in page["items"]})
             cursor = page["next_cursor"]
             if not cursor:
@@ -123,8 +132,14 @@ async def test_analytics_match_an_independent_computation(segments, broker: Brok
         pt = [c for c in people if c.country == "PT"]
         want = expected_summary(pt)
         assert got["segment_id"] == seg
-        for key in ("customers", "buyers", "new_customers", "returning_customers", "average_order_value",
-                    "average_lifetime_value"):
+        for key in (
+            "customers",
+            "buyers",
+            "new_customers",
+            "returning_customers",
+            "average_order_value",
+            "average_lifetime_value",
+        ):
             assert got[key] == want[key], key
         assert got["countries"] == [{"country": "PT", "customers": len(pt)}]
         assert (await http.get("/v1/analytics", params={"segment_id": "seg_nope"})).status_code == 404

@@ -1,7 +1,7 @@
 """Pure rules of the segments service, in memory: profiles from events, money, RFM quintiles and
 the merge that finds the members a batch must change."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from crm_contracts.outbound import CustomerState, LedgerEntryRecorded
@@ -10,26 +10,44 @@ from crm_segments.analytics import Quintiles
 from crm_segments.membership import _differences
 from crm_segments.money import BaseMoney
 
-T = datetime(2026, 11, 22, 10, 0, 0, 123456, tzinfo=timezone.utc)
+T = datetime(2026, 11, 22, 10, 0, 0, 123456, tzinfo=UTC)
 MONEY = BaseMoney("EUR", {"USD": Decimal("0.5"), "JPY": Decimal("0.0062")})
 
 
 def state(version: int, **stats) -> CustomerState:
-    return CustomerState.model_validate({
-        "id": "cus_1", "version": version, "email": "a@x.io", "has_account": True, "tags": ["vip", "vip"],
-        "email_subscribed": True, "country": "pt", "city": "Porto", "created_at": T, "updated_at": T,
-        "stats": {"number_of_orders": 0, **stats},
-    })
+    return CustomerState.model_validate(
+        {
+            "id": "cus_1",
+            "version": version,
+            "email": "a@x.io",
+            "has_account": True,
+            "tags": ["vip", "vip"],
+            "email_subscribed": True,
+            "country": "pt",
+            "city": "Porto",
+            "created_at": T,
+            "updated_at": T,
+            "stats": {"number_of_orders": 0, **stats},
+        }
+    )
 
 
 def test_customer_state_becomes_profile_attributes_in_base_currency_minor_units():
-    p = profiles.apply_customer(profiles.empty("cus_1"), state(
-        2, number_of_orders=4, last_order_at=T, per_currency=[
-            {"currency": "EUR", "orders": 1, "total_spent": 1000, "average_order": 1000},
-            {"currency": "USD", "orders": 1, "total_spent": 999, "average_order": 999},
-            {"currency": "JPY", "orders": 1, "total_spent": 10000, "average_order": 10000},
-            {"currency": "GBP", "orders": 1, "total_spent": 5000, "average_order": 5000},
-        ]), MONEY)
+    p = profiles.apply_customer(
+        profiles.empty("cus_1"),
+        state(
+            2,
+            number_of_orders=4,
+            last_order_at=T,
+            per_currency=[
+                {"currency": "EUR", "orders": 1, "total_spent": 1000, "average_order": 1000},
+                {"currency": "USD", "orders": 1, "total_spent": 999, "average_order": 999},
+                {"currency": "JPY", "orders": 1, "total_spent": 10000, "average_order": 10000},
+                {"currency": "GBP", "orders": 1, "total_spent": 5000, "average_order": 5000},
+            ],
+        ),
+        MONEY,
+    )
     assert p["active"] and p["customer_version"] == 2
     assert p["amount_spent"] == 1000 + 499 + 6200  # GBP has no rate: not counted
     assert p["counted_orders"] == 3 and p["number_of_orders"] == 4
@@ -50,8 +68,16 @@ def test_erased_customer_keeps_no_personal_data_and_ignores_late_events():
 
 def test_ledger_keeps_highest_sequence_per_currency():
     def entry(seq: int, balance: int, currency: str = "EUR") -> LedgerEntryRecorded:
-        return LedgerEntryRecorded(id=f"e{seq}", customer_id="cus_1", currency=currency, kind="funding",
-                                   amount=balance, balance_after=balance, sequence=seq, at=T)
+        return LedgerEntryRecorded(
+            id=f"e{seq}",
+            customer_id="cus_1",
+            currency=currency,
+            kind="funding",
+            amount=balance,
+            balance_after=balance,
+            sequence=seq,
+            at=T,
+        )
 
     p = profiles.apply_ledger(profiles.empty("cus_1"), entry(2, 700), MONEY)
     assert profiles.apply_ledger(p, entry(1, 100), MONEY) is None

@@ -2,7 +2,7 @@
 filter (run by the real FerretDB/MongoDB) and the Python predicate select the same profiles."""
 
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,10 +13,21 @@ from pymongo import MongoClient
 from crm_segments.rules import RuleError, compile_rule, parse, render
 from crm_segments.rules.attributes import ATTRIBUTES, Kind
 from crm_segments.rules.syntax import (
-    AbsDate, And, Between, Bool, Compare, Contains, IsNull, Not, Number, Or, RelDate, Text,
+    AbsDate,
+    And,
+    Between,
+    Bool,
+    Compare,
+    Contains,
+    IsNull,
+    Not,
+    Number,
+    Or,
+    RelDate,
+    Text,
 )
 
-NOW = datetime(2026, 11, 22, 10, 15, 30, 123000, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 10, 15, 30, 123000, tzinfo=UTC)
 
 # --- parsing and errors -----------------------------------------------------------------------
 
@@ -26,13 +37,15 @@ def test_contract_example_parses_to_the_expected_tree():
         "amount_spent >= 100 AND number_of_orders >= 3 AND last_order_date > -90d\n"
         "  AND (country = 'PT' OR customer_tags CONTAINS 'vip') AND NOT customer_groups CONTAINS 'wholesale'"
     )
-    assert rule == And((
-        Compare("amount_spent", ">=", Number(Decimal(100))),
-        Compare("number_of_orders", ">=", Number(Decimal(3))),
-        Compare("last_order_date", ">", RelDate(90, "d")),
-        Or((Compare("country", "=", Text("PT")), Contains("customer_tags", Text("vip")))),
-        Not(Contains("customer_groups", Text("wholesale"))),
-    ))
+    assert rule == And(
+        (
+            Compare("amount_spent", ">=", Number(Decimal(100))),
+            Compare("number_of_orders", ">=", Number(Decimal(3))),
+            Compare("last_order_date", ">", RelDate(90, "d")),
+            Or((Compare("country", "=", Text("PT")), Contains("customer_tags", Text("vip")))),
+            Not(Contains("customer_groups", Text("wholesale"))),
+        )
+    )
 
 
 def test_deep_parentheses_are_fine():
@@ -40,13 +53,16 @@ def test_deep_parentheses_are_fine():
 
 
 def test_keywords_are_case_insensitive_and_attributes_may_start_like_keywords():
-    assert parse("has_account = TRUE and email_subscribed != false or city is not null") == Or((
-        And((Compare("has_account", "=", Bool(True)), Compare("email_subscribed", "!=", Bool(False)))),
-        IsNull("city", negated=True),
-    ))
+    assert parse("has_account = TRUE and email_subscribed != false or city is not null") == Or(
+        (
+            And((Compare("has_account", "=", Bool(True)), Compare("email_subscribed", "!=", Bool(False)))),
+            IsNull("city", negated=True),
+        )
+    )
     assert parse("customer_tags not contains 'a'") == Contains("customer_tags", Text("a"), negated=True)
     assert parse("created_at BETWEEN 2026-01-01 AND -1w") == Between(
-        "created_at", AbsDate(date(2026, 1, 1)), RelDate(1, "w"))
+        "created_at", AbsDate(date(2026, 1, 1)), RelDate(1, "w")
+    )
 
 
 @pytest.mark.parametrize(
@@ -77,7 +93,17 @@ def test_errors_point_at_their_position(rule, line, column, words):
     assert e.value.position.offset == sum(len(x) + 1 for x in lines[: line - 1]) + column - 1
 
 
-WORDS = list("abc_ ()'=<>!-0123456789.dw\n") + [" AND ", " OR ", " NOT ", "country", "number_of_orders", " CONTAINS ", " IS ", "NULL", "2026-01-31"]
+WORDS = list("abc_ ()'=<>!-0123456789.dw\n") + [
+    " AND ",
+    " OR ",
+    " NOT ",
+    "country",
+    "number_of_orders",
+    " CONTAINS ",
+    " IS ",
+    "NULL",
+    "2026-01-31",
+]
 
 
 @given(st.lists(st.sampled_from(WORDS), max_size=30).map("".join) | st.text(max_size=40))
@@ -98,7 +124,7 @@ def _matches(rule: str, profile: dict) -> bool:
 
 
 def test_absolute_dates_are_whole_days_and_relative_dates_instants():
-    p = {"last_order_date": datetime(2026, 1, 31, 23, 59, tzinfo=timezone.utc)}
+    p = {"last_order_date": datetime(2026, 1, 31, 23, 59, tzinfo=UTC)}
     assert _matches("last_order_date = 2026-01-31", p)
     assert _matches("last_order_date <= 2026-01-31", p)
     assert not _matches("last_order_date > 2026-01-31", p)
@@ -106,7 +132,9 @@ def test_absolute_dates_are_whole_days_and_relative_dates_instants():
     recent = {"last_order_date": NOW - timedelta(days=30) + timedelta(milliseconds=1)}
     assert _matches("last_order_date > -30d", recent)
     assert not _matches("last_order_date > -30d", {"last_order_date": NOW - timedelta(days=30)})
-    assert _matches("last_order_date > -1m", recent) and not _matches("last_order_date > -1m", {"last_order_date": NOW - timedelta(days=32)})
+    assert _matches("last_order_date > -1m", recent) and not _matches(
+        "last_order_date > -1m", {"last_order_date": NOW - timedelta(days=32)}
+    )
 
 
 def test_comparisons_with_absent_values_are_false_but_not_negates():
@@ -135,7 +163,7 @@ DAY = timedelta(days=1)
 
 
 def _midnight(d: date) -> datetime:
-    return datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
+    return datetime(d.year, d.month, d.day, tzinfo=UTC)
 
 
 abs_dates = st.integers(-400, 3).map(lambda k: AbsDate(NOW.date() + timedelta(days=k)))
@@ -186,18 +214,26 @@ def leaf(draw):
 
 rules = st.recursive(
     leaf(),
-    lambda inner: st.lists(inner, min_size=2, max_size=3).map(lambda xs: And(tuple(xs)))
-    | st.lists(inner, min_size=2, max_size=3).map(lambda xs: Or(tuple(xs)))
-    | inner.map(Not),
+    lambda inner: (
+        st.lists(inner, min_size=2, max_size=3).map(lambda xs: And(tuple(xs)))
+        | st.lists(inner, min_size=2, max_size=3).map(lambda xs: Or(tuple(xs)))
+        | inner.map(Not)
+    ),
     max_leaves=8,
 )
 
 # Instants around the boundaries the rules draw: midnights, NOW - N units, one ms either side.
 instants = st.one_of(
-    st.builds(lambda k, ms: _midnight(NOW.date() + timedelta(days=k)) + timedelta(milliseconds=ms),
-              st.integers(-400, 3), st.sampled_from([-1, 0, 1, 43_200_000])),
-    st.builds(lambda d, ms: NOW - timedelta(days=d) + timedelta(milliseconds=ms),
-              st.sampled_from([0, 1, 2, 7, 14, 30, 31, 90, 91, 92, 180, 181, 182, 184, 365, 366]), st.sampled_from([-1, 0, 1])),
+    st.builds(
+        lambda k, ms: _midnight(NOW.date() + timedelta(days=k)) + timedelta(milliseconds=ms),
+        st.integers(-400, 3),
+        st.sampled_from([-1, 0, 1, 43_200_000]),
+    ),
+    st.builds(
+        lambda d, ms: NOW - timedelta(days=d) + timedelta(milliseconds=ms),
+        st.sampled_from([0, 1, 2, 7, 14, 30, 31, 90, 91, 92, 180, 181, 182, 184, 365, 366]),
+        st.sampled_from([-1, 0, 1]),
+    ),
 )
 maybe = lambda s: st.none() | s  # noqa: E731
 
@@ -235,7 +271,15 @@ def profiles_collection(infra):
 
 
 @given(rule=rules, people=st.lists(profile(), min_size=1, max_size=6))
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large])
+@settings(
+    max_examples=500,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.data_too_large,
+    ],
+)
 def test_mongo_filter_and_predicate_select_the_same_profiles(profiles_collection, rule, people):
     text = render(rule)
     assert parse(text) == rule  # the text round-trips to the same tree

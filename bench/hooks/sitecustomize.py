@@ -54,7 +54,9 @@ if _path:
     def _dump() -> None:
         while True:
             with _lock:
-                data = {k: {"count": v[0], "seconds": round(v[1], 3), "failed": v[2]} for k, v in _totals.items()}
+                data = {
+                    k: {"count": v[0], "seconds": round(v[1], 3), "failed": v[2]} for k, v in _totals.items()
+                }
             tmp = _path + ".tmp"
             with open(tmp, "w") as f:
                 json.dump(data, f)

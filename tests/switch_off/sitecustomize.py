@@ -10,6 +10,7 @@ outbox: the relay forgets, at start, what was stored but not published (as if ev
 published from memory after the write). idempotency: no inbox and ledger records keyed by a
 fresh id instead of the event id. inbox: only the inbox off (the keyed effects still hold).
 """
+
 import os
 
 what = os.environ.get("CRM_SWITCH_OFF", "")
@@ -19,23 +20,31 @@ if what == "inbox":
     class _NoInbox:
         async def record(self, *a, **k):
             return True  # never a duplicate: nothing is remembered
+
     _init = consumer.EventConsumer.__init__
+
     def __init__(self, *a, **k):
         _init(self, *a, **k)
         self.inbox = _NoInbox()
+
     consumer.EventConsumer.__init__ = __init__
 elif what == "outbox":
     # "Publish after commit from memory": what was stored but not yet sent when the process
     # died is never sent (the relay forgets the pending records at start).
     from crm_servicekit import outbox
+
     _start = outbox.OutboxRelay.start
+
     def start(self):
         import asyncio
+
         async def forget_then_run():
             for source in self.sources:
                 await source.collection.update_many({"published": False}, {"$set": {"published": True}})
             await self._run()
+
         self._task = asyncio.create_task(forget_then_run(), name="outbox-relay")
+
     outbox.OutboxRelay.start = start
 if what == "idempotency":
     # No inbox, and the ledger's records keyed by a fresh id instead of one derived from the
@@ -45,19 +54,27 @@ if what == "idempotency":
     class _NoInbox2:
         async def record(self, *a, **k):
             return True  # never a duplicate: nothing is remembered
+
     _init2 = consumer.EventConsumer.__init__
+
     def __init2__(self, *a, **k):
         _init2(self, *a, **k)
         self.inbox = _NoInbox2()
+
     consumer.EventConsumer.__init__ = __init2__
     try:
         import uuid as _uuid
-        from crm_ledger import handlers as _h, operations as _o
+
+        from crm_ledger import handlers as _h
+        from crm_ledger import operations as _o
+
         _orig = _o.derived_id
+
         def _fresh(prefix, *parts):
             if parts and parts[0] in ("order", "refund"):
                 return f"{prefix}_{_uuid.uuid4().hex[:24]}"
             return _orig(prefix, *parts)
+
         _o.derived_id = _fresh
         _h.derived_id = _fresh
     except ImportError:

@@ -22,15 +22,15 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.message import RabbitMessage
 from pydantic import BaseModel, ValidationError
 from pymongo import ASCENDING, IndexModel
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from crm_contracts.envelope import CloudEvent
@@ -93,8 +93,9 @@ class Inbox:
     async def record(self, event_id: str, event_type: str) -> bool:
         """False if the id was recorded before (a duplicate delivery)."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append(({"_id": event_id, "type": event_type,
-                               "processed_at": datetime.now(timezone.utc)}, future))
+        self._pending.append(
+            ({"_id": event_id, "type": event_type, "processed_at": datetime.now(UTC)}, future)
+        )
         if len(self._pending) >= self.most:
             self._flush()
         elif self._timer is None:
@@ -219,7 +220,9 @@ class EventConsumer:
             )
         log.warning(
             "handling failed (delivery %d), will retry: %s: %s",
-            deliveries, type(error).__name__, error,
+            deliveries,
+            type(error).__name__,
+            error,
         )
         metrics.EVENTS_CONSUMED.labels(msg.raw_message.routing_key or "?", "retried").inc()
         # A pause before requeueing, so a database outage of some seconds does not burn through
@@ -239,7 +242,7 @@ class EventConsumer:
                 "x-crm-service": self.service,
                 "x-crm-original-exchange": raw.exchange or "",
                 "x-crm-original-routing-key": raw.routing_key or "",
-                "x-crm-dead-lettered-at": datetime.now(timezone.utc).isoformat(),
+                "x-crm-dead-lettered-at": datetime.now(UTC).isoformat(),
             }
         )
         await self.broker.publish(

@@ -34,7 +34,9 @@ def _describe(msg: aio_pika.abc.AbstractIncomingMessage) -> dict[str, Any]:
     }
 
 
-async def _take_all(channel: aio_pika.abc.AbstractChannel, service: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
+async def _take_all(
+    channel: aio_pika.abc.AbstractChannel, service: str
+) -> list[aio_pika.abc.AbstractIncomingMessage]:
     queue = await channel.get_queue(f"{service}.dead-letter")
     taken = []
     while (msg := await queue.get(no_ack=False, fail=False)) is not None:

@@ -57,11 +57,16 @@ def create_app(
                 except ValueError:
                     bad = False  # not JSON: the route's own validation answers
         if bad:
-            return problems.render(request, Problem(
-                422, "validation-error", "Invalid input",
-                "text may not contain the character U+0000 (NUL)",
-                errors=[{"field": "(body)", "message": "contains U+0000"}],
-            ))
+            return problems.render(
+                request,
+                Problem(
+                    422,
+                    "validation-error",
+                    "Invalid input",
+                    "text may not contain the character U+0000 (NUL)",
+                    errors=[{"field": "(body)", "message": "contains U+0000"}],
+                ),
+            )
         return await call_next(request)
 
     @app.middleware("http")
@@ -70,8 +75,11 @@ def create_app(
         # unauthenticated request with a malformed body got a 422 instead of a 401.
         if request.url.path.startswith("/v1/"):
             scheme, credentials = get_authorization_scheme_param(request.headers.get("Authorization"))
-            given = HTTPAuthorizationCredentials(scheme=scheme, credentials=credentials) \
-                if scheme.lower() == "bearer" and credentials else None
+            given = (
+                HTTPAuthorizationCredentials(scheme=scheme, credentials=credentials)
+                if scheme.lower() == "bearer" and credentials
+                else None
+            )
             try:
                 check_token(given)
             except Problem as p:

@@ -16,7 +16,7 @@ claim, so the client can retry with the same key.
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel
@@ -50,7 +50,7 @@ class IdempotencyKeys:
         id) lets `forget` drop the stored responses that hold that subject's personal data."""
         if key is None:
             return await action()
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         claim = {"_id": key, "fingerprint": print_, "subject": subject, "claimed_at": now}
         try:
             await self.collection.insert_one(claim)
@@ -68,7 +68,7 @@ class IdempotencyKeys:
                 return _replay(existing["response"])
             claimed_at = existing["claimed_at"]
             if claimed_at.tzinfo is None:
-                claimed_at = claimed_at.replace(tzinfo=timezone.utc)
+                claimed_at = claimed_at.replace(tzinfo=UTC)
             if now - claimed_at < self.lease:
                 raise conflict(
                     "idempotency-key-in-use",

@@ -75,9 +75,7 @@ class OutboxSource:
 
 
 class OutboxRelay:
-    def __init__(
-        self, publish: Publish, sources: list[OutboxSource], poll_seconds: float = 1.0
-    ) -> None:
+    def __init__(self, publish: Publish, sources: list[OutboxSource], poll_seconds: float = 1.0) -> None:
         self._publish = publish
         self.sources = sources
         self._poll = poll_seconds

@@ -31,7 +31,13 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except ValueError:
-        raise invalid("cursor is not a cursor this API returned", errors=[{"field": "cursor", "message": "invalid cursor"}]) from None
+        raise invalid(
+            "cursor is not a cursor this API returned",
+            errors=[{"field": "cursor", "message": "invalid cursor"}],
+        ) from None
     if not isinstance(value, dict):
-        raise invalid("cursor is not a cursor this API returned", errors=[{"field": "cursor", "message": "invalid cursor"}])
+        raise invalid(
+            "cursor is not a cursor this API returned",
+            errors=[{"field": "cursor", "message": "invalid cursor"}],
+        )
     return value

@@ -44,8 +44,15 @@ def render(request: Request, p: Problem) -> JSONResponse:
     return JSONResponse(body, status_code=p.status, media_type=MEDIA_TYPE, headers=headers)
 
 
-_SLUGS = {400: "bad-request", 401: "unauthorized", 404: "not-found", 405: "method-not-allowed",
-          409: "conflict", 413: "payload-too-large", 415: "unsupported-media-type"}
+_SLUGS = {
+    400: "bad-request",
+    401: "unauthorized",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+}
 
 
 def install(app: Any) -> None:

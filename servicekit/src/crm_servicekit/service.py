@@ -3,11 +3,11 @@ jobs and the HTTP app, with a lifespan that starts and stops them in order."""
 
 import asyncio
 import logging
-from datetime import datetime, timedelta, timezone
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Generic, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, TypeVar
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
@@ -67,7 +67,7 @@ class Wiring(Generic[C]):
 async def prune(db: AsyncDatabase, sources: list[OutboxSource], days: float) -> None:
     """Deletes processed event ids and published, prunable change records older than `days`.
     A redelivery older than that is not expected; the effects stay keyed by natural keys."""
-    cutoff = datetime.now(timezone.utc) - timedelta(days=days)
+    cutoff = datetime.now(UTC) - timedelta(days=days)
     await db["inbox"].delete_many({"processed_at": {"$lt": cutoff}})
     for source in sources:
         if source.prunable:
@@ -144,8 +144,13 @@ class Service:
             wiring = await self.setup(runtime)
             await mongo.ensure_indexes({**INBOX_INDEXES, **wiring.indexes})
             holder["consumer"] = EventConsumer(
-                self.name, self.handlers, mongo.db, broker,
-                settings.delivery_limit, settings.max_message_bytes, wiring.context,
+                self.name,
+                self.handlers,
+                mongo.db,
+                broker,
+                settings.delivery_limit,
+                settings.max_message_bytes,
+                wiring.context,
             )
             app.state.context = wiring.context
             app.state.runtime = runtime
@@ -158,7 +163,9 @@ class Service:
             periodic = list(wiring.periodic)
             if settings.retention_days:
                 periodic.append(
-                    Periodic("retention", 3600, lambda: prune(mongo.db, wiring.outbox, settings.retention_days))
+                    Periodic(
+                        "retention", 3600, lambda: prune(mongo.db, wiring.outbox, settings.retention_days)
+                    )
                 )
             jobs = [asyncio.create_task(_every(j), name=j.name) for j in periodic]
             log.info("%s started on %s:%s", self.name, settings.http_host, settings.http_port)

@@ -11,7 +11,7 @@ it is brought up to the newest recorded version by the writer and again by the r
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
@@ -45,7 +45,7 @@ class VersionedStore:
                 IndexModel([("doc_id", ASCENDING), ("version", DESCENDING)]),
                 IndexModel([("cause", ASCENDING)], unique=True, sparse=True),
                 *OUTBOX_INDEXES,
-            ]
+            ],
         }
 
     def outbox_source(self) -> OutboxSource:
@@ -64,9 +64,7 @@ class VersionedStore:
         doc = await self.current.find_one({"_id": doc_id})
         version = doc.get("version", 0) if doc else 0
         while True:
-            newer = await self.changes.find_one(
-                {"_id": f"{doc_id}:{version + 1}"}, projection={"outbox": 0}
-            )
+            newer = await self.changes.find_one({"_id": f"{doc_id}:{version + 1}"}, projection={"outbox": 0})
             if newer is None:
                 return doc
             doc, version = newer["state"], version + 1
@@ -90,7 +88,7 @@ class VersionedStore:
             "doc_id": doc_id,
             "version": version,
             "state": state,
-            "recorded_at": datetime.now(timezone.utc),
+            "recorded_at": datetime.now(UTC),
             **pending(events),
         }
         if cause is not None:
@@ -121,16 +119,12 @@ class VersionedStore:
             await self.changes.delete_many({"doc_id": doc_id, "version": {"$lt": version}})
             return
         try:
-            await self.current.replace_one(
-                {"_id": doc_id, "version": {"$lt": version}}, state, upsert=True
-            )
+            await self.current.replace_one({"_id": doc_id, "version": {"$lt": version}}, state, upsert=True)
         except DuplicateKeyError:
             pass  # the projection already holds this or a newer version
 
 
-async def retry_on_conflict(
-    attempt: Callable[[], Awaitable[Any]], tries: int = 20
-) -> Any:
+async def retry_on_conflict(attempt: Callable[[], Awaitable[Any]], tries: int = 20) -> Any:
     """Run a load-decide-commit function again while another writer wins the version race."""
     for i in range(tries):
         try:

@@ -15,7 +15,7 @@ import random
 import string
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from pymongo import AsyncMongoClient
 
@@ -27,9 +27,14 @@ def fake(i: int, now: datetime) -> dict:
     first = "".join(rnd.choices(string.ascii_lowercase, k=6)).title()
     last = "".join(rnd.choices(string.ascii_lowercase, k=8)).title()
     doc = domain.new_customer(
-        f"cus_{i:09d}", email=f"{first.lower()}.{last.lower()}{i}@example.com",
-        now=now - timedelta(seconds=i), has_account=rnd.random() < 0.5, first_name=first, last_name=last,
-        tags=["vip"] if rnd.random() < 0.05 else [], group_ids=[f"grp_{rnd.randrange(50)}"],
+        f"cus_{i:09d}",
+        email=f"{first.lower()}.{last.lower()}{i}@example.com",
+        now=now - timedelta(seconds=i),
+        has_account=rnd.random() < 0.5,
+        first_name=first,
+        last_name=last,
+        tags=["vip"] if rnd.random() < 0.05 else [],
+        group_ids=[f"grp_{rnd.randrange(50)}"],
     )
     doc["spent_base"] = rnd.randrange(0, 1_000_000)
     return doc
@@ -39,7 +44,7 @@ async def main(n: int) -> None:
     client: AsyncMongoClient = AsyncMongoClient(os.environ["MONGODB_URL"], tz_aware=True)
     db = client["bench_customers_search"]
     col = db["customers"]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     if await col.estimated_document_count() != n:
         await col.drop()
         await col.create_indexes(search.SEARCH_INDEXES)
@@ -59,8 +64,12 @@ async def main(n: int) -> None:
         started = time.perf_counter()
         docs = await col.find(query.filter).sort(query.sort).limit(50).to_list()
         took = (time.perf_counter() - started) * 1000
-        plan = (await db.command("explain", {"find": "customers", "filter": query.filter,
-                                             "sort": dict(query.sort), "limit": 50}))["queryPlanner"]
+        plan = (
+            await db.command(
+                "explain",
+                {"find": "customers", "filter": query.filter, "sort": dict(query.sort), "limit": 50},
+            )
+        )["queryPlanner"]
         summary = plan.get("winningPlan") or plan.get("Plan")
         print(f"{name:22} {len(docs):3} hits {took:8.1f} ms  plan: {str(summary)[:160]}")
     await client.close()

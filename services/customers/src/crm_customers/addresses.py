@@ -5,8 +5,17 @@ import hashlib
 from typing import Any
 from uuid import uuid4
 
-_FINGERPRINT = ("first_name", "last_name", "company", "line1", "line2", "city", "province",
-                "postal_code", "country_code")
+_FINGERPRINT = (
+    "first_name",
+    "last_name",
+    "company",
+    "line1",
+    "line2",
+    "city",
+    "province",
+    "postal_code",
+    "country_code",
+)
 
 
 def new_address_id() -> str:

@@ -23,10 +23,19 @@ _FIELDS = ("first_name", "last_name", "phone", "company", "gender", "birthday", 
 
 
 def bad_cursor() -> Problem:
-    return invalid("cursor is not a cursor this API returned", errors=[{"field": "cursor", "message": "invalid cursor"}])
+    return invalid(
+        "cursor is not a cursor this API returned", errors=[{"field": "cursor", "message": "invalid cursor"}]
+    )
 
 
-@router.post("/customers", status_code=201, responses={200: {"description": "A guest with this e-mail became registered"}, 409: {"description": "email-taken"}})
+@router.post(
+    "/customers",
+    status_code=201,
+    responses={
+        200: {"description": "A guest with this e-mail became registered"},
+        409: {"description": "email-taken"},
+    },
+)
 async def create_customer(body: CustomerCreate, ctx: Ctx, response: Response) -> CustomerOut:
     """Creates a customer. `has_account` (default true) with an e-mail that a guest has turns
     that guest into a registered customer (200, same id, its orders kept): never a duplicate."""
@@ -39,7 +48,9 @@ async def create_customer(body: CustomerCreate, ctx: Ctx, response: Response) ->
     if "metadata" in given:
         given["metadata"] = {k: v for k, v in given["metadata"].items() if v is not None}
     if body.password and not body.has_account:
-        raise invalid("a guest has no password", errors=[{"field": "password", "message": "only with has_account"}])
+        raise invalid(
+            "a guest has no password", errors=[{"field": "password", "message": "only with has_account"}]
+        )
     if body.email_subscribed is not None:
         at = ms(utcnow())
         given.update(domain.set_consent({}, body.email_subscribed, at, "api"))
@@ -55,7 +66,9 @@ async def list_customers(
     ctx: Ctx,
     limit: Limit = 50,
     cursor: Cursor = None,
-    q: Annotated[str | None, Query(max_length=200, description="Prefix of e-mail, first, last or full name")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Prefix of e-mail, first, last or full name")
+    ] = None,
     has_account: bool | None = None,
     group_id: Annotated[str | None, Query(max_length=100)] = None,
     tag: Annotated[str | None, Query(max_length=50)] = None,
@@ -69,13 +82,16 @@ async def list_customers(
         after = search.decode_after(raw, sort)
     except (ValueError, TypeError):
         raise bad_cursor() from None
-    query = search.build(q=q, has_account=has_account, group_id=group_id, tag=tag, status=status,
-                         sort=sort, after=after)
+    query = search.build(
+        q=q, has_account=has_account, group_id=group_id, tag=tag, status=status, sort=sort, after=after
+    )
     docs = await ctx.store.search(query, limit + 1)
     more = len(docs) > limit
     docs = docs[:limit]
     next_cursor = encode_cursor({"s": sort, **search.cursor_of(docs[-1], query)}) if more else None
-    return Page(items=[CustomerOut.model_validate(domain.public_view(d)) for d in docs], next_cursor=next_cursor)
+    return Page(
+        items=[CustomerOut.model_validate(domain.public_view(d)) for d in docs], next_cursor=next_cursor
+    )
 
 
 @router.get("/customers/{customer_id}")
@@ -88,7 +104,9 @@ async def patch_customer(customer_id: str, body: CustomerPatch, ctx: Ctx) -> Cus
     changes = body.model_dump(exclude_unset=True)
     for required in ("email", "status"):
         if required in changes and changes[required] is None:
-            raise invalid(f"{required} cannot be null", errors=[{"field": required, "message": "cannot be null"}])
+            raise invalid(
+                f"{required} cannot be null", errors=[{"field": required, "message": "cannot be null"}]
+            )
     return domain.public_view(await ctx.patch(customer_id, changes))
 
 
@@ -107,14 +125,18 @@ async def set_password(customer_id: str, body: PasswordSet, ctx: Ctx) -> Custome
     await ctx.get(customer_id)
     if body.current_password is not None:
         current = await ctx.store.password_hash(customer_id)
-        if current is None or not await verify_password(current["hash"], body.current_password.get_secret_value()):
+        if current is None or not await verify_password(
+            current["hash"], body.current_password.get_secret_value()
+        ):
             raise Problem(403, "wrong-password", "Current password does not match")
     hashed = await hash_password(body.password.get_secret_value())
     return domain.public_view(await ctx.set_password(customer_id, hashed))
 
 
 @router.get("/customers/{customer_id}/orders")
-async def list_orders(customer_id: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Page[dict[str, Any]]:
+async def list_orders(
+    customer_id: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None
+) -> Page[dict[str, Any]]:
     """The customer's order history, newest first, with cancellations and refunds applied."""
     await ctx.get(customer_id)
     raw = decode_cursor(cursor)
@@ -126,5 +148,7 @@ async def list_orders(customer_id: str, ctx: Ctx, limit: Limit = 50, cursor: Cur
     more = len(views) > limit
     views = views[:limit]
     last = views[-1].order if views else None
-    next_cursor = encode_cursor({"at": last["placed_at"].isoformat(), "id": last["_id"]}) if more and last else None
+    next_cursor = (
+        encode_cursor({"at": last["placed_at"].isoformat(), "id": last["_id"]}) if more and last else None
+    )
     return Page(items=[order_view(v) for v in views], next_cursor=next_cursor)

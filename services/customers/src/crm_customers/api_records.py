@@ -26,8 +26,10 @@ def _after(cursor: str | None) -> tuple[datetime, str] | None:
     try:
         return datetime.fromisoformat(raw["at"]), str(raw["id"])
     except (KeyError, ValueError, TypeError):
-        raise invalid("cursor is not a cursor this API returned",
-                      errors=[{"field": "cursor", "message": "invalid cursor"}]) from None
+        raise invalid(
+            "cursor is not a cursor this API returned",
+            errors=[{"field": "cursor", "message": "invalid cursor"}],
+        ) from None
 
 
 # addresses
@@ -36,7 +38,9 @@ def _after(cursor: str | None) -> tuple[datetime, str] | None:
 @router.get("/customers/{customer_id}/addresses")
 async def list_addresses(customer_id: str, ctx: Ctx) -> Page[AddressOut]:
     """At most a few dozen per customer: one page."""
-    return Page(items=[AddressOut.model_validate(a) for a in (await ctx.get(customer_id)).get("addresses", [])])
+    return Page(
+        items=[AddressOut.model_validate(a) for a in (await ctx.get(customer_id)).get("addresses", [])]
+    )
 
 
 @router.post("/customers/{customer_id}/addresses", status_code=201)
@@ -51,7 +55,9 @@ async def edit_address(customer_id: str, address_id: str, body: AddressPatch, ct
     changes = body.model_dump(exclude_unset=True)
     for required in ("type", "line1", "city", "country_code", "is_default"):
         if required in changes and changes[required] is None:
-            raise invalid(f"{required} cannot be null", errors=[{"field": required, "message": "cannot be null"}])
+            raise invalid(
+                f"{required} cannot be null", errors=[{"field": required, "message": "cannot be null"}]
+            )
     if addresses.find((await ctx.get(customer_id)).get("addresses", []), address_id) is None:
         raise not_found("Address", address_id)
 
@@ -82,14 +88,21 @@ def _note_view(n: dict[str, Any]) -> dict[str, Any]:
 @router.post("/customers/{customer_id}/notes", status_code=201)
 async def add_note(customer_id: str, body: NoteCreate, ctx: Ctx) -> dict[str, Any]:
     await ctx.get(customer_id)
-    note = {"_id": f"note_{uuid4().hex}", "customer_id": customer_id, "body": body.body,
-            "author": body.author, "created_at": ms(utcnow())}
+    note = {
+        "_id": f"note_{uuid4().hex}",
+        "customer_id": customer_id,
+        "body": body.body,
+        "author": body.author,
+        "created_at": ms(utcnow()),
+    }
     await ctx.store.add_note(note)
     return _note_view(note)
 
 
 @router.get("/customers/{customer_id}/notes")
-async def list_notes(customer_id: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Page[dict[str, Any]]:
+async def list_notes(
+    customer_id: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None
+) -> Page[dict[str, Any]]:
     await ctx.get(customer_id)
     notes = await ctx.store.notes_page(customer_id, limit + 1, _after(cursor))
     more = len(notes) > limit
@@ -110,7 +123,9 @@ async def delete_note(customer_id: str, note_id: str, ctx: Ctx) -> Response:
 # history and export
 
 
-async def _history(ctx: Customers, customer_id: str, limit: int, before: datetime | None) -> list[dict[str, Any]]:
+async def _history(
+    ctx: Customers, customer_id: str, limit: int, before: datetime | None
+) -> list[dict[str, Any]]:
     """Newest first: the customer's recorded changes, its orders (with their cancellations and
     refunds) and notes, merged by time."""
     items: list[dict[str, Any]] = []
@@ -119,14 +134,36 @@ async def _history(ctx: Customers, customer_id: str, limit: int, before: datetim
         items.append({"at": c["recorded_at"], "kind": kinds[0], "version": c["version"], "id": c["_id"]})
     for v in await ctx.store.orders_page(customer_id, limit, (before, "\uffff") if before else None):
         o = v.order
-        items.append({"at": o["placed_at"], "kind": "order.placed", "id": o["_id"], "order_id": o["order_id"],
-                      "total": o["total"], "currency": o["currency"], "status": v.status})
+        items.append(
+            {
+                "at": o["placed_at"],
+                "kind": "order.placed",
+                "id": o["_id"],
+                "order_id": o["order_id"],
+                "total": o["total"],
+                "currency": o["currency"],
+                "status": v.status,
+            }
+        )
         if v.cancelled_at is not None:
-            items.append({"at": v.cancelled_at, "kind": "order.cancelled", "id": f"{o['_id']}|cancelled",
-                          "order_id": o["order_id"]})
+            items.append(
+                {
+                    "at": v.cancelled_at,
+                    "kind": "order.cancelled",
+                    "id": f"{o['_id']}|cancelled",
+                    "order_id": o["order_id"],
+                }
+            )
     for n in await ctx.store.notes_page(customer_id, limit, (before, "\uffff") if before else None):
-        items.append({"at": n["created_at"], "kind": "note", "id": n["_id"], "body": n["body"],
-                      "author": n.get("author")})
+        items.append(
+            {
+                "at": n["created_at"],
+                "kind": "note",
+                "id": n["_id"],
+                "body": n["body"],
+                "author": n.get("author"),
+            }
+        )
     if before is not None:
         items = [i for i in items if i["at"] <= before]
     items.sort(key=lambda i: (i["at"], i["id"]), reverse=True)
@@ -134,7 +171,9 @@ async def _history(ctx: Customers, customer_id: str, limit: int, before: datetim
 
 
 @router.get("/customers/{customer_id}/history")
-async def history(customer_id: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Page[dict[str, Any]]:
+async def history(
+    customer_id: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None
+) -> Page[dict[str, Any]]:
     """The customer's timeline. The cursor is a point in time; a page ends after every event
     of its last instant, so none is skipped."""
     await ctx.get(customer_id)
@@ -145,7 +184,9 @@ async def history(customer_id: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor 
     if len(items) <= limit:
         return Page(items=items)
     last = items[limit - 1]
-    return Page(items=items[:limit], next_cursor=encode_cursor({"at": last["at"].isoformat(), "id": last["id"]}))
+    return Page(
+        items=items[:limit], next_cursor=encode_cursor({"at": last["at"].isoformat(), "id": last["id"]})
+    )
 
 
 def _consent_record(c: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -169,11 +210,16 @@ async def export(customer_id: str, ctx: Ctx) -> dict[str, Any]:
         "notes": [_note_view(n) for n in reversed(notes)],
         "group_ids": await ctx.store.group_ids_of(customer_id),
         "consent_record": _consent_record(await ctx.store.consent_for(doc["email_key"])),
-        "password": {"set": credentials is not None,
-                     "updated_at": credentials["updated_at"] if credentials else None},
+        "password": {
+            "set": credentials is not None,
+            "updated_at": credentials["updated_at"] if credentials else None,
+        },
         "versions": [
-            {"version": c["version"], "recorded_at": c["recorded_at"],
-             "events": [e["type"] for e in c.get("outbox", [])]}
+            {
+                "version": c["version"],
+                "recorded_at": c["recorded_at"],
+                "events": [e["type"] for e in c.get("outbox", [])],
+            }
             for c in reversed(changes)
         ],
     }

@@ -69,7 +69,9 @@ def search_keys(doc: dict[str, Any]) -> dict[str, Any]:
         "name_key": full or None,
         # Sorting by name: full name, then e-mail so that nameless guests sort among them. The
         # separator sorts before any printable character; not U+0000, which jsonb cannot hold.
-        "name_sort": f"{full}\x01{normalize_email(doc['email'])}" if full else f"\uffff{normalize_email(doc['email'])}",
+        "name_sort": f"{full}\x01{normalize_email(doc['email'])}"
+        if full
+        else f"\uffff{normalize_email(doc['email'])}",
     }
 
 
@@ -147,7 +149,9 @@ def set_consent(doc: dict[str, Any], subscribed: bool, at: datetime, source: str
     }
 
 
-def location(doc: dict[str, Any], latest_order_address: dict[str, Any] | None) -> tuple[str | None, str | None]:
+def location(
+    doc: dict[str, Any], latest_order_address: dict[str, Any] | None
+) -> tuple[str | None, str | None]:
     """Country and city: the default shipping address, else the latest order's shipping address."""
     for a in doc.get("addresses", []):
         if a.get("type") == "shipping" and a.get("is_default"):

@@ -30,8 +30,11 @@ async def on_order_placed(event: CloudEvent[OrderPlaced], ctx: Customers) -> Non
     order = event.data
     who = order.customer
     key = order_key(event.source, order.order_id)
-    fields = {"first_name": who.first_name, "last_name": who.last_name,
-              "phone": domain.phone_or_none(who.phone)}
+    fields = {
+        "first_name": who.first_name,
+        "last_name": who.last_name,
+        "phone": domain.phone_or_none(who.phone),
+    }
     for _ in range(3):
         customer_id = await ctx.owner_id(who.email, who.customer_id)
         stored = await ctx.store.record_order(
@@ -66,7 +69,9 @@ async def _adjust(ctx: Customers, key: str, adjustment: dict[str, Any]) -> None:
     """A cancellation or refund is stored with its order's customer when the order is here;
     statistics follow now, otherwise when the order arrives (which attaches it then)."""
     order = await ctx.store.order(key)
-    fresh = await ctx.store.record_adjustment({**adjustment, "customer_id": order["customer_id"] if order else None})
+    fresh = await ctx.store.record_adjustment(
+        {**adjustment, "customer_id": order["customer_id"] if order else None}
+    )
     if order is not None and not fresh:
         # A redelivery: the first delivery may have stored it before the order was known.
         await ctx.store.attach_adjustments(key, order["customer_id"])
@@ -81,17 +86,37 @@ async def _adjust(ctx: Customers, key: str, adjustment: dict[str, Any]) -> None:
 @handlers.on(EventType.ORDER_CANCELLED, OrderCancelled)
 async def on_order_cancelled(event: CloudEvent[OrderCancelled], ctx: Customers) -> None:
     key = order_key(event.source, event.data.order_id)
-    await _adjust(ctx, key, {"_id": f"{key}|cancelled", "order_key": key, "kind": "cancelled",
-                             "at": ms(event.data.cancelled_at), "event_id": event.id})
+    await _adjust(
+        ctx,
+        key,
+        {
+            "_id": f"{key}|cancelled",
+            "order_key": key,
+            "kind": "cancelled",
+            "at": ms(event.data.cancelled_at),
+            "event_id": event.id,
+        },
+    )
 
 
 @handlers.on(EventType.ORDER_REFUNDED, OrderRefunded)
 async def on_order_refunded(event: CloudEvent[OrderRefunded], ctx: Customers) -> None:
     r = event.data
     key = order_key(event.source, r.order_id)
-    await _adjust(ctx, key, {"_id": f"{key}|refund|{event.id}", "order_key": key, "kind": "refunded",
-                             "at": ms(r.refunded_at), "amount": r.amount, "currency": r.currency,
-                             "to_store_credit": r.to_store_credit, "event_id": event.id})
+    await _adjust(
+        ctx,
+        key,
+        {
+            "_id": f"{key}|refund|{event.id}",
+            "order_key": key,
+            "kind": "refunded",
+            "at": ms(r.refunded_at),
+            "amount": r.amount,
+            "currency": r.currency,
+            "to_store_credit": r.to_store_credit,
+            "event_id": event.id,
+        },
+    )
 
 
 @handlers.on(EventType.NEWSLETTER_SUBSCRIBED, NewsletterSubscribed)

@@ -80,7 +80,9 @@ class CustomerFields(_Body):
 class CustomerCreate(CustomerFields):
     email: EmailStr
     has_account: bool = Field(default=True, description="false: record a guest (no account)")
-    password: Password | None = Field(default=None, description="Registered customers only; hashed with Argon2")
+    password: Password | None = Field(
+        default=None, description="Registered customers only; hashed with Argon2"
+    )
     email_subscribed: bool | None = None
     status: Status = "enabled"
 

@@ -10,7 +10,7 @@ builds on, so whichever writer commits last has seen every stored order.
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from crm_contracts import new_event
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 def ms(t: datetime) -> datetime:
     """MongoDB keeps milliseconds: truncate first, so a stored and a fresh time compare equal."""
-    return t.astimezone(timezone.utc).replace(microsecond=t.microsecond // 1000 * 1000)
+    return t.astimezone(UTC).replace(microsecond=t.microsecond // 1000 * 1000)
 
 
 class Erased(Exception):
@@ -36,7 +36,8 @@ class Erased(Exception):
 
 def email_taken(email: str) -> Problem:
     return conflict(
-        "email-taken", "E-mail already in use",
+        "email-taken",
+        "E-mail already in use",
         f"a registered customer with e-mail {email!r} exists",
         errors=[{"field": "email", "message": "already in use"}],
     )
@@ -133,9 +134,12 @@ class Customers:
             # After our own commit there is no need to read it back: if someone else has
             # committed since, our next commit conflicts and the retry reads afresh.
             doc, known = (known, None) if known is not None else (await self.store.get(customer_id), None)
-            if doc is None and (create is None or await self.store.customers.changes.find_one(
-                {"doc_id": customer_id, "state": None}, {"_id": 1}
-            )):
+            if doc is None and (
+                create is None
+                or await self.store.customers.changes.find_one(
+                    {"doc_id": customer_id, "state": None}, {"_id": 1}
+                )
+            ):
                 if create is not None:
                     raise Erased(customer_id)
                 return None, []
@@ -233,6 +237,7 @@ class Customers:
         async def attempt() -> tuple[dict[str, Any], bool]:
             doc = await self.store.get(owner)
             if doc is None:
+
                 async def create() -> dict[str, Any]:
                     return domain.new_customer(
                         owner, email=email, now=now, has_account=has_account, **{**initial, **fields}
@@ -292,8 +297,13 @@ class Customers:
                     merged = {**d.get("metadata", {}), **(v or {})}
                     out["metadata"] = {mk: mv for mk, mv in merged.items() if mv is not None}
                     if len(out["metadata"]) > 50:
-                        raise Problem(422, "validation-error", "Invalid input", "metadata: at most 50 keys",
-                                      errors=[{"field": "metadata", "message": "at most 50 keys"}])
+                        raise Problem(
+                            422,
+                            "validation-error",
+                            "Invalid input",
+                            "metadata: at most 50 keys",
+                            errors=[{"field": "metadata", "message": "at most 50 keys"}],
+                        )
                 elif k == "email_subscribed":
                     if v is not None and v != d.get("email_subscribed"):
                         out = domain.set_consent(out, v, ms(utcnow()), "api")
@@ -338,8 +348,9 @@ class Customers:
         at = ms(at)
         owner = await self.store.owner_of(key)
         if owner is None or await self.store.get(owner) is None:
-            await self.store.record_consent(key, {"state": "subscribed" if subscribed else "unsubscribed",
-                                                  "at": at, "source": source})
+            await self.store.record_consent(
+                key, {"state": "subscribed" if subscribed else "unsubscribed", "at": at, "source": source}
+            )
             if not subscribed:
                 return
             doc = await self.guest_for(email, {}, cause)
@@ -359,8 +370,10 @@ class Customers:
                 return
             version = d["version"] + 1
             gone = new_event(
-                EventType.CUSTOMER_DELETED, self.source,
-                CustomerDeleted(id=customer_id, version=version), subject=customer_id,
+                EventType.CUSTOMER_DELETED,
+                self.source,
+                CustomerDeleted(id=customer_id, version=version),
+                subject=customer_id,
             )
             await self.store.customers.commit(customer_id, version, None, [gone])
 

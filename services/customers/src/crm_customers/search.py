@@ -48,7 +48,12 @@ def build(
     after: dict[str, Any] | None = None,
 ) -> Query:
     clauses: list[dict[str, Any]] = []
-    for field, value in (("has_account", has_account), ("group_ids", group_id), ("tags", tag), ("status", status)):
+    for field, value in (
+        ("has_account", has_account),
+        ("group_ids", group_id),
+        ("tags", tag),
+        ("status", status),
+    ):
         if value is not None:
             clauses.append({field: value})
     if q and q.strip():

@@ -40,8 +40,7 @@ class OrderView:
 def apply_adjustments(order: dict[str, Any], adjustments: list[dict[str, Any]]) -> OrderView:
     cancelled = [a["at"] for a in adjustments if a["kind"] == "cancelled"]
     refunded = sum(
-        a["amount"] for a in adjustments
-        if a["kind"] == "refunded" and a.get("currency") == order["currency"]
+        a["amount"] for a in adjustments if a["kind"] == "refunded" and a.get("currency") == order["currency"]
     )
     return OrderView(order, min(cancelled) if cancelled else None, refunded)
 
@@ -86,8 +85,12 @@ def compute(views: list[OrderView]) -> dict[str, Any]:
         "first_order_at": counted[0].order["placed_at"] if counted else None,
         "last_order_at": counted[-1].order["placed_at"] if counted else None,
         "per_currency": [
-            {"currency": cur, "orders": c["orders"], "total_spent": c["total_spent"],
-             "average_order": c["total_spent"] // c["orders"]}
+            {
+                "currency": cur,
+                "orders": c["orders"],
+                "total_spent": c["total_spent"],
+                "average_order": c["total_spent"] // c["orders"],
+            }
             for cur, c in sorted(per.items())
         ],
         "categories_purchased": [k for k, _ in sorted(categories.items(), key=lambda kv: (-kv[1], kv[0]))],

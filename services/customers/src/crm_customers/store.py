@@ -48,10 +48,17 @@ class CustomerStore:
             **self.customers.indexes,
             "customers": queries.SEARCH_INDEXES,
             "customer_emails": [IndexModel([("customer_id", ASCENDING)])],
-            "orders": [IndexModel([("customer_id", ASCENDING), ("placed_at", DESCENDING), ("_id", DESCENDING)])],
-            "order_adjustments": [IndexModel([("order_key", ASCENDING)]), IndexModel([("customer_id", ASCENDING)])],
+            "orders": [
+                IndexModel([("customer_id", ASCENDING), ("placed_at", DESCENDING), ("_id", DESCENDING)])
+            ],
+            "order_adjustments": [
+                IndexModel([("order_key", ASCENDING)]),
+                IndexModel([("customer_id", ASCENDING)]),
+            ],
             "memberships": [IndexModel([("customer_id", ASCENDING)]), IndexModel([("group_id", ASCENDING)])],
-            "notes": [IndexModel([("customer_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)])],
+            "notes": [
+                IndexModel([("customer_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)])
+            ],
             "deleted_groups": [],
             "credentials": [],
             "consents": [],
@@ -136,7 +143,8 @@ class CustomerStore:
     async def mark_addresses_learned(self, order_keys: list[str]) -> None:
         if order_keys:  # one command, each update found by _id (`$in` would scan)
             await self.orders.bulk_write(
-                [UpdateOne({"_id": k}, {"$set": {"address_learned": True}}) for k in order_keys], ordered=False
+                [UpdateOne({"_id": k}, {"$set": {"address_learned": True}}) for k in order_keys],
+                ordered=False,
             )
 
     # groups
@@ -148,8 +156,13 @@ class CustomerStore:
         end on the latest statement (by event time), which an update in place would not."""
         try:
             await self.memberships.insert_one(
-                {"_id": f"{group_id}|{customer_id}|{event_id}", "group_id": group_id,
-                 "customer_id": customer_id, "member": member, "at": at}
+                {
+                    "_id": f"{group_id}|{customer_id}|{event_id}",
+                    "group_id": group_id,
+                    "customer_id": customer_id,
+                    "member": member,
+                    "at": at,
+                }
             )
         except DuplicateKeyError:
             pass
@@ -174,7 +187,7 @@ class CustomerStore:
         if not member:
             return []
         gone = await asyncio.gather(*(self.deleted_groups.find_one({"_id": g}, {"_id": 1}) for g in member))
-        return sorted(g for g, deleted in zip(member, gone) if deleted is None)
+        return sorted(g for g, deleted in zip(member, gone, strict=False) if deleted is None)
 
     # consent stated for an e-mail that was no customer yet
 

@@ -30,8 +30,10 @@ def _cursor_field(cursor: str | None, *fields: str) -> tuple[Any, ...] | None:
     if key is None:
         return None
     if not all(isinstance(key.get(f), str) for f in fields):
-        raise invalid("cursor is not a cursor this API returned",
-                      errors=[{"field": "cursor", "message": "invalid cursor"}])
+        raise invalid(
+            "cursor is not a cursor this API returned",
+            errors=[{"field": "cursor", "message": "invalid cursor"}],
+        )
     return tuple(key[f] for f in fields)
 
 
@@ -93,8 +95,11 @@ async def change_members(group_id: str, body: MembershipChange, ctx: Ctx) -> dic
     non-member changes nothing and announces nothing."""
     limit = ctx.settings.max_bulk_ids
     add, remove = domain.unique(body.add), domain.unique(body.remove)
-    errors = [{"field": f, "message": f"at most {limit} ids per call"}
-              for f, ids in (("add", add), ("remove", remove)) if len(ids) > limit]
+    errors = [
+        {"field": f, "message": f"at most {limit} ids per call"}
+        for f, ids in (("add", add), ("remove", remove))
+        if len(ids) > limit
+    ]
     both = sorted(set(add) & set(remove))
     if both:
         errors.append({"field": "remove", "message": f"ids both added and removed: {', '.join(both[:20])}"})
@@ -103,13 +108,21 @@ async def change_members(group_id: str, body: MembershipChange, ctx: Ctx) -> dic
     group = await _group_or_404(ctx, group_id)
     unknown = await ctx.store.unknown_customers(add)
     if unknown:
-        raise Problem(422, "unknown-customers", "Unknown customers",
-                      f"{len(unknown)} customer id(s) in add are unknown",
-                      errors=[{"field": "add", "message": "unknown customer ids"}],
-                      unknown_customer_ids=unknown)
+        raise Problem(
+            422,
+            "unknown-customers",
+            "Unknown customers",
+            f"{len(unknown)} customer id(s) in add are unknown",
+            errors=[{"field": "add", "message": "unknown customer ids"}],
+            unknown_customer_ids=unknown,
+        )
     outcome = await membership.change_members(ctx, group, add, remove)
-    return {"group_id": group_id, "added": outcome.added, "removed": outcome.removed,
-            "member_count": await ctx.store.member_count(group_id)}
+    return {
+        "group_id": group_id,
+        "added": outcome.added,
+        "removed": outcome.removed,
+        "member_count": await ctx.store.member_count(group_id),
+    }
 
 
 @router.get("/groups/{group_id}/customers", response_model=MembersPage)
@@ -125,21 +138,31 @@ async def list_members(group_id: str, ctx: Ctx, limit: Limit = 50, cursor: Curso
 
 
 @router.get("/customers/{customer_id}/groups", response_model=CustomerGroupsPage)
-async def groups_of_customer(customer_id: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
+async def groups_of_customer(
+    customer_id: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None
+) -> dict[str, Any]:
     await _customer_or_404(ctx, customer_id)
     after = _cursor_field(cursor, "g")
     rows = await ctx.store.memberships_of(customer_id, after[0] if after else None, limit + 1)
     page, more = rows[:limit], len(rows) > limit
     groups = await ctx.store.groups_by_id([r["group_id"] for r in page])
     counts = await ctx.store.member_counts(list(groups))
-    items = [{**domain.group_view(groups[r["group_id"]], counts.get(r["group_id"], 0)), "added_at": r["added_at"]}
-             for r in page if r["group_id"] in groups]  # a group being deleted is left out
+    items = [
+        {**domain.group_view(groups[r["group_id"]], counts.get(r["group_id"], 0)), "added_at": r["added_at"]}
+        for r in page
+        if r["group_id"] in groups
+    ]  # a group being deleted is left out
     return {"items": items, "next_cursor": encode_cursor({"g": page[-1]["group_id"]}) if more else None}
 
 
 def _pricing_group(g: Any) -> dict[str, Any]:
-    return {"id": g["id"], "name": g["name"], "priority": g.get("priority", 0),
-            "discount_percent": g.get("discount_percent"), "price_tier": g.get("price_tier")}
+    return {
+        "id": g["id"],
+        "name": g["name"],
+        "priority": g.get("priority", 0),
+        "discount_percent": g.get("discount_percent"),
+        "price_tier": g.get("price_tier"),
+    }
 
 
 @router.get("/customers/{customer_id}/pricing", response_model=PricingOut)

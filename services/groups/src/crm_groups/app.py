@@ -17,8 +17,11 @@ async def setup(rt: Runtime) -> Wiring[Context]:
         ctx,
         indexes=store.indexes,
         outbox=store.outbox_sources(),
-        periodic=[Periodic("finish-interrupted-changes", settings.recovery_every_seconds,
-                           lambda: membership.recover(ctx))],
+        periodic=[
+            Periodic(
+                "finish-interrupted-changes", settings.recovery_every_seconds, lambda: membership.recover(ctx)
+            )
+        ],
     )
 
 

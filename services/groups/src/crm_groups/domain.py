@@ -108,7 +108,9 @@ def metadata_from_doc(stored: list[dict[str, Any]] | None) -> dict[str, Metadata
 PRICING_FIELDS = ("discount_percent", "price_tier", "priority")
 
 
-def new_group(group_id: str, fields: Mapping[str, Any], metadata: dict[str, MetadataValue], now: datetime) -> dict[str, Any]:
+def new_group(
+    group_id: str, fields: Mapping[str, Any], metadata: dict[str, MetadataValue], now: datetime
+) -> dict[str, Any]:
     name = clean_name(fields["name"])
     return {
         "_id": group_id,
@@ -126,8 +128,13 @@ def new_group(group_id: str, fields: Mapping[str, Any], metadata: dict[str, Meta
     }
 
 
-def edited(doc: dict[str, Any], changes: Mapping[str, Any], metadata_patch: Mapping[str, Any] | None,
-           limits: MetadataLimits, now: datetime) -> dict[str, Any] | None:
+def edited(
+    doc: dict[str, Any],
+    changes: Mapping[str, Any],
+    metadata_patch: Mapping[str, Any] | None,
+    limits: MetadataLimits,
+    now: datetime,
+) -> dict[str, Any] | None:
     """The next version of `doc` with `changes` (fields given in a PATCH, null clears) applied,
     or None if nothing changes (then no event either)."""
     new = dict(doc)
@@ -176,11 +183,17 @@ def has_pricing(group: Mapping[str, Any]) -> bool:
 def _rank(group: Mapping[str, Any]) -> tuple[Any, ...]:
     # Highest priority first, then the best discount, then the oldest group, then the id:
     # the answer is the same on every call, whatever order the groups are read in.
-    return (-(group.get("priority") or 0), -(group.get("discount_percent") or 0),
-            group["created_at"], group["id"])
+    return (
+        -(group.get("priority") or 0),
+        -(group.get("discount_percent") or 0),
+        group["created_at"],
+        group["id"],
+    )
 
 
-def applicable_pricing(groups: Iterable[Mapping[str, Any]]) -> tuple[Mapping[str, Any] | None, list[Mapping[str, Any]]]:
+def applicable_pricing(
+    groups: Iterable[Mapping[str, Any]],
+) -> tuple[Mapping[str, Any] | None, list[Mapping[str, Any]]]:
     """Of a customer's groups, the one whose pricing applies (None if no group has pricing),
     and every group with pricing in the order they were weighed."""
     ranked = sorted((g for g in groups if has_pricing(g)), key=_rank)

@@ -1,7 +1,8 @@
 """Creating, editing and deleting groups: load, decide (domain), commit with the events."""
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from crm_contracts import new_event
 from crm_contracts.names import EventType
@@ -20,8 +21,11 @@ def now() -> datetime:
 
 
 def name_taken(name: str) -> Problem:
-    return conflict("group-name-taken", "Group name taken",
-                    f"a group named {domain.clean_name(name)!r} exists (names are case-insensitive)")
+    return conflict(
+        "group-name-taken",
+        "Group name taken",
+        f"a group named {domain.clean_name(name)!r} exists (names are case-insensitive)",
+    )
 
 
 def _metadata_problem(e: domain.InvalidMetadata) -> Problem:
@@ -50,7 +54,9 @@ async def create(ctx: Context, fields: Mapping[str, Any], metadata: Mapping[str,
     return domain.group_view(doc, 0)
 
 
-async def edit(ctx: Context, group_id: str, changes: Mapping[str, Any], metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+async def edit(
+    ctx: Context, group_id: str, changes: Mapping[str, Any], metadata: Mapping[str, Any] | None
+) -> dict[str, Any]:
     claimed: set[str] = set()
 
     async def attempt() -> dict[str, Any]:

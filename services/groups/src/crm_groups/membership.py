@@ -30,13 +30,20 @@ class Outcome:
     removed: list[str]
 
 
-def member_events(ctx: Context, group: dict[str, Any], added: list[str], removed: list[str]) -> list[dict[str, Any]]:
+def member_events(
+    ctx: Context, group: dict[str, Any], added: list[str], removed: list[str]
+) -> list[dict[str, Any]]:
     """group.members.added / removed, split so no message carries more than the configured ids."""
     events = []
     size = ctx.settings.member_event_ids
-    for event_type, ids in ((EventType.GROUP_MEMBERS_REMOVED, removed), (EventType.GROUP_MEMBERS_ADDED, added)):
+    for event_type, ids in (
+        (EventType.GROUP_MEMBERS_REMOVED, removed),
+        (EventType.GROUP_MEMBERS_ADDED, added),
+    ):
         for batch in chunks(ids, size):
-            data = GroupMembersChanged(group_id=group["id"], group_name=group["name"], customer_ids=list(batch))
+            data = GroupMembersChanged(
+                group_id=group["id"], group_name=group["name"], customer_ids=list(batch)
+            )
             events.append(new_event(event_type, ctx.source, data, subject=group["id"]))
     return events
 
@@ -46,10 +53,15 @@ async def change_members(
 ) -> Outcome:
     """Applies one change to `group`'s members. `op_id` is deterministic for changes caused by
     an event, so a redelivery continues (or skips) the same change instead of making a new one."""
-    op, fresh = await ctx.store.start_op({
-        "_id": op_id or f"op_{uuid4().hex}", "group_id": group["id"], "group_name": group["name"],
-        "add": add, "remove": remove,
-    })
+    op, fresh = await ctx.store.start_op(
+        {
+            "_id": op_id or f"op_{uuid4().hex}",
+            "group_id": group["id"],
+            "group_name": group["name"],
+            "add": add,
+            "remove": remove,
+        }
+    )
     if op.get("done"):
         return Outcome([], [])
     return await _apply(ctx, op, recovering=not fresh)

@@ -13,8 +13,10 @@ Priority = Annotated[int, Field(ge=-1_000_000, le=1_000_000, description="Higher
 CustomerId = Annotated[str, Field(min_length=1, max_length=200)]
 Metadata = Annotated[
     dict[str, Any],
-    Field(description="Key-value pairs for integrations; a key set to null is removed. Values "
-          "are strings, numbers or booleans; limits on key length, value size and key count apply."),
+    Field(
+        description="Key-value pairs for integrations; a key set to null is removed. Values "
+        "are strings, numbers or booleans; limits on key length, value size and key count apply."
+    ),
 ]
 
 

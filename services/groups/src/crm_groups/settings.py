@@ -7,23 +7,37 @@ class GroupsSettings(ServiceSettings):
     http_port: int = Field(default=8002, validation_alias="CRM_HTTP_PORT")
     source: str = Field(default="/crm/groups", validation_alias="CRM_EVENT_SOURCE")
     max_bulk_ids: int = Field(
-        default=10_000, ge=1, validation_alias="CRM_GROUPS_MAX_BULK_IDS",
+        default=10_000,
+        ge=1,
+        validation_alias="CRM_GROUPS_MAX_BULK_IDS",
         description="Most ids in `add` (and in `remove`) of one membership call",
     )
     member_event_ids: int = Field(
-        default=1_000, ge=1, validation_alias="CRM_GROUPS_MEMBER_EVENT_IDS",
+        default=1_000,
+        ge=1,
+        validation_alias="CRM_GROUPS_MEMBER_EVENT_IDS",
         description="Most customer ids in one group.members.* event; bigger changes are split",
     )
     metadata_max_keys: int = Field(default=50, ge=1, validation_alias="CRM_GROUPS_METADATA_MAX_KEYS")
-    metadata_max_key_length: int = Field(default=40, ge=1, validation_alias="CRM_GROUPS_METADATA_MAX_KEY_LENGTH")
-    metadata_max_value_length: int = Field(default=500, ge=1, validation_alias="CRM_GROUPS_METADATA_MAX_VALUE_LENGTH")
+    metadata_max_key_length: int = Field(
+        default=40, ge=1, validation_alias="CRM_GROUPS_METADATA_MAX_KEY_LENGTH"
+    )
+    metadata_max_value_length: int = Field(
+        default=500, ge=1, validation_alias="CRM_GROUPS_METADATA_MAX_VALUE_LENGTH"
+    )
     recovery_after_seconds: float = Field(
-        default=120.0, gt=0, validation_alias="CRM_GROUPS_RECOVERY_AFTER_SECONDS",
+        default=120.0,
+        gt=0,
+        validation_alias="CRM_GROUPS_RECOVERY_AFTER_SECONDS",
         description="A membership change or group deletion unfinished for this long is finished "
         "by the recovery job (the process doing it crashed)",
     )
-    recovery_every_seconds: float = Field(default=30.0, gt=0, validation_alias="CRM_GROUPS_RECOVERY_EVERY_SECONDS")
+    recovery_every_seconds: float = Field(
+        default=30.0, gt=0, validation_alias="CRM_GROUPS_RECOVERY_EVERY_SECONDS"
+    )
     keep_records_days: float = Field(
-        default=7.0, gt=0, validation_alias="CRM_GROUPS_KEEP_RECORDS_DAYS",
+        default=7.0,
+        gt=0,
+        validation_alias="CRM_GROUPS_KEEP_RECORDS_DAYS",
         description="How long records of finished membership changes are kept",
     )

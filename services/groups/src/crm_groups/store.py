@@ -19,9 +19,9 @@ Collections (one MongoDB database of the service's own):
 
 import asyncio
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
@@ -82,14 +82,17 @@ class GroupStore:
     async def get(self, group_id: str) -> dict[str, Any] | None:
         return await self.groups.get(group_id)
 
-    async def list_groups(self, q: str | None, after: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
+    async def list_groups(
+        self, q: str | None, after: tuple[str, str] | None, limit: int
+    ) -> list[dict[str, Any]]:
         """Ordered by name (case-insensitive), then id; `q` matches a part of the name."""
         filters: list[dict[str, Any]] = []
         if q:
             filters.append({"name_key": {"$regex": re.escape(q.casefold())}})
         if after:
-            filters.append({"$or": [{"name_key": {"$gt": after[0]}},
-                                    {"name_key": after[0], "_id": {"$gt": after[1]}}]})
+            filters.append(
+                {"$or": [{"name_key": {"$gt": after[0]}}, {"name_key": after[0], "_id": {"$gt": after[1]}}]}
+            )
         query = {"$and": filters} if filters else {}
         cursor = self.groups.current.find(query).sort([("name_key", ASCENDING), ("_id", ASCENDING)])
         return await cursor.limit(limit).to_list()
@@ -135,10 +138,14 @@ class GroupStore:
     async def member_counts(self, group_ids: Sequence[str]) -> dict[str, int]:
         if not group_ids:
             return {}
-        rows = await (await self.members.aggregate([
-            {"$match": {"group_id": {"$in": list(group_ids)}}},
-            {"$group": {"_id": "$group_id", "n": {"$sum": 1}}},
-        ])).to_list()
+        rows = await (
+            await self.members.aggregate(
+                [
+                    {"$match": {"group_id": {"$in": list(group_ids)}}},
+                    {"$group": {"_id": "$group_id", "n": {"$sum": 1}}},
+                ]
+            )
+        ).to_list()
         return {r["_id"]: r["n"] for r in rows}
 
     async def present_members(self, group_id: str, customer_ids: Sequence[str]) -> dict[str, str]:
@@ -158,8 +165,10 @@ class GroupStore:
         ours: set[str] = set()
         items = list(memberships.items())
         for batch in chunks(items, BATCH):
-            docs = [{"_id": f"{member_key(group_id, c)}:{added_by}", "by": op_id, "at": utcnow()}
-                    for c, added_by in batch]
+            docs = [
+                {"_id": f"{member_key(group_id, c)}:{added_by}", "by": op_id, "at": utcnow()}
+                for c, added_by in batch
+            ]
             duplicates: set[int] = set()
             try:
                 await self.removals.insert_many(docs, ordered=False)
@@ -169,7 +178,10 @@ class GroupStore:
                     raise
                 duplicates = {err["index"] for err in errors}
                 dup_ids = [docs[i]["_id"] for i in duplicates]
-                mine = {d["_id"] async for d in self.removals.find({"_id": {"$in": dup_ids}, "by": op_id}, {"_id": 1})}
+                mine = {
+                    d["_id"]
+                    async for d in self.removals.find({"_id": {"$in": dup_ids}, "by": op_id}, {"_id": 1})
+                }
                 duplicates = {i for i in duplicates if docs[i]["_id"] not in mine}
             ours.update(c for i, (c, _) in enumerate(batch) if i not in duplicates)
         return {c: added_by for c, added_by in items if c in ours}
@@ -190,8 +202,16 @@ class GroupStore:
         now = utcnow()
         added: list[str] = []
         for batch in chunks(list(customer_ids), BATCH):
-            docs = [{"_id": member_key(group_id, c), "group_id": group_id, "customer_id": c,
-                     "added_at": now, "op": op_id} for c in batch]
+            docs = [
+                {
+                    "_id": member_key(group_id, c),
+                    "group_id": group_id,
+                    "customer_id": c,
+                    "added_at": now,
+                    "op": op_id,
+                }
+                for c in batch
+            ]
             duplicates: set[int] = set()
             try:
                 await self.members.insert_many(docs, ordered=False)
@@ -204,7 +224,10 @@ class GroupStore:
         return added
 
     async def members_added_by(self, group_id: str, op_id: str) -> list[str]:
-        return [d["customer_id"] async for d in self.members.find({"group_id": group_id, "op": op_id}, {"customer_id": 1})]
+        return [
+            d["customer_id"]
+            async for d in self.members.find({"group_id": group_id, "op": op_id}, {"customer_id": 1})
+        ]
 
     async def delete_all_members(self, group_id: str) -> int:
         return (await self.members.delete_many({"group_id": group_id})).deleted_count
@@ -215,7 +238,9 @@ class GroupStore:
             query["_id"] = {"$gt": member_key(group_id, after)}
         return await self.members.find(query).sort("_id", ASCENDING).limit(limit).to_list()
 
-    async def memberships_of(self, customer_id: str, after: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    async def memberships_of(
+        self, customer_id: str, after: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
         query: dict[str, Any] = {"customer_id": customer_id}
         if after is not None:
             query["group_id"] = {"$gt": after}
@@ -242,17 +267,27 @@ class GroupStore:
         removing = [{"c": c, "op": added_by} for c, added_by in memberships.items()]
         await self.ops.update_one({"_id": op_id}, {"$set": {"removing": removing}})
 
-    async def finish_op(self, op_id: str, group_id: str, added: int, removed: int, events: list[dict[str, Any]]) -> None:
+    async def finish_op(
+        self, op_id: str, group_id: str, added: int, removed: int, events: list[dict[str, Any]]
+    ) -> None:
         try:
             # The unique op id makes the events stored once, even if two finish the same change.
-            await self.member_events.insert_one({
-                "_id": op_id, "group_id": group_id, "added": added, "removed": removed,
-                "recorded_at": utcnow(), **pending(events),
-            })
+            await self.member_events.insert_one(
+                {
+                    "_id": op_id,
+                    "group_id": group_id,
+                    "added": added,
+                    "removed": removed,
+                    "recorded_at": utcnow(),
+                    **pending(events),
+                }
+            )
         except DuplicateKeyError:
             pass
         # The requested ids are not needed any more; keep the record small.
-        await self.ops.update_one({"_id": op_id}, {"$set": {"done": True}, "$unset": {"add": "", "remove": "", "removing": ""}})
+        await self.ops.update_one(
+            {"_id": op_id}, {"$set": {"done": True}, "$unset": {"add": "", "remove": "", "removing": ""}}
+        )
         if events:
             self._notify()
 
@@ -283,9 +318,7 @@ class GroupStore:
             )
 
     async def customer_erased(self, customer_id: str) -> None:
-        await self.customers.update_one(
-            {"_id": customer_id}, {"$set": {"deleted": True}}, upsert=True
-        )
+        await self.customers.update_one({"_id": customer_id}, {"$set": {"deleted": True}}, upsert=True)
 
     async def customer_exists(self, customer_id: str) -> bool:
         return await self.customers.find_one({"_id": customer_id, "deleted": False}, {"_id": 1}) is not None
@@ -302,7 +335,9 @@ class GroupStore:
             )
             return {d["_id"] for d in docs if d is not None}
         for batch in chunks(ids, BATCH):
-            async for doc in self.customers.find({"_id": {"$in": list(batch)}, "deleted": deleted}, {"_id": 1}):
+            async for doc in self.customers.find(
+                {"_id": {"$in": list(batch)}, "deleted": deleted}, {"_id": 1}
+            ):
                 found.add(doc["_id"])
         return found
 

@@ -33,13 +33,16 @@ class NewEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["funding", "unfunding", "reward", "adjustment"]
-    amount: int = Field(description="Minor units; > 0, or non-zero signed for adjustment",
-                        ge=-MAX_AMOUNT, le=MAX_AMOUNT)
+    amount: int = Field(
+        description="Minor units; > 0, or non-zero signed for adjustment", ge=-MAX_AMOUNT, le=MAX_AMOUNT
+    )
     currency: CurrencyCode
     reason: str | None = Field(default=None, max_length=500)
     operator: str | None = Field(default=None, max_length=200, description="Who made it")
     order_id: str | None = Field(default=None, max_length=100)
-    expires_at: UtcDatetime | None = Field(default=None, description="Credits only: when what is left expires")
+    expires_at: UtcDatetime | None = Field(
+        default=None, description="Credits only: when what is left expires"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> "NewEntry":
@@ -83,8 +86,9 @@ class Capture(BaseModel):
 class Redeem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    order_id: str | None = Field(default=None, max_length=100,
-                                 description="Redeeming again for the same order is the same success")
+    order_id: str | None = Field(
+        default=None, max_length=100, description="Redeeming again for the same order is the same success"
+    )
 
 
 def entry_view(doc: dict[str, Any]) -> dict[str, Any]:
@@ -109,9 +113,12 @@ def entry_view(doc: dict[str, Any]) -> dict[str, Any]:
 
 def insufficient(e: InsufficientFunds, currency: str) -> Problem:
     return conflict(
-        "insufficient-funds", "Insufficient funds",
+        "insufficient-funds",
+        "Insufficient funds",
         f"{e.requested} {currency} requested, {e.available} {currency} available",
-        available=e.available, requested=e.requested, currency=currency,
+        available=e.available,
+        requested=e.requested,
+        currency=currency,
     )
 
 
@@ -123,7 +130,9 @@ def _json(status: int, body: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
-async def _once(ctx: Context, request: Request, key: str | None, body: Any, action: Any, subject: str) -> JSONResponse:
+async def _once(
+    ctx: Context, request: Request, key: str | None, body: Any, action: Any, subject: str
+) -> JSONResponse:
     print_ = fingerprint(request.method, request.url.path, body)
     status, out = await ctx.idempotency.run(key, print_, action, subject=subject)
     return _json(status, out)
@@ -137,21 +146,29 @@ async def get_account(customer_id: str, ctx: Ctx) -> dict[str, Any]:
     balances = []
     for doc in await ctx.ledger.journal.accounts_of(customer_id):
         s = doc["state"]
-        balances.append({
-            "currency": doc["currency"],
-            "balance": s["balance"],
-            "available": s["available"],
-            "held": s["held"],
-            "expiring": [{"amount": x["remaining"], "expires_at": x["expires_at"], "funding_id": x["id"]}
-                         for x in s["lots"] if x["expires_at"] > now],
-            "updated_at": doc["at"],
-        })
+        balances.append(
+            {
+                "currency": doc["currency"],
+                "balance": s["balance"],
+                "available": s["available"],
+                "held": s["held"],
+                "expiring": [
+                    {"amount": x["remaining"], "expires_at": x["expires_at"], "funding_id": x["id"]}
+                    for x in s["lots"]
+                    if x["expires_at"] > now
+                ],
+                "updated_at": doc["at"],
+            }
+        )
     return jsonable_encoder({"customer_id": customer_id, "balances": balances})
 
 
 @router.get("/accounts/{customer_id}/entries", tags=["accounts"])
 async def list_entries(
-    customer_id: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None,
+    customer_id: str,
+    ctx: Ctx,
+    limit: Limit = 50,
+    cursor: Cursor = None,
     kind: Annotated[Literal[ENTRY_KINDS] | None, Query()] = None,  # type: ignore[valid-type]
     currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
 ) -> dict[str, Any]:
@@ -159,17 +176,25 @@ async def list_entries(
     after = decode_cursor(cursor)
     if after is not None:
         try:
-            after = {"at": datetime.fromisoformat(after["at"]), "sequence": int(after["sequence"]), "id": str(after["id"])}
+            after = {
+                "at": datetime.fromisoformat(after["at"]),
+                "sequence": int(after["sequence"]),
+                "id": str(after["id"]),
+            }
         except (KeyError, TypeError, ValueError):
-            raise invalid("cursor is not a cursor this API returned",
-                          errors=[{"field": "cursor", "message": "invalid cursor"}]) from None
+            raise invalid(
+                "cursor is not a cursor this API returned",
+                errors=[{"field": "cursor", "message": "invalid cursor"}],
+            ) from None
     docs = await ctx.ledger.journal.entries(customer_id, limit + 1, after, kind, currency)
     more = len(docs) > limit
     docs = docs[:limit]
     next_cursor = None
     if more:
         last = docs[-1]
-        next_cursor = encode_cursor({"at": last["at"].isoformat(), "sequence": last["sequence"], "id": last["_id"]})
+        next_cursor = encode_cursor(
+            {"at": last["at"].isoformat(), "sequence": last["sequence"], "id": last["_id"]}
+        )
     return jsonable_encoder({"items": [entry_view(d) for d in docs], "next_cursor": next_cursor})
 
 
@@ -181,17 +206,30 @@ async def get_entry(customer_id: str, entry_id: str, ctx: Ctx) -> dict[str, Any]
     return jsonable_encoder(entry_view(doc))
 
 
-@router.post("/accounts/{customer_id}/entries", tags=["accounts"], status_code=201,
-             responses={409: {"description": "insufficient-funds or idempotency-key-reused"}})
-async def post_entry(customer_id: str, body: NewEntry, ctx: Ctx, request: Request, key: IdemKey = None) -> JSONResponse:
+@router.post(
+    "/accounts/{customer_id}/entries",
+    tags=["accounts"],
+    status_code=201,
+    responses={409: {"description": "insufficient-funds or idempotency-key-reused"}},
+)
+async def post_entry(
+    customer_id: str, body: NewEntry, ctx: Ctx, request: Request, key: IdemKey = None
+) -> JSONResponse:
     """Funds or unfunds store credit. With an `Idempotency-Key` the entry is recorded once."""
     record_id = derived_id("ent", "http", customer_id, key) if key else f"ent_{uuid4().hex[:24]}"
 
     async def action() -> tuple[int, Any]:
         try:
             doc, _ = await ctx.ledger.record(
-                customer_id, body.currency, record_id, body.kind, body.amount,
-                expires_at=body.expires_at, reason=body.reason, operator=body.operator, order_id=body.order_id,
+                customer_id,
+                body.currency,
+                record_id,
+                body.kind,
+                body.amount,
+                expires_at=body.expires_at,
+                reason=body.reason,
+                operator=body.operator,
+                order_id=body.order_id,
             )
         except InsufficientFunds as e:
             raise insufficient(e, body.currency) from None
@@ -214,12 +252,18 @@ async def _hold_of(ctx: Context, customer_id: str, hold_id: str) -> dict[str, An
 
 
 def hold_not_active(hold: dict[str, Any]) -> Problem:
-    return conflict("hold-not-active", "Hold is not active", f"hold {hold['id']} is {hold['status']}",
-                    hold_status=hold["status"])
+    return conflict(
+        "hold-not-active",
+        "Hold is not active",
+        f"hold {hold['id']} is {hold['status']}",
+        hold_status=hold["status"],
+    )
 
 
 @router.post("/accounts/{customer_id}/holds", tags=["holds"], status_code=201)
-async def place_hold(customer_id: str, body: NewHold, ctx: Ctx, request: Request, key: IdemKey = None) -> JSONResponse:
+async def place_hold(
+    customer_id: str, body: NewHold, ctx: Ctx, request: Request, key: IdemKey = None
+) -> JSONResponse:
     """Reserves an amount for a checkout: it no longer counts as available until it is
     captured (a purchase), voided, or expires."""
     hold_id = derived_id("hold", "http", customer_id, key) if key else f"hold_{uuid4().hex[:24]}"
@@ -227,8 +271,13 @@ async def place_hold(customer_id: str, body: NewHold, ctx: Ctx, request: Request
     async def action() -> tuple[int, Any]:
         try:
             hold = await ctx.ledger.place_hold(
-                customer_id, body.currency, hold_id, body.amount, body.expires_at,
-                order_id=body.order_id, reason=body.reason,
+                customer_id,
+                body.currency,
+                hold_id,
+                body.amount,
+                body.expires_at,
+                order_id=body.order_id,
+                reason=body.reason,
             )
         except InsufficientFunds as e:
             raise insufficient(e, body.currency) from None
@@ -245,7 +294,9 @@ async def get_hold(customer_id: str, hold_id: str, ctx: Ctx) -> dict[str, Any]:
 
 
 @router.post("/accounts/{customer_id}/holds/{hold_id}/capture", tags=["holds"])
-async def capture_hold(customer_id: str, hold_id: str, ctx: Ctx, body: Capture | None = None) -> dict[str, Any]:
+async def capture_hold(
+    customer_id: str, hold_id: str, ctx: Ctx, body: Capture | None = None
+) -> dict[str, Any]:
     """Becomes a `purchase` entry. Capturing a captured hold again returns the same result."""
     body = body or Capture()
     hold = await _hold_of(ctx, customer_id, hold_id)
@@ -284,29 +335,47 @@ async def reward_program(ctx: Ctx) -> dict[str, Any]:
 @router.get("/customers/{customer_id}/rewards", tags=["rewards"])
 async def customer_rewards(customer_id: str, ctx: Ctx) -> dict[str, Any]:
     state = await ctx.rewards.store.get(customer_id)
-    return {"customer_id": customer_id, "points": state["points"], "earned_total": state["earned_total"],
-            "target": ctx.rewards.program.target, "coupons_issued": len(state["coupons"])}
+    return {
+        "customer_id": customer_id,
+        "points": state["points"],
+        "earned_total": state["earned_total"],
+        "target": ctx.rewards.program.target,
+        "coupons_issued": len(state["coupons"]),
+    }
 
 
 @router.get("/customers/{customer_id}/coupons", tags=["rewards"])
-async def customer_coupons(customer_id: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
+async def customer_coupons(
+    customer_id: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None
+) -> dict[str, Any]:
     """Newest first."""
     state = await ctx.rewards.store.get(customer_id)
     start = (decode_cursor(cursor) or {}).get("offset", 0)
     if not isinstance(start, int) or isinstance(start, bool) or start < 0:  # a forged cursor
-        raise invalid("cursor is not a cursor this API returned",
-                      errors=[{"field": "cursor", "message": "invalid cursor"}])
+        raise invalid(
+            "cursor is not a cursor this API returned",
+            errors=[{"field": "cursor", "message": "invalid cursor"}],
+        )
     now = utcnow()
     coupons = list(reversed(state["coupons"]))
-    page = coupons[start:start + limit]
+    page = coupons[start : start + limit]
     more = start + limit < len(coupons)
-    return jsonable_encoder({"items": [rewards.coupon_view(c, now) for c in page],
-                             "next_cursor": encode_cursor({"offset": start + limit}) if more else None})
+    return jsonable_encoder(
+        {
+            "items": [rewards.coupon_view(c, now) for c in page],
+            "next_cursor": encode_cursor({"offset": start + limit}) if more else None,
+        }
+    )
 
 
-@router.post("/coupons/{code}/redeem", tags=["rewards"],
-             responses={409: {"description": "coupon-used or coupon-expired"}})
-async def redeem_coupon(code: str, ctx: Ctx, request: Request, body: Redeem | None = None, key: IdemKey = None) -> dict[str, Any]:
+@router.post(
+    "/coupons/{code}/redeem",
+    tags=["rewards"],
+    responses={409: {"description": "coupon-used or coupon-expired"}},
+)
+async def redeem_coupon(
+    code: str, ctx: Ctx, request: Request, body: Redeem | None = None, key: IdemKey = None
+) -> dict[str, Any]:
     """Single use. The same order (or Idempotency-Key) redeeming again gets the same success."""
     body = body or Redeem()
     redemption = f"order:{body.order_id}" if body.order_id else (f"key:{key}" if key else None)

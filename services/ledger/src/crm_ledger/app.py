@@ -14,9 +14,12 @@ from crm_servicekit.service import Periodic, Runtime, Service, Wiring
 
 def program(s: LedgerSettings) -> rewards.Program:
     return rewards.Program(
-        points_per_unit=s.reward_points_per_unit, target=s.reward_target,
-        coupon_kind=s.reward_coupon_kind, coupon_value=s.reward_coupon_value,
-        coupon_currency=s.reward_coupon_currency, coupon_days=s.reward_coupon_days,
+        points_per_unit=s.reward_points_per_unit,
+        target=s.reward_target,
+        coupon_kind=s.reward_coupon_kind,
+        coupon_value=s.reward_coupon_value,
+        coupon_currency=s.reward_coupon_currency,
+        coupon_days=s.reward_coupon_days,
         currency=s.reward_currency,
     )
 
@@ -28,8 +31,13 @@ async def setup(rt: Runtime) -> Wiring[Context]:
     directory = Directory(rt.db)
     idempotency = IdempotencyKeys(rt.db["idempotency_keys"])
     ledger = Ledger(journal, settings.source, settings.hold_default_seconds)
-    ctx = Context(ledger, Rewards(reward_store, program(settings), settings.source), directory, idempotency,
-                  settings.unknown_customer_grace_seconds)
+    ctx = Context(
+        ledger,
+        Rewards(reward_store, program(settings), settings.source),
+        directory,
+        idempotency,
+        settings.unknown_customer_grace_seconds,
+    )
     return Wiring(
         ctx,
         indexes={**journal.indexes, **reward_store.indexes, **directory.indexes, **idempotency.indexes},

@@ -42,7 +42,9 @@ class Directory:
         except DuplicateKeyError:
             pass  # a newer version is already recorded
         # An e-mail that moved to this customer no longer points at the old one.
-        await self.emails.delete_many({"customer_id": customer_id, "_id": {"$ne": key}, "version": {"$lt": version}})
+        await self.emails.delete_many(
+            {"customer_id": customer_id, "_id": {"$ne": key}, "version": {"$lt": version}}
+        )
 
     async def customer_of(self, email: str) -> str | None:
         doc = await self.emails.find_one({"_id": email_key(email)})

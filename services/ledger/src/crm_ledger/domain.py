@@ -74,7 +74,9 @@ class AccountState:
         return next((h for h in self.holds if h.id == hold_id), None)
 
     # -- money -------------------------------------------------------------------------
-    def credit(self, amount: int, lot_id: str | None = None, expires_at: datetime | None = None) -> "AccountState":
+    def credit(
+        self, amount: int, lot_id: str | None = None, expires_at: datetime | None = None
+    ) -> "AccountState":
         assert amount > 0
         lots = self.lots
         if expires_at is not None:

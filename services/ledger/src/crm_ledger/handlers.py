@@ -56,7 +56,9 @@ async def on_order_placed(event: CloudEvent[OrderPlaced], ctx: Context) -> None:
         # Store credit belongs to a known customer; an order that spends some for an e-mail
         # the ledger has never seen can never be booked.
         customer_id = await _required_customer_id(
-            ctx, order.customer.customer_id, order.customer.email,
+            ctx,
+            order.customer.customer_id,
+            order.customer.email,
             f"order {order.order_id} uses store credit but",
         )
         await ctx.ledger.pay_order(customer_id, event.id, order)
@@ -67,10 +69,14 @@ async def on_order_placed(event: CloudEvent[OrderPlaced], ctx: Context) -> None:
     if customer_id is None:
         # The customers service creates this guest from the same order; its customer.created
         # may come after this event. Park the points under the e-mail until then.
-        await ctx.directory.park({
-            "_id": event.id, "email_key": email_key(order.customer.email),
-            "order_id": order.order_id, "points": points,
-        })
+        await ctx.directory.park(
+            {
+                "_id": event.id,
+                "email_key": email_key(order.customer.email),
+                "order_id": order.order_id,
+                "points": points,
+            }
+        )
         customer_id = await ctx.directory.customer_of(order.customer.email)  # arrived meanwhile?
         if customer_id is None:
             return
@@ -86,12 +92,20 @@ async def on_order_refunded(event: CloudEvent[OrderRefunded], ctx: Context) -> N
     if not refund.to_store_credit:
         return
     customer_id = await _required_customer_id(
-        ctx, refund.customer.customer_id, refund.customer.email,
+        ctx,
+        refund.customer.customer_id,
+        refund.customer.email,
         f"refund of order {refund.order_id} to store credit",
     )
     await ctx.ledger.record(
-        customer_id, refund.currency, derived_id("ent", "refund", event.id), "refund", refund.amount,
-        order_id=refund.order_id, caused_by=event.id, description="order refunded to store credit",
+        customer_id,
+        refund.currency,
+        derived_id("ent", "refund", event.id),
+        "refund",
+        refund.amount,
+        order_id=refund.order_id,
+        caused_by=event.id,
+        description="order refunded to store credit",
     )
 
 

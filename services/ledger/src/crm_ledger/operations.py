@@ -10,7 +10,12 @@ from uuid import NAMESPACE_URL, uuid5
 
 from crm_contracts import new_event
 from crm_contracts.names import EventType as T
-from crm_contracts.outbound import LedgerDebitRejected, LedgerEntryRecorded, LedgerHoldChanged, RewardCouponIssued
+from crm_contracts.outbound import (
+    LedgerDebitRejected,
+    LedgerEntryRecorded,
+    LedgerHoldChanged,
+    RewardCouponIssued,
+)
 from crm_contracts.types import utcnow
 from crm_ledger import rewards
 from crm_ledger.domain import (
@@ -28,8 +33,12 @@ from crm_servicekit.versioned import AlreadyApplied, retry_on_conflict
 
 log = logging.getLogger(__name__)
 
-HOLD_EVENTS = {"active": T.LEDGER_HOLD_PLACED, "captured": T.LEDGER_HOLD_CAPTURED,
-               "voided": T.LEDGER_HOLD_VOIDED, "expired": T.LEDGER_HOLD_EXPIRED}
+HOLD_EVENTS = {
+    "active": T.LEDGER_HOLD_PLACED,
+    "captured": T.LEDGER_HOLD_CAPTURED,
+    "voided": T.LEDGER_HOLD_VOIDED,
+    "expired": T.LEDGER_HOLD_EXPIRED,
+}
 
 
 class UnknownHold(Exception):
@@ -56,33 +65,74 @@ class Ledger:
         out = []
         if doc["type"] == "rejection":
             data = LedgerDebitRejected(
-                customer_id=doc["customer_id"], currency=doc["currency"], amount=doc["requested"],
-                available=doc["available"], order_id=doc.get("order_id"), reason=doc["description"],
+                customer_id=doc["customer_id"],
+                currency=doc["currency"],
+                amount=doc["requested"],
+                available=doc["available"],
+                order_id=doc.get("order_id"),
+                reason=doc["description"],
             )
-            out.append(new_event(T.LEDGER_DEBIT_REJECTED, self.source, data,
-                                 subject=doc["customer_id"], id=_event_id("rejected", doc["_id"])))
+            out.append(
+                new_event(
+                    T.LEDGER_DEBIT_REJECTED,
+                    self.source,
+                    data,
+                    subject=doc["customer_id"],
+                    id=_event_id("rejected", doc["_id"]),
+                )
+            )
         if doc["type"] == "entry":
             data = LedgerEntryRecorded(
-                id=doc["_id"], customer_id=doc["customer_id"], currency=doc["currency"],
-                kind=doc["kind"], amount=doc["amount"], balance_after=doc["balance_after"],
-                sequence=doc["sequence"], order_id=doc.get("order_id"), caused_by=doc.get("caused_by"),
-                at=doc["at"], available_after=doc["available_after"], hold_id=doc.get("hold_id"),
+                id=doc["_id"],
+                customer_id=doc["customer_id"],
+                currency=doc["currency"],
+                kind=doc["kind"],
+                amount=doc["amount"],
+                balance_after=doc["balance_after"],
+                sequence=doc["sequence"],
+                order_id=doc.get("order_id"),
+                caused_by=doc.get("caused_by"),
+                at=doc["at"],
+                available_after=doc["available_after"],
+                hold_id=doc.get("hold_id"),
                 expires_at=doc.get("expires_at"),
             )
-            out.append(new_event(T.LEDGER_ENTRY_RECORDED, self.source, data,
-                                 subject=doc["customer_id"], id=_event_id("entry", doc["_id"])))
+            out.append(
+                new_event(
+                    T.LEDGER_ENTRY_RECORDED,
+                    self.source,
+                    data,
+                    subject=doc["customer_id"],
+                    id=_event_id("entry", doc["_id"]),
+                )
+            )
         if doc.get("hold_status"):
             data = LedgerHoldChanged(
-                id=doc["hold_id"], customer_id=doc["customer_id"], currency=doc["currency"],
-                amount=doc["hold_amount"], status=doc["hold_status"], expires_at=doc["hold_expires_at"],
-                order_id=doc.get("order_id"), captured_amount=-doc["amount"] if doc["type"] == "entry" else None,
-                available_after=doc["available_after"], at=doc["at"],
+                id=doc["hold_id"],
+                customer_id=doc["customer_id"],
+                currency=doc["currency"],
+                amount=doc["hold_amount"],
+                status=doc["hold_status"],
+                expires_at=doc["hold_expires_at"],
+                order_id=doc.get("order_id"),
+                captured_amount=-doc["amount"] if doc["type"] == "entry" else None,
+                available_after=doc["available_after"],
+                at=doc["at"],
             )
-            out.append(new_event(HOLD_EVENTS[doc["hold_status"]], self.source, data,
-                                 subject=doc["customer_id"], id=_event_id("hold", doc["_id"])))
+            out.append(
+                new_event(
+                    HOLD_EVENTS[doc["hold_status"]],
+                    self.source,
+                    data,
+                    subject=doc["customer_id"],
+                    id=_event_id("hold", doc["_id"]),
+                )
+            )
         return out
 
-    async def _append(self, customer_id: str, currency: str, record_id: str, decide: Any) -> tuple[dict[str, Any], bool]:
+    async def _append(
+        self, customer_id: str, currency: str, record_id: str, decide: Any
+    ) -> tuple[dict[str, Any], bool]:
         return await self.journal.append(customer_id, currency, record_id, decide, self._events)
 
     # -- money movements ------------------------------------------------------------------
@@ -113,17 +163,31 @@ class Ledger:
 
     # -- holds -----------------------------------------------------------------------------
     async def place_hold(
-        self, customer_id: str, currency: str, hold_id: str, amount: int,
-        expires_at: datetime | None, **fields: Any,
+        self,
+        customer_id: str,
+        currency: str,
+        hold_id: str,
+        amount: int,
+        expires_at: datetime | None,
+        **fields: Any,
     ) -> dict[str, Any]:
         expires = expires_at or utcnow() + self.hold_default
 
         def decide(state: AccountState) -> Change:
             new = state.place_hold(Hold(hold_id, amount, expires, fields.get("order_id")), utcnow())
-            return Change("hold", "hold.placed", amount, new, {
-                **fields, "hold_id": hold_id, "hold_status": "active",
-                "hold_amount": amount, "hold_expires_at": expires,
-            })
+            return Change(
+                "hold",
+                "hold.placed",
+                amount,
+                new,
+                {
+                    **fields,
+                    "hold_id": hold_id,
+                    "hold_status": "active",
+                    "hold_amount": amount,
+                    "hold_expires_at": expires,
+                },
+            )
 
         await self._append(customer_id, currency, f"{hold_id}:placed", decide)
         return await self.hold(hold_id)
@@ -169,11 +233,20 @@ class Ledger:
             take = hold.amount if amount is None else amount
             released = state.release_hold(hold_id)
             new = released.debit(take, utcnow()) if take > 0 else released
-            return Change("entry", "purchase", -take, new, {
-                "order_id": hold.order_id, **{k: v for k, v in fields.items() if v is not None},
-                "hold_id": hold_id, "hold_status": "captured",
-                "hold_amount": hold.amount, "hold_expires_at": hold.expires_at,
-            })
+            return Change(
+                "entry",
+                "purchase",
+                -take,
+                new,
+                {
+                    "order_id": hold.order_id,
+                    **{k: v for k, v in fields.items() if v is not None},
+                    "hold_id": hold_id,
+                    "hold_status": "captured",
+                    "hold_amount": hold.amount,
+                    "hold_expires_at": hold.expires_at,
+                },
+            )
 
         return await self._append(placed["customer_id"], placed["currency"], f"{hold_id}:captured", decide)
 
@@ -184,10 +257,20 @@ class Ledger:
             hold = state.hold(hold_id)
             if hold is None:
                 raise HoldNotActive(hold_id)
-            return Change("hold", f"hold.{status}", hold.amount, state.release_hold(hold_id), {
-                **fields, "hold_id": hold_id, "hold_status": status, "order_id": hold.order_id,
-                "hold_amount": hold.amount, "hold_expires_at": hold.expires_at,
-            })
+            return Change(
+                "hold",
+                f"hold.{status}",
+                hold.amount,
+                state.release_hold(hold_id),
+                {
+                    **fields,
+                    "hold_id": hold_id,
+                    "hold_status": status,
+                    "order_id": hold.order_id,
+                    "hold_amount": hold.amount,
+                    "hold_expires_at": hold.expires_at,
+                },
+            )
 
         return await self._append(placed["customer_id"], placed["currency"], f"{hold_id}:{status}", decide)
 
@@ -220,10 +303,18 @@ class Ledger:
             try:
                 return Change("entry", "purchase", -amount, state.debit(amount, utcnow()), fields)
             except InsufficientFunds as e:
-                return Change("rejection", "purchase", 0, state, {
-                    **fields, "requested": amount, "available": e.available,
-                    "description": f"insufficient-funds: {amount} requested, {e.available} available",
-                })
+                return Change(
+                    "rejection",
+                    "purchase",
+                    0,
+                    state,
+                    {
+                        **fields,
+                        "requested": amount,
+                        "available": e.available,
+                        "description": f"insufficient-funds: {amount} requested, {e.available} available",
+                    },
+                )
 
         await self._append(customer_id, order.currency, record_id, decide)
 
@@ -267,7 +358,9 @@ class Ledger:
     async def _expire_lot(self, customer_id: str, currency: str, lot_id: str) -> tuple[dict[str, Any], bool]:
         def decide(state: AccountState) -> Change:
             amount, new = state.expire(lot_id)
-            return Change("entry", "expiry", -amount, new, {"lot_id": lot_id, "description": "store credit expired"})
+            return Change(
+                "entry", "expiry", -amount, new, {"lot_id": lot_id, "description": "store credit expired"}
+            )
 
         return await self._append(customer_id, currency, f"{lot_id}:expired", decide)
 
@@ -288,10 +381,20 @@ class Rewards:
             new, issued = rewards.earn(state, self.program, points, now_ms(), order_id)
             await self.store.claim_codes(customer_id, [c["code"] for c in issued])
             events = [
-                new_event(T.REWARD_COUPON_ISSUED, self.source, RewardCouponIssued(
-                    code=c["code"], customer_id=customer_id, kind=c["kind"], value=c["value"],
-                    currency=c["currency"], expires_at=c["expires_at"],
-                ), subject=customer_id, id=_event_id("coupon", c["code"]))
+                new_event(
+                    T.REWARD_COUPON_ISSUED,
+                    self.source,
+                    RewardCouponIssued(
+                        code=c["code"],
+                        customer_id=customer_id,
+                        kind=c["kind"],
+                        value=c["value"],
+                        currency=c["currency"],
+                        expires_at=c["expires_at"],
+                    ),
+                    subject=customer_id,
+                    id=_event_id("coupon", c["code"]),
+                )
                 for c in issued
             ]
             try:

@@ -1,6 +1,7 @@
 """Storage of reward states (one versioned document per customer) and coupon codes."""
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError

@@ -9,25 +9,35 @@ class LedgerSettings(ServiceSettings):
     http_port: int = Field(default=8003, validation_alias="CRM_HTTP_PORT")
     source: str = Field(default="/crm/ledger", validation_alias="CRM_EVENT_SOURCE")
     expiry_job_seconds: float = Field(
-        default=30.0, gt=0, validation_alias="CRM_LEDGER_EXPIRY_JOB_SECONDS",
+        default=30.0,
+        gt=0,
+        validation_alias="CRM_LEDGER_EXPIRY_JOB_SECONDS",
         description="How often expired holds and expiring credit are looked for",
     )
     hold_default_seconds: int = Field(
-        default=900, ge=1, validation_alias="CRM_LEDGER_HOLD_SECONDS",
+        default=900,
+        ge=1,
+        validation_alias="CRM_LEDGER_HOLD_SECONDS",
         description="Lifetime of a hold created without expires_at",
     )
     unknown_customer_grace_seconds: float = Field(
-        default=3.0, ge=0, validation_alias="CRM_LEDGER_UNKNOWN_CUSTOMER_GRACE_SECONDS",
+        default=3.0,
+        ge=0,
+        validation_alias="CRM_LEDGER_UNKNOWN_CUSTOMER_GRACE_SECONDS",
         description="How long an order spending store credit waits for its customer's e-mail "
         "to become known (customer.created may be handled concurrently) before dead-lettering",
     )
     # The reward program (REWARD_POINTS_PER_UNIT=0 switches it off).
     reward_points_per_unit: int = Field(
-        default=1, ge=0, validation_alias="CRM_REWARD_POINTS_PER_UNIT",
+        default=1,
+        ge=0,
+        validation_alias="CRM_REWARD_POINTS_PER_UNIT",
         description="Points per major unit of currency (1 EUR, 1 USD, 1 JPY) of an order's total",
     )
     reward_currency: str | None = Field(
-        default=None, pattern=r"^[A-Z]{3}$", validation_alias="CRM_REWARD_CURRENCY",
+        default=None,
+        pattern=r"^[A-Z]{3}$",
+        validation_alias="CRM_REWARD_CURRENCY",
         description="Only orders in this currency earn points (default: every currency)",
     )
     reward_target: int = Field(default=1000, ge=1, validation_alias="CRM_REWARD_TARGET")
@@ -35,11 +45,15 @@ class LedgerSettings(ServiceSettings):
         default="amount", validation_alias="CRM_REWARD_COUPON_KIND"
     )
     reward_coupon_value: int = Field(
-        default=1000, ge=1, validation_alias="CRM_REWARD_COUPON_VALUE",
+        default=1000,
+        ge=1,
+        validation_alias="CRM_REWARD_COUPON_VALUE",
         description="Minor units (amount coupons) or whole percent (percentage coupons)",
     )
     reward_coupon_currency: str = Field(
-        default="EUR", pattern=r"^[A-Z]{3}$", validation_alias="CRM_REWARD_COUPON_CURRENCY",
+        default="EUR",
+        pattern=r"^[A-Z]{3}$",
+        validation_alias="CRM_REWARD_COUPON_CURRENCY",
         description="Currency of amount coupons",
     )
     reward_coupon_days: int = Field(default=90, ge=1, validation_alias="CRM_REWARD_COUPON_DAYS")

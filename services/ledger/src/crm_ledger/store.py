@@ -18,7 +18,7 @@ back the whole document, and the outbox relay sets `published` on these same doc
 import asyncio
 import random
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
@@ -42,7 +42,7 @@ def account_key(customer_id: str, currency: str) -> str:
 
 def now_ms() -> datetime:
     """Times are stored to the millisecond (BSON); truncating here keeps cursors exact."""
-    t = datetime.now(timezone.utc)
+    t = datetime.now(UTC)
     return t.replace(microsecond=t.microsecond // 1000 * 1000)
 
 
@@ -197,9 +197,11 @@ class Journal:
         return await self._with_notes(docs)
 
     async def hold_records(self, hold_id: str) -> list[dict[str, Any]]:
-        return await self.records.find({"hold_id": hold_id}, projection={"outbox": 0}).sort(
-            "sequence", ASCENDING
-        ).to_list()
+        return (
+            await self.records.find({"hold_id": hold_id}, projection={"outbox": 0})
+            .sort("sequence", ASCENDING)
+            .to_list()
+        )
 
     # -- expiry scan -----------------------------------------------------------------------
     async def accounts_due(self, now: datetime, limit: int = 500) -> list[tuple[str, str]]:
@@ -220,8 +222,12 @@ class Journal:
         Published ones only: the relay is done with those, so no update of it is overwritten
         (a mark lost the other way only makes a later pass look at the account again)."""
         await self.records.update_many(
-            {"account": account, "sequence": {"$lte": up_to_sequence}, "next_deadline": {"$lte": now},
-             "published": True},
+            {
+                "account": account,
+                "sequence": {"$lte": up_to_sequence},
+                "next_deadline": {"$lte": now},
+                "published": True,
+            },
             {"$set": {"deadline_cleared": True}},
         )
 

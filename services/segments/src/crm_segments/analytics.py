@@ -19,9 +19,9 @@ Definitions (money in minor units of the base currency; only counted currencies,
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from itertools import accumulate
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import accumulate
 from typing import Any
 
 RFM_FIELDS = {"_id": 1, "last_order_date": 1, "number_of_orders": 1, "amount_spent": 1}

@@ -25,7 +25,9 @@ router = APIRouter()
 Ctx = Annotated[Context, Depends(context)]
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
-RuleText = Annotated[str, Field(min_length=1, max_length=10_000, description="A segment query (docs/contract.md §3)")]
+RuleText = Annotated[
+    str, Field(min_length=1, max_length=10_000, description="A segment query (docs/contract.md §3)")
+]
 
 
 class SegmentIn(BaseModel):
@@ -50,8 +52,12 @@ def _checked(rule: str) -> str:
     except RuleError as e:
         pos = {"line": e.position.line, "column": e.position.column, "offset": e.position.offset}
         raise Problem(
-            422, "invalid-rule", "Invalid segment rule", f"rule: {e}",
-            errors=[{"field": "rule", "message": e.message, **pos}], position=pos,
+            422,
+            "invalid-rule",
+            "Invalid segment rule",
+            f"rule: {e}",
+            errors=[{"field": "rule", "message": e.message, **pos}],
+            position=pos,
         ) from None
     return rule
 
@@ -95,8 +101,15 @@ async def create_segment(body: SegmentIn, ctx: Ctx) -> dict[str, Any]:
     _checked(body.rule)
     now = utcnow()
     sid = f"seg_{uuid4().hex}"
-    seg = {"_id": sid, "id": sid, "version": 1, "name": body.name, "rule": body.rule,
-           "created_at": now, "updated_at": now}
+    seg = {
+        "_id": sid,
+        "id": sid,
+        "version": 1,
+        "name": body.name,
+        "rule": body.rule,
+        "created_at": now,
+        "updated_at": now,
+    }
     await ctx.store.segments.commit(sid, 1, seg, [_event(ctx, EventType.SEGMENT_CREATED, _view(seg), sid)])
     _recompute_soon(ctx, sid)
     return _view(seg, 0)
@@ -117,7 +130,9 @@ async def preview(body: PreviewIn, ctx: Ctx) -> dict[str, Any]:
     node = parse(_checked(body.rule))
     query = {"$and": [{"active": True}, compile_rule(node, utcnow(), ctx.money.scale).filter]}
     count = await ctx.store.count_profiles(query)
-    sample = await ctx.store.stream_profiles(query).limit(body.sample_size).to_list() if body.sample_size else []
+    sample = (
+        await ctx.store.stream_profiles(query).limit(body.sample_size).to_list() if body.sample_size else []
+    )
     return {"count": count, "sample": [public_view(p) for p in sample]}
 
 
@@ -154,7 +169,9 @@ async def delete_segment(segment_id: str, ctx: Ctx) -> Response:
     await ctx.store.remember_name(segment_id, seg["name"])
     try:
         await ctx.store.segments.commit(
-            segment_id, seg["version"] + 1, None,
+            segment_id,
+            seg["version"] + 1,
+            None,
             [_event(ctx, EventType.SEGMENT_DELETED, {"id": segment_id}, segment_id)],
         )
     except VersionConflict:
@@ -164,7 +181,9 @@ async def delete_segment(segment_id: str, ctx: Ctx) -> Response:
 
 
 @router.get("/segments/{segment_id}/members", tags=["segments"])
-async def members(segment_id: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Page[dict[str, Any]]:
+async def members(
+    segment_id: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None
+) -> Page[dict[str, Any]]:
     await _segment(ctx, segment_id)
     after = (decode_cursor(cursor) or {}).get("customer_id")
     rows = await ctx.store.members_page(segment_id, after, limit + 1)
@@ -191,7 +210,9 @@ async def _profile(ctx: Context, customer_id: str) -> dict[str, Any]:
 
 
 @router.get("/customers/{customer_id}/segments", tags=["segments"])
-async def customer_segments(customer_id: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Page[dict[str, Any]]:
+async def customer_segments(
+    customer_id: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None
+) -> Page[dict[str, Any]]:
     await _profile(ctx, customer_id)
     after = (decode_cursor(cursor) or {}).get("segment_id")
     rows = await ctx.store.segments_of_page(customer_id, after, limit + 1)
@@ -230,7 +251,9 @@ async def customer_analytics(
     result = await analytics.summary(
         ctx.store.stream_profiles(query, analytics.RFM_FIELDS),
         ctx.store.stream_profiles(query, fields),
-        utcnow(), churn_days, ctx.money.base,
+        utcnow(),
+        churn_days,
+        ctx.money.base,
     )
     return {"segment_id": segment_id, "base_currency": ctx.money.base, **result}
 
@@ -249,4 +272,3 @@ async def rfm_scores(
     items = [{"customer_id": p["_id"], **scorer.score(p)} for p in page]
     nxt = encode_cursor({"customer_id": page[-1]["_id"]}) if len(rows) > limit else None
     return Page(items=items, next_cursor=nxt)
-

@@ -5,7 +5,11 @@ from dataclasses import dataclass
 from crm_contracts.envelope import CloudEvent
 from crm_contracts.names import EventType
 from crm_contracts.outbound import (
-    CustomerDeleted, CustomerState, GroupDeleted, GroupMembersChanged, GroupState,
+    CustomerDeleted,
+    CustomerState,
+    GroupDeleted,
+    GroupMembersChanged,
+    GroupState,
     LedgerEntryRecorded,
 )
 from crm_segments import profiles
@@ -91,4 +95,6 @@ async def on_group_deleted(event: CloudEvent[GroupDeleted], ctx: Context) -> Non
 @handlers.on(EventType.LEDGER_ENTRY_RECORDED, LedgerEntryRecorded)
 async def on_ledger_entry(event: CloudEvent[LedgerEntryRecorded], ctx: Context) -> None:
     entry = event.data
-    await ctx.membership.change_profile(entry.customer_id, lambda p: profiles.apply_ledger(p, entry, ctx.money))
+    await ctx.membership.change_profile(
+        entry.customer_id, lambda p: profiles.apply_ledger(p, entry, ctx.money)
+    )

@@ -2,7 +2,7 @@
 attribute (rules/attributes.py) is a field of the same name; money is in minor units of the
 base currency. Pure functions, no I/O: each returns the new profile for one event."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from crm_contracts.outbound import CustomerState, LedgerEntryRecorded
@@ -15,7 +15,7 @@ def ms(t: datetime | None) -> datetime | None:
     """MongoDB keeps milliseconds; profiles are cut to them so the predicate sees what is stored."""
     if t is None:
         return None
-    t = t.astimezone(timezone.utc)
+    t = t.astimezone(UTC)
     return t.replace(microsecond=t.microsecond // 1000 * 1000)
 
 

@@ -13,7 +13,7 @@ Collections:
 - `groups`: the newest known name (and version) of each customer group.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
@@ -46,7 +46,7 @@ class SegmentStore:
         self.runs = db["segment_runs"]
         self.groups = db["groups"]
         self._notify = notify
-        self._last = datetime.min.replace(tzinfo=timezone.utc)
+        self._last = datetime.min.replace(tzinfo=UTC)
         self.projected_here = ProjectedHere()
 
     @property
@@ -71,6 +71,7 @@ class SegmentStore:
 
     def outbox_sources(self, project: Any) -> list[OutboxSource]:
         """`project(change)` brings `memberships` up to a published change (after a crash)."""
+
         async def project_each(changes: list[dict[str, Any]]) -> None:
             for change in changes:
                 if not self.projected_here.take(change["_id"]):
@@ -90,8 +91,9 @@ class SegmentStore:
     async def customers_in_group(self, group_id: str) -> list[str]:
         return [d["_id"] async for d in self.profiles.find({"group_ids": group_id}, {"_id": 1})]
 
-    def stream_profiles(self, query: dict[str, Any], projection: dict[str, int] | None = None,
-                        after: str | None = None) -> Any:
+    def stream_profiles(
+        self, query: dict[str, Any], projection: dict[str, int] | None = None, after: str | None = None
+    ) -> Any:
         if after is not None:
             query = {"$and": [query, {"_id": {"$gt": after}}]}
         return self.profiles.find(query, projection).sort("_id", ASCENDING).batch_size(500)
@@ -135,7 +137,7 @@ class SegmentStore:
     async def mark_run(self, segment_id: str, version: int, name: str) -> None:
         await self.runs.replace_one(
             {"_id": segment_id},
-            {"_id": segment_id, "version": version, "name": name, "at": datetime.now(timezone.utc)},
+            {"_id": segment_id, "version": version, "name": name, "at": datetime.now(UTC)},
             upsert=True,
         )
 
@@ -172,7 +174,7 @@ class SegmentStore:
     def _tick(self) -> datetime:
         """Strictly increasing at MongoDB's millisecond precision: the relay publishes in
         `recorded_at` order, so a pair's join and leave go out in the order they happened."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         now = now.replace(microsecond=now.microsecond // 1000 * 1000)
         self._last = max(now, self._last + timedelta(milliseconds=1))
         return self._last
@@ -226,4 +228,3 @@ class SegmentStore:
 
     async def member_count(self, segment_id: str) -> int:
         return await self.memberships.count_documents({"segment_id": segment_id, "member": True})
-

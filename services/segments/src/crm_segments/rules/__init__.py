@@ -4,4 +4,13 @@ Python predicate that agree."""
 from crm_segments.rules.compile import Compiled, compile_rule
 from crm_segments.rules.syntax import Node, Position, RuleError, has_relative_dates, parse, render
 
-__all__ = ["Compiled", "compile_rule", "Node", "Position", "RuleError", "has_relative_dates", "parse", "render"]
+__all__ = [
+    "Compiled",
+    "compile_rule",
+    "Node",
+    "Position",
+    "RuleError",
+    "has_relative_dates",
+    "parse",
+    "render",
+]

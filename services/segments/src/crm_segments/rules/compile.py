@@ -18,12 +18,24 @@ Meaning, on both sides:
 import calendar
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from crm_segments.rules.attributes import ATTRIBUTES, Kind
 from crm_segments.rules.syntax import (
-    AbsDate, And, Between, Bool, Compare, Contains, IsNull, Node, Not, Number, Or, RelDate, Text,
+    AbsDate,
+    And,
+    Between,
+    Bool,
+    Compare,
+    Contains,
+    IsNull,
+    Node,
+    Not,
+    Number,
+    Or,
+    RelDate,
+    Text,
     Value,
 )
 
@@ -45,19 +57,19 @@ def compile_rule(node: Node, now: datetime, money_scale: int = 100) -> Compiled:
 
 
 def _ms(t: datetime) -> datetime:
-    t = t.astimezone(timezone.utc)
+    t = t.astimezone(UTC)
     return t.replace(microsecond=t.microsecond // 1000 * 1000)
 
 
 def _day(d: date) -> datetime:
-    return datetime.combine(d, time(), tzinfo=timezone.utc)
+    return datetime.combine(d, time(), tzinfo=UTC)
 
 
 def minus_months(t: datetime, months: int) -> datetime:
     y, m = divmod(t.month - 1 - months, 12)
     year, month = t.year + y, m + 1
     if year < 1:
-        return datetime(1, 1, 1, tzinfo=timezone.utc)
+        return datetime(1, 1, 1, tzinfo=UTC)
     return t.replace(year=year, month=month, day=min(t.day, calendar.monthrange(year, month)[1]))
 
 
@@ -124,7 +136,7 @@ class _Compiler:
                 return minus_months(self.now, r.amount)
             return minus_months(self.now, 12 * r.amount)
         except OverflowError:
-            return datetime(1, 1, 1, tzinfo=timezone.utc)
+            return datetime(1, 1, 1, tzinfo=UTC)
 
     def day_of(self, value: Value, op: str) -> tuple[datetime, datetime] | None:
         """[start, end) of the day a date literal stands for, or None if it is an instant."""
@@ -172,4 +184,3 @@ def _scalar(a: str, op: str, v: Any) -> tuple[dict[str, Any], Predicate]:
         return {a: {"$nin": [v, None]}}, lambda p: _has(p, a) and p[a] != v
     mongo_op, fn = _OPS[op]
     return {a: {mongo_op: v}}, lambda p: _has(p, a) and fn(p[a], v)
-

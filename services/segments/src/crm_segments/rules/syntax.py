@@ -8,7 +8,6 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Union
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -97,7 +96,7 @@ class RelDate:
     unit: str  # d, w, m, y: `-30d` is RelDate(30, "d"), thirty days before now
 
 
-Value = Union[Number, Text, Bool, AbsDate, RelDate]
+Value = Number | Text | Bool | AbsDate | RelDate
 
 # Conditions ---------------------------------------------------------------------------------
 
@@ -144,7 +143,7 @@ class Not:
     item: "Node"
 
 
-Node = Union[Compare, Between, Contains, IsNull, And, Or, Not]
+Node = Compare | Between | Contains | IsNull | And | Or | Not
 
 # Parsing ------------------------------------------------------------------------------------
 
@@ -161,10 +160,23 @@ def _at(text: str, token: Token) -> Position:
 
 
 _NAMES = {
-    "NUMBER": "a number", "STRING": "a quoted text", "DATE": "a date (2026-01-31)",
-    "RELDATE": "a relative date (-30d)", "TRUE": "true", "FALSE": "false", "ATTR": "an attribute",
-    "OP": "a comparison (= != < <= > >=)", "LPAR": "'('", "RPAR": "')'", "_OR": "OR", "_AND": "AND",
-    "_NOT": "NOT", "_BETWEEN": "BETWEEN", "_CONTAINS": "CONTAINS", "_IS": "IS", "_NULL": "NULL",
+    "NUMBER": "a number",
+    "STRING": "a quoted text",
+    "DATE": "a date (2026-01-31)",
+    "RELDATE": "a relative date (-30d)",
+    "TRUE": "true",
+    "FALSE": "false",
+    "ATTR": "an attribute",
+    "OP": "a comparison (= != < <= > >=)",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "_OR": "OR",
+    "_AND": "AND",
+    "_NOT": "NOT",
+    "_BETWEEN": "BETWEEN",
+    "_CONTAINS": "CONTAINS",
+    "_IS": "IS",
+    "_NULL": "NULL",
     "$END": "the end of the rule",
 }
 
@@ -192,9 +204,13 @@ def parse(text: str) -> Node:
             f"unexpected {str(token)!r}, expected {_expected(e.expected)}", _at(text, token)
         ) from None
     except UnexpectedCharacters as e:
-        raise RuleError(f"unexpected character {text[e.pos_in_stream]!r}", _position(text, e.pos_in_stream)) from None
+        raise RuleError(
+            f"unexpected character {text[e.pos_in_stream]!r}", _position(text, e.pos_in_stream)
+        ) from None
     except UnexpectedEOF as e:
-        raise RuleError(f"unexpected end of rule, expected {_expected(set(e.expected))}", _position(text, len(text))) from None
+        raise RuleError(
+            f"unexpected end of rule, expected {_expected(set(e.expected))}", _position(text, len(text))
+        ) from None
     except UnexpectedInput as e:  # any other parse error still has a position
         raise RuleError("invalid rule", _position(text, getattr(e, "pos_in_stream", 0) or 0)) from None
     return _Builder(text).node(tree)
@@ -211,7 +227,9 @@ class _Builder:
         kind = t.data
         c = t.children
         if depth > MAX_DEPTH:
-            raise RuleError(f"rule nested more than {MAX_DEPTH} levels deep", _position(self.text, t.meta.start_pos))
+            raise RuleError(
+                f"rule nested more than {MAX_DEPTH} levels deep", _position(self.text, t.meta.start_pos)
+            )
         if kind == "or_":
             return Or(tuple(self.node(x, depth + 1) for x in c))
         if kind == "and_":

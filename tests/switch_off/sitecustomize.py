@@ -2,9 +2,9 @@
 tests fail without it (nothing in the project imports this). Python loads it at start-up when
 its folder is on PYTHONPATH; the tests pass their environment to the services:
 
-    CRM_SWITCH_OFF=outbox      PYTHONPATH=tests/switch_off ./crm test tests/test_reliability_faults.py -k killed
-    CRM_SWITCH_OFF=idempotency PYTHONPATH=tests/switch_off ./crm test tests/test_reliability_faults.py -k twice
-    CRM_SWITCH_OFF=inbox       PYTHONPATH=tests/switch_off ./crm test tests/test_reliability_faults.py -k twice
+    CRM_SWITCH_OFF=outbox      PYTHONPATH=tests/switch_off ./crm test tests/system/test_reliability_faults.py -k killed
+    CRM_SWITCH_OFF=idempotency PYTHONPATH=tests/switch_off ./crm test tests/system/test_reliability_faults.py -k twice
+    CRM_SWITCH_OFF=inbox       PYTHONPATH=tests/switch_off ./crm test tests/system/test_reliability_faults.py -k twice
 
 outbox: the relay forgets, at start, what was stored but not published (as if events were
 published from memory after the write). idempotency: no inbox and ledger records keyed by a

@@ -33,6 +33,11 @@ UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 """A timezone-aware time (RFC 3339 with offset), normalised to UTC. Naive times are refused."""
 
 
+def email_key(email: str) -> str:
+    """What identifies a customer's e-mail: case and surrounding blanks do not count."""
+    return email.strip().lower()
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -2,7 +2,8 @@
 
 For each message on `<service>.events`:
 - not JSON, a string holding U+0000 (crm_servicekit.storable), not a CloudEvents envelope, a payload that does not fit the type's model, too
-  large, or a handler raising `Unprocessable`: published to `crm.dead-letter` with the reason in
+  large, or a handler raising a permanent domain error (crm_servicekit.errors: `Invalid`,
+  `NotFound`, `Conflict`...): published to `crm.dead-letter` with the reason in
   headers (`x-crm-reason`), then acknowledged. It is never retried: it can never succeed.
 - a type the service has no handler for: acknowledged and ignored (the queue is only bound to
   handled types, so this means somebody published to it directly).
@@ -35,6 +36,7 @@ from pymongo.errors import BulkWriteError
 
 from crm_contracts.envelope import CloudEvent
 from crm_servicekit import metrics
+from crm_servicekit.errors import DomainError, Invalid
 from crm_servicekit.logs import event_id_var, event_type_var
 from crm_servicekit.messaging import DEAD_LETTERS
 from crm_servicekit.storable import has_nul, may_have_nul
@@ -43,9 +45,7 @@ log = logging.getLogger(__name__)
 DUPLICATE_KEY = 11000
 
 
-class Unprocessable(Exception):
-    """Raised by a handler for an event that can never be processed (e.g. unknown customer)."""
-
+Unprocessable = Invalid  # TRANSITIONAL: handlers raise crm_servicekit.errors.Invalid
 
 Handler = Callable[[CloudEvent[Any], Any], Awaitable[None]]
 """(event, the service's context object) -> None"""
@@ -201,8 +201,11 @@ class EventConsumer:
             outcome = "processed" if await self.inbox.record(event.id, event.type) else "duplicate"
             metrics.EVENTS_CONSUMED.labels(event_type, outcome).inc()
             await self._ack(msg)
-        except Unprocessable as e:
-            await self._dead_letter(msg, str(e))
+        except DomainError as e:
+            if e.transient:
+                await self._retry_later(msg, e)
+            else:  # can never succeed: retrying would only delay the next message
+                await self._dead_letter(msg, f"{e.slug}: {e}")
         except Exception as e:  # noqa: BLE001 - transient: retry, bounded
             await self._retry_later(msg, e)
         finally:
@@ -213,7 +216,8 @@ class EventConsumer:
         await msg.ack()
 
     async def _retry_later(self, msg: RabbitMessage, error: Exception) -> None:
-        deliveries = int((msg.raw_message.headers or {}).get("x-delivery-count", 0) or 0) + 1
+        headers: dict[str, Any] = dict(msg.raw_message.headers or {})
+        deliveries = int(headers.get("x-delivery-count", 0) or 0) + 1
         if deliveries >= self.delivery_limit - 1:
             return await self._dead_letter(
                 msg, f"failed {deliveries} times, last error: {type(error).__name__}: {error}"

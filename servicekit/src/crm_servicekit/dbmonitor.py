@@ -3,7 +3,7 @@
 Every command is counted in `crm_db_commands_total` (Prometheus), so the cost of an event can be
 read off /metrics. With CRM_RECORD_QUERIES=<file>, each distinct query shape (collection, command,
 the filter's fields and operators) is also appended to that file once, with one real filter as
-JSON and the event type being handled. tests/test_query_plans.py replays those filters through `explain` to check that an
+JSON and the event type being handled. tests/system/test_query_plans.py replays those filters through `explain` to check that an
 index serves every query that a flow made.
 """
 

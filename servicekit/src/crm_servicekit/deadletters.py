@@ -20,7 +20,7 @@ import aio_pika
 
 
 def _describe(msg: aio_pika.abc.AbstractIncomingMessage) -> dict[str, Any]:
-    headers = msg.headers or {}
+    headers: dict[str, Any] = dict(msg.headers or {})
     reason = headers.get("x-crm-reason")
     if reason is None and headers.get("x-death"):  # dead-lettered by RabbitMQ itself
         death = headers["x-death"][0]

@@ -1,10 +1,12 @@
 """MongoDB client lifecycle (one AsyncMongoClient per event loop) and index creation at start."""
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import CollectionInvalid, OperationFailure
+from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError, OperationFailure
 
 from crm_servicekit.dbmonitor import monitor_from_env
 from crm_servicekit.pgindexes import ensure_gin_indexes
@@ -12,6 +14,35 @@ from crm_servicekit.pgindexes import ensure_gin_indexes
 IndexSpec = Mapping[str, Sequence[IndexModel]]
 """collection name -> indexes; each store module declares every collection it uses, with an
 empty list where `_id` is the only key it looks up."""
+
+
+DUPLICATE_KEY = 11000
+
+
+async def insert_once(collection: AsyncCollection, doc: Mapping[str, Any]) -> bool:
+    """Inserts `doc` unless a document with the same unique key exists: True if this call
+    inserted it (and so owns what it stands for), False if it was there already. Correctness
+    under concurrency rests on this, never on an update being atomic."""
+    try:
+        await collection.insert_one(dict(doc))
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+async def insert_many_once(collection: AsyncCollection, docs: Sequence[Mapping[str, Any]]) -> set[int]:
+    """Inserts every doc whose unique key is free, in one command; returns the positions of
+    those that already existed. Any other write error is raised."""
+    if not docs:
+        return set()
+    try:
+        await collection.insert_many([dict(d) for d in docs], ordered=False)
+    except BulkWriteError as e:
+        errors = e.details.get("writeErrors", [])
+        if any(err.get("code") != DUPLICATE_KEY for err in errors):
+            raise
+        return {err["index"] for err in errors}
+    return set()
 
 
 class Mongo:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Query
 from pydantic import BaseModel
 
-from crm_servicekit.problems import invalid
+from crm_servicekit.errors import Invalid
 
 T = TypeVar("T")
 
@@ -25,19 +25,24 @@ def encode_cursor(key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, default=str).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+class BadCursor(Invalid):
+    """A cursor this API did not hand out (or one whose sort key no longer fits)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "cursor is not a cursor this API returned",
+            errors=[{"field": "cursor", "message": "invalid cursor"}],
+        )
+
+
+def decode_cursor(cursor: str | None, *keys: str) -> dict[str, Any] | None:
+    """The sort key a cursor holds; `keys` are the members it must have. Raises BadCursor."""
     if not cursor:
         return None
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except ValueError:
-        raise invalid(
-            "cursor is not a cursor this API returned",
-            errors=[{"field": "cursor", "message": "invalid cursor"}],
-        ) from None
-    if not isinstance(value, dict):
-        raise invalid(
-            "cursor is not a cursor this API returned",
-            errors=[{"field": "cursor", "message": "invalid cursor"}],
-        )
+        raise BadCursor() from None
+    if not isinstance(value, dict) or any(k not in value for k in keys):
+        raise BadCursor()
     return value

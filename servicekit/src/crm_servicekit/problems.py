@@ -1,4 +1,6 @@
-"""RFC 9457 problem details: one exception type services raise, one renderer."""
+"""RFC 9457 problem details: the one place errors become HTTP responses. Use cases raise
+domain errors (crm_servicekit.errors); the HTTP plumbing itself (auth, idempotency keys) raises
+`Problem`."""
 
 import logging
 from typing import Any
@@ -8,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from crm_servicekit.errors import DomainError
 
 PROBLEM_BASE = "https://crm.example/problems/"
 MEDIA_TYPE = "application/problem+json"
@@ -19,16 +23,21 @@ class Problem(Exception):
         self.status, self.slug, self.title, self.detail, self.extra = status, slug, title, detail, extra
 
 
-def not_found(what: str, id_: str) -> Problem:
-    return Problem(404, "not-found", f"{what} not found", f"no {what.lower()} with id {id_!r}")
-
-
 def invalid(detail: str, **extra: Any) -> Problem:
     return Problem(422, "validation-error", "Invalid input", detail, **extra)
 
 
+# TRANSITIONAL: removed once every service raises crm_servicekit.errors instead.
+def not_found(what: str, id_: str) -> Problem:
+    return Problem(404, "not-found", f"{what} not found", f"no {what.lower()} with id {id_!r}")
+
+
 def conflict(slug: str, title: str, detail: str | None = None, **extra: Any) -> Problem:
     return Problem(409, slug, title, detail, **extra)
+
+
+def from_domain(e: DomainError) -> Problem:
+    return Problem(e.status, e.slug, e.title, e.detail, **e.extra)
 
 
 def render(request: Request, p: Problem) -> JSONResponse:
@@ -59,6 +68,13 @@ def install(app: Any) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return render(request, exc)
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        response = render(request, from_domain(exc))
+        if exc.transient:
+            response.headers["Retry-After"] = "1"
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -107,7 +107,7 @@ class Service:
         self.routers = routers or []
 
     def app(self, settings: ServiceSettings | None = None) -> FastAPI:
-        settings = settings or self.settings_cls()  # type: ignore[call-arg]
+        settings = settings or self.settings_cls()
         settings.service_name = self.name
         mongo = Mongo(settings.mongodb_url, settings.database_name, settings.ferretdb_postgresql_url)
         broker = make_broker(settings)
@@ -191,7 +191,7 @@ class Service:
         )
 
     def run(self) -> None:
-        settings = self.settings_cls()  # type: ignore[call-arg]
+        settings = self.settings_cls()
         uvicorn.run(
             self.app(settings),
             host=settings.http_host,

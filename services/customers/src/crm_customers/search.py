@@ -1,6 +1,6 @@
 """Search and list queries, with no I/O: a filter and sort that an index answers, plus the
 keyset cursor. Every field filtered or sorted on here has an index in `SEARCH_INDEXES`
-(tests/test_customers_unit.py checks that each query built here is covered by one)."""
+(tests/unit/customers/test_domain.py checks that each query built here is covered by one)."""
 
 from dataclasses import dataclass
 from typing import Any, Literal

@@ -2,7 +2,7 @@
 /openapi.json) refuses a missing and a wrong bearer token with a 401 problem; health needs
 none; a service process without tokens refuses to start unless told it is a development run;
 plaintext passwords (and their Argon2 hashes) never show in responses, events or logs; the
-compose setup carries no default credentials (tests/test_compose.py checks the compose file)."""
+compose setup carries no default credentials (tests/unit/deploy/test_compose.py checks the compose file)."""
 
 import os
 import re

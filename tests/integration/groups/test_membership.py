@@ -4,17 +4,9 @@ group deletion and group pricing, against the real broker and FerretDB."""
 import asyncio
 import uuid
 
-from test_groups_api import create_group, make_customers
+from groups_support import create_group, ids_in, make_customers
 
 from harness import Broker, envelope, eventually
-
-
-def ids_in(broker: Broker, type_: str, group_id: str) -> list[str]:
-    return [
-        c
-        for e in broker.events(type_, lambda b: b["data"]["group_id"] == group_id)
-        for c in e["body"]["data"]["customer_ids"]
-    ]
 
 
 async def test_adding_existing_members_is_idempotent_and_emits_nothing(system, broker: Broker, mongo):

@@ -4,10 +4,9 @@ deleting the group leaves the customer in the customers service."""
 
 import uuid
 
-from test_foundation_slice import order_placed
-from test_groups_api import create_group
+from groups_support import create_group
 
-from harness import Broker, envelope, eventually
+from harness import Broker, envelope, eventually, order_placed
 
 
 async def test_customer_from_customers_service_joins_a_group_and_survives_its_deletion(

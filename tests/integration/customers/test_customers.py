@@ -645,7 +645,7 @@ async def _equals(awaitable, expected) -> bool:
 async def test_search_uses_indexes_where_the_backend_reports_plans(customers, system, mongo):
     """MongoDB answers with a winning plan: it must be index scans, never COLLSCAN. FerretDB
     1.x reports PostgreSQL's plan instead and pushes only equality down (checked for every
-    lookup by tests/test_query_plans.py), so there this check is skipped with what it reported."""
+    lookup by tests/system/test_query_plans.py), so there this check is skipped with what it reported."""
     from crm_customers import search
 
     db = mongo[system.database("customers")]

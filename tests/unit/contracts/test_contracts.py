@@ -13,7 +13,7 @@ from crm_contracts.inbound import OrderPlaced, OrderRefunded
 from crm_contracts.names import EventType
 from harness import order_placed
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 CONTRACT_ORDER = order_placed("ana@example.com", "ord_1001")
 

@@ -108,7 +108,7 @@ def test_consent_ignores_an_older_statement():
 
 
 # Search must not scan the collection at a million customers on MongoDB (FerretDB 1.x pushes only
-# equality down, whatever the indexes: tests/test_query_plans.py checks that part), so this checks
+# equality down, whatever the indexes: tests/system/test_query_plans.py checks that part), so this checks
 # what MongoDB needs: each clause of every query the API can build is answered by an index on that field (a prefix range, an equality,
 # or the sort order), and the prefix search is an anchored range, never a regex.
 

@@ -1,57 +1,11 @@
 """Issue 4: groups: create, read, list, edit, delete; metadata; events through the outbox.
 The groups service runs as a real process against the real broker and FerretDB."""
 
-import asyncio
 import uuid
-from datetime import UTC, datetime
 
-from harness import Broker, envelope, eventually
+from groups_support import create_group, customer_state, make_customers, unique_name  # noqa: F401
 
-
-def unique_name(prefix: str = "Group") -> str:
-    return f"{prefix} {uuid.uuid4().hex[:8]}"
-
-
-def customer_state(customer_id: str, version: int = 1) -> dict:
-    now = datetime.now(UTC).isoformat()
-    return {
-        "id": customer_id,
-        "version": version,
-        "email": f"{customer_id}@example.com",
-        "has_account": False,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
-async def make_customers(system, broker: Broker, mongo, n: int, prefix: str = "cus") -> list[str]:
-    """Publishes customer.created for `n` new customers, as the customers service would, and
-    waits until the groups service has recorded them."""
-    ids = [f"{prefix}_{uuid.uuid4().hex[:12]}" for _ in range(n)]
-    for start in range(0, n, 200):  # concurrent publishes, each still confirmed by the broker
-        await asyncio.gather(
-            *(
-                broker.publish(envelope("customer.created", customer_state(cid), source="/crm/customers"))
-                for cid in ids[start : start + 200]
-            )
-        )
-    known = mongo[system.database("groups")]["known_customers"]
-    await eventually(lambda: _all_known(known, ids), timeout=max(30, n / 20))
-    return ids
-
-
-async def _all_known(known, ids: list[str]) -> bool:
-    count = 0
-    for start in range(0, len(ids), 1000):
-        count += await known.count_documents({"_id": {"$in": ids[start : start + 1000]}, "deleted": False})
-    return count == len(ids)
-
-
-async def create_group(http, **body) -> dict:
-    body.setdefault("name", unique_name())
-    r = await http.post("/v1/groups", json=body)
-    assert r.status_code == 201, r.text
-    return r.json()
+from harness import Broker
 
 
 async def test_create_read_and_names_are_unique_case_insensitively(system, broker: Broker):

@@ -1,7 +1,7 @@
 """Issue 7, HTTP side of reliability: many concurrent writes on one customer, one group and one
 ledger account lose no update, never overdraw, and make versions that rise by exactly one per
 change (seen in the published events and the final GET); and hand-picked bad inputs that a
-schema-driven fuzzer does not produce (tests/test_schemathesis.py covers the generated ones)
+schema-driven fuzzer does not produce (tests/system/test_schemathesis.py covers the generated ones)
 end in a 4xx problem, never a 5xx.
 
 Already covered elsewhere, not repeated here: concurrent PATCHes of different customer fields
@@ -14,7 +14,7 @@ import asyncio
 import uuid
 
 import pytest
-from test_groups_api import make_customers
+from groups_support import make_customers
 
 from harness import Broker, eventually
 

@@ -3,8 +3,7 @@ ids; the same call again adds and announces nothing; a bulk remove of them all."
 
 import time
 
-from test_groups_api import create_group, make_customers
-from test_groups_membership import ids_in
+from groups_support import create_group, ids_in, make_customers
 
 from harness import Broker, eventually
 

@@ -4,7 +4,7 @@ server. A storefront publishes with plain aio-pika; the customers service runs a
 import json
 import uuid
 
-from harness import Broker, envelope, eventually, order_placed  # noqa: F401 (re-exported)
+from harness import Broker, envelope, eventually, order_placed
 
 
 async def test_order_placed_creates_a_guest_and_publishes_customer_created(system, broker: Broker):

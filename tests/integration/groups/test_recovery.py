@@ -3,8 +3,7 @@ stored) is finished by the recovery job: every member is added and announced onc
 
 from datetime import UTC, datetime, timedelta
 
-from test_groups_api import create_group, make_customers
-from test_groups_membership import ids_in
+from groups_support import create_group, ids_in, make_customers
 
 from harness import Broker, envelope, eventually
 

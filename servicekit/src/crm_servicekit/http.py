@@ -1,4 +1,5 @@
-"""The HTTP app every service serves: bearer auth on /v1, problem+json errors, health, metrics."""
+"""The HTTP app every service serves: bearer auth on /v1, problem+json errors, health, metrics,
+and its documentation (/docs, /redoc, /openapi.json) served without any CDN."""
 
 import hmac
 import json
@@ -10,9 +11,10 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from crm_servicekit import metrics, problems
+from crm_servicekit import metrics, openapi, problems
 from crm_servicekit.problems import Problem
 from crm_servicekit.storable import has_nul, may_have_nul, url_has_nul
 
@@ -41,8 +43,13 @@ def create_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
     readiness: Callable[[], Any],
 ) -> FastAPI:
-    app = FastAPI(title=title, version="1.0.0", lifespan=lifespan)
+    # /docs and /redoc with their scripts served from the installation: no CDN, so they open
+    # on a machine without internet.
+    app = FastAPIOffline(
+        title=title, version="1.0.0", lifespan=lifespan, generate_unique_id_function=openapi.operation_id
+    )
     problems.install(app)
+    openapi.install(app)
     check_token = require_token(tokens)
 
     @app.middleware("http")

@@ -56,7 +56,7 @@ def profile(i: int, now: datetime) -> dict[str, Any]:
 
 def customer(i: int, now: datetime) -> dict[str, Any]:
     """Customer number i as the customers service stores it (its own domain.new_customer)."""
-    from crm_customers import domain
+    from crm_customers.domain import customer as domain
 
     r = random.Random(i)
     first = "".join(r.choices("abcdefghijklmnopqrstuvwxyz", k=6)).title()

@@ -100,9 +100,9 @@ async def recheck(db: Any, n_profiles: int, reps: int = 30) -> dict[str, Any]:
     rules compiled once (as the service caches them), then (a) the 100 predicates alone and
     (b) the whole re-evaluation the service runs after a profile change (segments and the
     customer's memberships read from the database, every predicate, no transition)."""
-    from crm_segments.membership import Membership
-    from crm_segments.money import BaseMoney
-    from crm_segments.rules import compile_rule, parse
+    from crm_segments.domain.money import BaseMoney
+    from crm_segments.domain.rules import compile_rule, parse
+    from crm_segments.service.membership import Membership
     from crm_segments.store import SegmentStore
 
     now = datetime.now(UTC)
@@ -221,7 +221,7 @@ async def recheck(db: Any, n_profiles: int, reps: int = 30) -> dict[str, Any]:
 async def main(scales: list[int], n_rules: int, profile_seconds: int) -> None:
     from pymongo import AsyncMongoClient
 
-    from crm_segments.rules import compile_rule, parse
+    from crm_segments.domain.rules import compile_rule, parse
 
     started_all = time.perf_counter()
     run = run_id("segments")

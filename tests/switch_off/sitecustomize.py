@@ -65,17 +65,15 @@ if what == "idempotency":
     try:
         import uuid as _uuid
 
-        from crm_ledger import handlers as _h
-        from crm_ledger import operations as _o
+        from crm_ledger.service import accounts as _a
 
-        _orig = _o.derived_id
+        _orig = _a.derived_id
 
         def _fresh(prefix, *parts):
             if parts and parts[0] in ("order", "refund"):
                 return f"{prefix}_{_uuid.uuid4().hex[:24]}"
             return _orig(prefix, *parts)
 
-        _o.derived_id = _fresh
-        _h.derived_id = _fresh
+        _a.derived_id = _fresh  # order and refund record ids are both derived there
     except ImportError:
         pass

@@ -1,11 +1,13 @@
 """Writes the event documentation: one JSON Schema per event type (envelope with its typed
-`data`) plus an index, under docs/events/. Run `python -m crm_contracts.docs <dir>`."""
+`data`) plus an index, under docs/events/, and the AsyncAPI 3.0 document of the exchange beside
+that directory (docs/asyncapi.json). Run `python -m crm_contracts.docs <dir>`."""
 
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from crm_contracts import asyncapi
 from crm_contracts.envelope import CloudEvent
 from crm_contracts.names import CONTENT_TYPE, EXCHANGE
 from crm_contracts.registry import EVENT_MODELS, INBOUND
@@ -34,6 +36,9 @@ def render_index(all_schemas: dict[str, dict[str, Any]]) -> str:
         "persistent delivery. Money is an integer in minor units with an ISO 4217 code; times are",
         "RFC 3339 with an offset. Generated from `crm_contracts` by `./crm docs`; do not edit.",
         "",
+        f"The whole exchange as one AsyncAPI {asyncapi.ASYNCAPI_VERSION} document (channels, operations,",
+        "messages with examples): [`asyncapi.json`](../asyncapi.json).",
+        "",
         "| type | direction | schema |",
         "|---|---|---|",
     ]
@@ -42,12 +47,19 @@ def render_index(all_schemas: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(directory: Path) -> None:
+def dumps(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def write(directory: Path, asyncapi_path: Path | None = None) -> None:
+    """docs/events/<type>.json and README.md in `directory`; the AsyncAPI document at
+    `asyncapi_path`, by default asyncapi.json beside `directory` (docs/asyncapi.json)."""
     directory.mkdir(parents=True, exist_ok=True)
     all_schemas = schemas()
     for t, schema in all_schemas.items():
         (directory / f"{t}.json").write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
     (directory / "README.md").write_text(render_index(all_schemas))
+    (asyncapi_path or directory.parent / "asyncapi.json").write_text(dumps(asyncapi.document()))
 
 
 if __name__ == "__main__":

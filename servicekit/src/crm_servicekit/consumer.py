@@ -36,7 +36,7 @@ from pymongo.errors import BulkWriteError
 
 from crm_contracts.envelope import CloudEvent
 from crm_servicekit import metrics
-from crm_servicekit.errors import DomainError, Invalid
+from crm_servicekit.errors import DomainError
 from crm_servicekit.logs import event_id_var, event_type_var
 from crm_servicekit.messaging import DEAD_LETTERS
 from crm_servicekit.storable import has_nul, may_have_nul
@@ -44,8 +44,6 @@ from crm_servicekit.storable import has_nul, may_have_nul
 log = logging.getLogger(__name__)
 DUPLICATE_KEY = 11000
 
-
-Unprocessable = Invalid  # TRANSITIONAL: handlers raise crm_servicekit.errors.Invalid
 
 Handler = Callable[[CloudEvent[Any], Any], Awaitable[None]]
 """(event, the service's context object) -> None"""
@@ -205,7 +203,7 @@ class EventConsumer:
             if e.transient:
                 await self._retry_later(msg, e)
             else:  # can never succeed: retrying would only delay the next message
-                await self._dead_letter(msg, f"{e.slug}: {e}")
+                await self._dead_letter(msg, str(e))
         except Exception as e:  # noqa: BLE001 - transient: retry, bounded
             await self._retry_later(msg, e)
         finally:

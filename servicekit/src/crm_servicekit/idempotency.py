@@ -9,7 +9,7 @@ document. A second request that finds a response replays it; one that finds none
 is still within its lease gets 409 `idempotency-key-in-use` (retry later). After the lease the
 claim is taken over and the action runs again, so the action must itself be idempotent for the
 key (e.g. the record it inserts has an id derived from the key): that covers a crash between
-acting and storing the response. A 5xx (a Problem >= 500 or any other exception) releases the
+acting and storing the response. A 5xx (a transient domain error or any other exception) releases the
 claim, so the client can retry with the same key.
 """
 
@@ -23,10 +23,11 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from crm_servicekit.problems import Problem, conflict
+from crm_servicekit.errors import Conflict, DomainError
+from crm_servicekit.problems import Problem, from_domain
 
 Action = Callable[[], Awaitable[tuple[int, Any]]]
-"""Runs the request; returns (HTTP status, JSON-ready body) or raises Problem."""
+"""Runs the request; returns (HTTP status, JSON-ready body) or raises a domain error."""
 
 
 def fingerprint(method: str, path: str, body: Any) -> str:
@@ -59,7 +60,7 @@ class IdempotencyKeys:
             if existing is None:  # released meanwhile by a failed first request: take it
                 return await self.run(key, print_, action, subject=subject)
             if existing["fingerprint"] != print_:
-                raise conflict(
+                raise Conflict(
                     "idempotency-key-reused",
                     "Idempotency-Key already used for another request",
                     f"key {key!r} was first used with a different method, path or body",
@@ -70,7 +71,7 @@ class IdempotencyKeys:
             if claimed_at.tzinfo is None:
                 claimed_at = claimed_at.replace(tzinfo=UTC)
             if now - claimed_at < self.lease:
-                raise conflict(
+                raise Conflict(
                     "idempotency-key-in-use",
                     "A request with this Idempotency-Key is in progress",
                     "retry after it completes",
@@ -79,7 +80,8 @@ class IdempotencyKeys:
             await self.collection.update_one({"_id": key}, {"$set": {"claimed_at": now}})
         try:
             status, body = await action()
-        except Problem as p:
+        except (Problem, DomainError) as e:
+            p = from_domain(e) if isinstance(e, DomainError) else e
             if p.status >= 500:  # transient (e.g. contention): the client may retry the key
                 await self.collection.delete_one({"_id": key, "response": {"$exists": False}})
             else:  # a 4xx is the result, e.g. insufficient funds: replayed as it was

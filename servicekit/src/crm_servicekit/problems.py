@@ -27,15 +27,6 @@ def invalid(detail: str, **extra: Any) -> Problem:
     return Problem(422, "validation-error", "Invalid input", detail, **extra)
 
 
-# TRANSITIONAL: removed once every service raises crm_servicekit.errors instead.
-def not_found(what: str, id_: str) -> Problem:
-    return Problem(404, "not-found", f"{what} not found", f"no {what.lower()} with id {id_!r}")
-
-
-def conflict(slug: str, title: str, detail: str | None = None, **extra: Any) -> Problem:
-    return Problem(409, slug, title, detail, **extra)
-
-
 def from_domain(e: DomainError) -> Problem:
     return Problem(e.status, e.slug, e.title, e.detail, **e.extra)
 

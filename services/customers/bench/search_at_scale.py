@@ -19,7 +19,9 @@ from datetime import UTC, datetime, timedelta
 
 from pymongo import AsyncMongoClient
 
-from crm_customers import domain, search
+from crm_customers.domain import customer as domain
+from crm_customers.domain import search
+from crm_customers.store import SEARCH_INDEXES
 
 
 def fake(i: int, now: datetime) -> dict:
@@ -47,7 +49,7 @@ async def main(n: int) -> None:
     now = datetime.now(UTC)
     if await col.estimated_document_count() != n:
         await col.drop()
-        await col.create_indexes(search.SEARCH_INDEXES)
+        await col.create_indexes(SEARCH_INDEXES)
         started = time.perf_counter()
         for start in range(0, n, 1000):
             await col.insert_many([fake(i, now) for i in range(start, min(start + 1000, n))])

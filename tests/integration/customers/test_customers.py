@@ -646,7 +646,7 @@ async def test_search_uses_indexes_where_the_backend_reports_plans(customers, sy
     """MongoDB answers with a winning plan: it must be index scans, never COLLSCAN. FerretDB
     1.x reports PostgreSQL's plan instead and pushes only equality down (checked for every
     lookup by tests/system/test_query_plans.py), so there this check is skipped with what it reported."""
-    from crm_customers import search
+    from crm_customers.domain import search
 
     db = mongo[system.database("customers")]
     for query in (

@@ -14,24 +14,27 @@ import pytest
 
 from crm_contracts.envelope import CloudEvent
 from crm_contracts.inbound import OrderCancelled, OrderPlaced
+from crm_customers.context import Context
 from crm_customers.handlers import on_order_cancelled, on_order_placed
-from crm_customers.operations import Customers
+from crm_customers.service import Customers
+from crm_customers.settings import CustomersSettings
 from crm_customers.store import CustomerStore
 from harness import envelope, order_placed
 
 
 @pytest.fixture
-async def customers(mongo) -> AsyncIterator[Customers]:
+async def customers(mongo) -> AsyncIterator[Context]:
     name = f"t_races_{uuid.uuid4().hex[:8]}"
     store = CustomerStore(mongo[name], lambda: None)
     for collection, indexes in store.indexes.items():
         for index in indexes:
             await mongo[name][collection].create_indexes([index])
-    yield Customers(store, "/storefronts/test", "EUR")
+    settings = CustomersSettings.model_construct(source="/storefronts/test", base_currency="EUR")
+    yield Context(settings, store, Customers(store, settings.source, settings.base_currency))
     await mongo.drop_database(name)
 
 
-async def test_cancellation_stored_while_its_order_is_being_counted_is_not_lost(customers: Customers):
+async def test_cancellation_stored_while_its_order_is_being_counted_is_not_lost(customers: Context):
     email = f"race.{uuid.uuid4().hex[:6]}@example.com"
     first = CloudEvent[OrderPlaced].model_validate(envelope("order.placed", order_placed(email, "ord-1")))
     second = CloudEvent[OrderPlaced].model_validate(envelope("order.placed", order_placed(email, "ord-2")))
@@ -62,5 +65,5 @@ async def test_cancellation_stored_while_its_order_is_being_counted_is_not_lost(
     await asyncio.wait_for(placing, 30)
 
     customer_id = await store.owner_of(email)
-    doc = await customers.get(customer_id)  # type: ignore[arg-type]
+    doc = await customers.customers.get(customer_id)  # type: ignore[arg-type]
     assert doc["stats"]["number_of_orders"] == 1

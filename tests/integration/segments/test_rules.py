@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pymongo import MongoClient
 
-from crm_segments.rules import RuleError, compile_rule, parse, render
-from crm_segments.rules.attributes import ATTRIBUTES, Kind
-from crm_segments.rules.syntax import (
+from crm_segments.domain.rules import RuleError, compile_rule, parse, render
+from crm_segments.domain.rules.attributes import ATTRIBUTES, Kind
+from crm_segments.domain.rules.syntax import (
     AbsDate,
     And,
     Between,

@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from crm_contracts.outbound import CustomerState, LedgerEntryRecorded
-from crm_segments import profiles
-from crm_segments.analytics import Quintiles
-from crm_segments.membership import _differences
-from crm_segments.money import BaseMoney
+from crm_segments.domain import profiles
+from crm_segments.domain.analytics import Quintiles
+from crm_segments.domain.membership import differences
+from crm_segments.domain.money import BaseMoney
 
 T = datetime(2026, 11, 22, 10, 0, 0, 123456, tzinfo=UTC)
 MONEY = BaseMoney("EUR", {"USD": Decimal("0.5"), "JPY": Decimal("0.0062")})
@@ -64,6 +64,7 @@ def test_erased_customer_keeps_no_personal_data_and_ignores_late_events():
     assert gone["email"] is None and gone["city"] is None and not gone["active"] and gone["deleted"]
     assert profiles.apply_customer(gone, state(5), MONEY) is None
     assert profiles.join_group(gone, "g1", "VIP") is None
+    assert profiles.erase(gone) is None  # a second customer.deleted changes nothing
 
 
 def test_ledger_keeps_highest_sequence_per_currency():
@@ -105,12 +106,13 @@ def test_quintile_scores_rank_by_strictly_worse_values_and_ties_share():
     assert score(25) == 2 and score(5) == 1 and score(1000) == 5  # values not seen when scoring
 
 
-async def _aiter(values, key):
+async def _aiter(values):
     for v in values:
-        yield {key: v}
+        yield v
 
 
 async def test_differences_merge_two_sorted_streams():
-    out = await _differences(_aiter(["a", "c", "d", "f"], "_id"), _aiter(["b", "c", "f", "g"], "customer_id"))
+    out = await differences(_aiter(["a", "c", "d", "f"]), _aiter(["b", "c", "f", "g"]))
     assert out == ["a", "b", "d", "g"]
-    assert await _differences(_aiter([], "_id"), _aiter(["x"], "customer_id")) == ["x"]
+    assert await differences(_aiter([]), _aiter(["x"])) == ["x"]
+    assert await differences(_aiter(["x"]), _aiter([])) == ["x"]

@@ -1,6 +1,5 @@
-"""Wiring of the groups service."""
+"""Wiring of the groups service: settings, store, context, routes, handlers, the recovery job."""
 
-from crm_groups import membership
 from crm_groups.api import router
 from crm_groups.context import Context
 from crm_groups.handlers import handlers
@@ -12,14 +11,16 @@ from crm_servicekit.service import Periodic, Runtime, Service, Wiring
 async def setup(rt: Runtime) -> Wiring[Context]:
     settings: GroupsSettings = rt.settings  # type: ignore[assignment]
     store = GroupStore(rt.db, rt.notify_outbox)
-    ctx = Context(store, settings)
+    ctx = Context.wire(settings, store)
     return Wiring(
         ctx,
         indexes=store.indexes,
         outbox=store.outbox_sources(),
         periodic=[
             Periodic(
-                "finish-interrupted-changes", settings.recovery_every_seconds, lambda: membership.recover(ctx)
+                "finish-interrupted-changes",
+                settings.recovery_every_seconds,
+                ctx.memberships.finish_interrupted,
             )
         ],
     )

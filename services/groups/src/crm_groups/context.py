@@ -1,22 +1,27 @@
-"""What handlers and HTTP routes share: the store, the settings, the event source."""
+"""What a route or handler receives: the settings, the store and the use cases."""
 
 from dataclasses import dataclass
+from typing import Annotated
 
-from crm_groups.domain import MetadataLimits
+from fastapi import Depends
+
+from crm_groups.service import Groups, Memberships
 from crm_groups.settings import GroupsSettings
 from crm_groups.store import GroupStore
+from crm_servicekit.service import context
 
 
 @dataclass
 class Context:
-    store: GroupStore
     settings: GroupsSettings
+    store: GroupStore
+    groups: Groups
+    memberships: Memberships
 
-    @property
-    def source(self) -> str:
-        return self.settings.source
+    @classmethod
+    def wire(cls, settings: GroupsSettings, store: GroupStore) -> "Context":
+        return cls(settings, store, Groups(store, settings), Memberships(store, settings))
 
-    @property
-    def metadata_limits(self) -> MetadataLimits:
-        s = self.settings
-        return MetadataLimits(s.metadata_max_keys, s.metadata_max_key_length, s.metadata_max_value_length)
+
+Ctx = Annotated[Context, Depends(context)]
+"""The FastAPI dependency: the service's Context."""

@@ -8,7 +8,6 @@ from crm_contracts.envelope import CloudEvent
 from crm_contracts.names import EventType
 from crm_contracts.outbound import CustomerDeleted
 from crm_contracts.types import Contract
-from crm_groups import membership
 from crm_groups.context import Context
 from crm_servicekit.consumer import EventHandlers
 
@@ -23,14 +22,13 @@ class CustomerSeen(Contract):
     version: int = Field(ge=1)
 
 
-async def _seen(event: CloudEvent[CustomerSeen], ctx: Context) -> None:
-    await ctx.store.customer_seen(event.data.id, event.data.version)
-
-
-for _type in (EventType.CUSTOMER_CREATED, EventType.CUSTOMER_UPDATED, EventType.CUSTOMER_REGISTERED):
-    handlers.on(_type, CustomerSeen)(_seen)
+@handlers.on(EventType.CUSTOMER_CREATED, CustomerSeen)
+@handlers.on(EventType.CUSTOMER_UPDATED, CustomerSeen)
+@handlers.on(EventType.CUSTOMER_REGISTERED, CustomerSeen)
+async def on_customer_seen(event: CloudEvent[CustomerSeen], ctx: Context) -> None:
+    await ctx.memberships.customer_seen(event.data.id, event.data.version)
 
 
 @handlers.on(EventType.CUSTOMER_DELETED, CustomerDeleted)
 async def on_customer_deleted(event: CloudEvent[CustomerDeleted], ctx: Context) -> None:
-    await membership.customer_erased(ctx, event.data.id, event.id)
+    await ctx.memberships.customer_erased(event.data.id, event.id)

@@ -1,9 +1,11 @@
 """HTTP bodies of the groups API (requests are strict: an unknown field is a 422)."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from crm_groups.domain import GroupChanges, GroupFields
 
 Name = Annotated[str, Field(min_length=1, max_length=100, description="Unique, case-insensitive")]
 Description = Annotated[str, Field(max_length=2000)]
@@ -38,6 +40,15 @@ class GroupCreate(BaseModel):
 
     _name = field_validator("name")(_real_name)
 
+    def fields(self) -> GroupFields:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "discount_percent": self.discount_percent,
+            "price_tier": self.price_tier,
+            "priority": self.priority,
+        }
+
 
 class GroupPatch(BaseModel):
     """Only the fields given change; null clears description, discount_percent, price_tier."""
@@ -58,8 +69,9 @@ class GroupPatch(BaseModel):
             raise ValueError("name cannot be null")
         return _real_name(value)
 
-    def changes(self) -> dict[str, Any]:
-        return {f: getattr(self, f) for f in self.model_fields_set if f != "metadata"}
+    def changes(self) -> GroupChanges:
+        """The fields given, besides metadata."""
+        return cast(GroupChanges, {f: getattr(self, f) for f in self.model_fields_set if f != "metadata"})
 
 
 class MembershipChange(BaseModel):

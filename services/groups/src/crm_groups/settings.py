@@ -1,3 +1,5 @@
+"""The groups service's settings (environment variables)."""
+
 from pydantic import Field
 
 from crm_servicekit.settings import ServiceSettings

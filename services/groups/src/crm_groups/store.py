@@ -1,6 +1,7 @@
-"""Every query and index of the groups service.
+"""Every query and index of the groups service; documents in, typed documents (domain) out.
 
-Collections (one MongoDB database of the service's own):
+Collections (one MongoDB database of the service's own; each document's fields in
+domain/documents.py):
 - `groups` / `groups_changes`: the groups, versioned (VersionedStore): every change an insert
   with a unique (id, version), carrying group.created / updated / deleted (the outbox).
 - `group_names` {_id: name key, group_id}: the claim that makes names unique (case-insensitive)
@@ -21,21 +22,47 @@ import asyncio
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from crm_contracts.types import utcnow
-from crm_groups.domain import chunks
+from crm_groups.domain import (
+    GroupDeletion,
+    GroupDoc,
+    KnownCustomer,
+    MembershipDoc,
+    MembershipEvents,
+    MembershipOp,
+    NameClaim,
+    RemovalClaim,
+    Removing,
+    chunks,
+)
+from crm_servicekit.mongo import IndexSpec, insert_many_once, insert_once
 from crm_servicekit.outbox import OUTBOX_INDEXES, OutboxSource, pending
 from crm_servicekit.versioned import VersionedStore
 
 BATCH = 1000  # ids per query or insert: bounded request sizes on MongoDB and FerretDB alike
 FEW = 64  # up to this many ids are looked up one by one by _id
-DUPLICATE_KEY = 11000
 STALE_CLAIM = timedelta(seconds=60)
+
+INDEXES: IndexSpec = {
+    "groups": [IndexModel([("name_key", ASCENDING), ("_id", ASCENDING)])],
+    "memberships": [
+        IndexModel([("group_id", ASCENDING), ("_id", ASCENDING)]),
+        IndexModel([("customer_id", ASCENDING), ("group_id", ASCENDING)]),
+        IndexModel([("op", ASCENDING)]),
+    ],
+    "membership_ops": [IndexModel([("done", ASCENDING), ("started_at", ASCENDING)])],
+    "membership_events": list(OUTBOX_INDEXES),
+    "group_names": [],
+    "membership_removals": [],
+    "known_customers": [],
+    "group_deletions": [],
+}
+"""The service's own indexes; `GroupStore.indexes` adds those of the versioned `groups`."""
 
 
 def member_key(group_id: str, customer_id: str) -> str:
@@ -56,22 +83,8 @@ class GroupStore:
         self._notify = notify
 
     @property
-    def indexes(self) -> dict[str, list[IndexModel]]:
-        return {
-            **self.groups.indexes,
-            "groups": [IndexModel([("name_key", ASCENDING), ("_id", ASCENDING)])],
-            "memberships": [
-                IndexModel([("group_id", ASCENDING), ("_id", ASCENDING)]),
-                IndexModel([("customer_id", ASCENDING), ("group_id", ASCENDING)]),
-                IndexModel([("op", ASCENDING)]),
-            ],
-            "membership_ops": [IndexModel([("done", ASCENDING), ("started_at", ASCENDING)])],
-            "membership_events": list(OUTBOX_INDEXES),
-            "group_names": [],
-            "membership_removals": [],
-            "known_customers": [],
-            "group_deletions": [],
-        }
+    def indexes(self) -> IndexSpec:
+        return {**self.groups.indexes, **INDEXES}
 
     def outbox_sources(self) -> list[OutboxSource]:
         # Group changes first: in one relay pass a group.created goes out before its members.
@@ -79,12 +92,18 @@ class GroupStore:
 
     # --- groups ---------------------------------------------------------------------------
 
-    async def get(self, group_id: str) -> dict[str, Any] | None:
-        return await self.groups.get(group_id)
+    async def get(self, group_id: str) -> GroupDoc | None:
+        return cast(GroupDoc | None, await self.groups.get(group_id))
 
-    async def list_groups(
-        self, q: str | None, after: tuple[str, str] | None, limit: int
-    ) -> list[dict[str, Any]]:
+    async def record_group(self, doc: GroupDoc, events: list[dict[str, Any]]) -> None:
+        """Records `doc` as its version, with its events. Raises VersionConflict."""
+        await self.groups.commit(doc["id"], doc["version"], cast(dict[str, Any], doc), events)
+
+    async def record_group_deleted(self, doc: GroupDoc, events: list[dict[str, Any]]) -> None:
+        """Records the end of the group as the version after `doc`. Raises VersionConflict."""
+        await self.groups.commit(doc["id"], doc["version"] + 1, None, events)
+
+    async def list_groups(self, q: str | None, after: tuple[str, str] | None, limit: int) -> list[GroupDoc]:
         """Ordered by name (case-insensitive), then id; `q` matches a part of the name."""
         filters: list[dict[str, Any]] = []
         if q:
@@ -95,24 +114,22 @@ class GroupStore:
             )
         query = {"$and": filters} if filters else {}
         cursor = self.groups.current.find(query).sort([("name_key", ASCENDING), ("_id", ASCENDING)])
-        return await cursor.limit(limit).to_list()
+        return cast(list[GroupDoc], await cursor.limit(limit).to_list())
 
-    async def groups_by_id(self, group_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
+    async def groups_by_id(self, group_ids: Sequence[str]) -> dict[str, GroupDoc]:
+        out: dict[str, GroupDoc] = {}
         for batch in chunks(list(group_ids), BATCH):
             async for doc in self.groups.current.find({"_id": {"$in": list(batch)}}):
-                out[doc["_id"]] = doc
+                out[doc["_id"]] = cast(GroupDoc, doc)
         return out
 
     async def claim_name(self, key: str, group_id: str) -> bool:
         """True if `group_id` now holds the name. A claim left by a create or rename that
         crashed before committing is taken over once it is old enough."""
         for _ in range(3):
-            try:
-                await self.names.insert_one({"_id": key, "group_id": group_id, "claimed_at": utcnow()})
+            mine: NameClaim = {"_id": key, "group_id": group_id, "claimed_at": utcnow()}
+            if await insert_once(self.names, mine):
                 return True
-            except DuplicateKeyError:
-                pass
             claim = await self.names.find_one({"_id": key})
             if claim is None:
                 continue  # released meanwhile
@@ -165,18 +182,12 @@ class GroupStore:
         ours: set[str] = set()
         items = list(memberships.items())
         for batch in chunks(items, BATCH):
-            docs = [
+            docs: list[RemovalClaim] = [
                 {"_id": f"{member_key(group_id, c)}:{added_by}", "by": op_id, "at": utcnow()}
                 for c, added_by in batch
             ]
-            duplicates: set[int] = set()
-            try:
-                await self.removals.insert_many(docs, ordered=False)
-            except BulkWriteError as e:
-                errors = e.details.get("writeErrors", [])
-                if any(err.get("code") != DUPLICATE_KEY for err in errors):
-                    raise
-                duplicates = {err["index"] for err in errors}
+            duplicates = await insert_many_once(self.removals, docs)
+            if duplicates:
                 dup_ids = [docs[i]["_id"] for i in duplicates]
                 mine = {
                     d["_id"]
@@ -202,7 +213,7 @@ class GroupStore:
         now = utcnow()
         added: list[str] = []
         for batch in chunks(list(customer_ids), BATCH):
-            docs = [
+            docs: list[MembershipDoc] = [
                 {
                     "_id": member_key(group_id, c),
                     "group_id": group_id,
@@ -212,14 +223,7 @@ class GroupStore:
                 }
                 for c in batch
             ]
-            duplicates: set[int] = set()
-            try:
-                await self.members.insert_many(docs, ordered=False)
-            except BulkWriteError as e:
-                errors = e.details.get("writeErrors", [])
-                if any(err.get("code") != DUPLICATE_KEY for err in errors):
-                    raise
-                duplicates = {err["index"] for err in errors}
+            duplicates = await insert_many_once(self.members, docs)
             added.extend(c for i, c in enumerate(batch) if i not in duplicates)
         return added
 
@@ -232,58 +236,68 @@ class GroupStore:
     async def delete_all_members(self, group_id: str) -> int:
         return (await self.members.delete_many({"group_id": group_id})).deleted_count
 
-    async def members_page(self, group_id: str, after: str | None, limit: int) -> list[dict[str, Any]]:
+    async def members_page(self, group_id: str, after: str | None, limit: int) -> list[MembershipDoc]:
         query: dict[str, Any] = {"group_id": group_id}
         if after is not None:
             query["_id"] = {"$gt": member_key(group_id, after)}
-        return await self.members.find(query).sort("_id", ASCENDING).limit(limit).to_list()
+        return cast(
+            list[MembershipDoc], await self.members.find(query).sort("_id", ASCENDING).limit(limit).to_list()
+        )
 
     async def memberships_of(
         self, customer_id: str, after: str | None = None, limit: int | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[MembershipDoc]:
         query: dict[str, Any] = {"customer_id": customer_id}
         if after is not None:
             query["group_id"] = {"$gt": after}
         cursor = self.members.find(query).sort("group_id", ASCENDING)
         if limit is not None:
             cursor = cursor.limit(limit)
-        return await cursor.to_list()
+        return cast(list[MembershipDoc], await cursor.to_list())
 
     # --- membership change records --------------------------------------------------------
 
-    async def start_op(self, op: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    async def start_op(
+        self, op_id: str, group: GroupDoc, add: list[str], remove: list[str]
+    ) -> tuple[MembershipOp, bool]:
         """Records the change before it is applied; returns the stored record and whether it
         is new (False: this change was started before, e.g. by a redelivered event)."""
-        record = {**op, "started_at": utcnow(), "done": False}
-        try:
-            await self.ops.insert_one(record)
+        record: MembershipOp = {
+            "_id": op_id,
+            "group_id": group["id"],
+            "group_name": group["name"],
+            "add": add,
+            "remove": remove,
+            "started_at": utcnow(),
+            "done": False,
+        }
+        if await insert_once(self.ops, record):
             return record, True
-        except DuplicateKeyError:
-            return (await self.ops.find_one({"_id": op["_id"]}) or record), False
+        stored = await self.ops.find_one({"_id": op_id})
+        return (cast(MembershipOp, stored) if stored else record), False
 
     async def note_removing(self, op_id: str, memberships: dict[str, str]) -> None:
         """Which memberships this change removes, stored before they are deleted, so that a
         recovery after a crash knows them. A list: customer ids are no safe field names."""
-        removing = [{"c": c, "op": added_by} for c, added_by in memberships.items()]
+        removing: list[Removing] = [{"c": c, "op": added_by} for c, added_by in memberships.items()]
         await self.ops.update_one({"_id": op_id}, {"$set": {"removing": removing}})
 
     async def finish_op(
         self, op_id: str, group_id: str, added: int, removed: int, events: list[dict[str, Any]]
     ) -> None:
-        try:
-            # The unique op id makes the events stored once, even if two finish the same change.
-            await self.member_events.insert_one(
-                {
-                    "_id": op_id,
-                    "group_id": group_id,
-                    "added": added,
-                    "removed": removed,
-                    "recorded_at": utcnow(),
-                    **pending(events),
-                }
-            )
-        except DuplicateKeyError:
-            pass
+        record = cast(
+            MembershipEvents,
+            {
+                "_id": op_id,
+                "group_id": group_id,
+                "added": added,
+                "removed": removed,
+                "recorded_at": utcnow(),
+                **pending(events),
+            },
+        )
+        # The unique op id makes the events stored once, even if two finish the same change.
+        await insert_once(self.member_events, record)
         # The requested ids are not needed any more; keep the record small.
         await self.ops.update_one(
             {"_id": op_id}, {"$set": {"done": True}, "$unset": {"add": "", "remove": "", "removing": ""}}
@@ -301,17 +315,17 @@ class GroupStore:
         await self.member_events.delete_many({"published": True, "recorded_at": {"$lt": older_than}})
         await self.removals.delete_many({"at": {"$lt": older_than}})
 
-    async def stale_ops(self, older_than: datetime, limit: int = 20) -> list[dict[str, Any]]:
-        return await self.ops.find({"done": False, "started_at": {"$lt": older_than}}).limit(limit).to_list()
+    async def stale_ops(self, older_than: datetime, limit: int = 20) -> list[MembershipOp]:
+        cursor = self.ops.find({"done": False, "started_at": {"$lt": older_than}}).limit(limit)
+        return cast(list[MembershipOp], await cursor.to_list())
 
     # --- customers ------------------------------------------------------------------------
 
     async def customer_seen(self, customer_id: str, version: int) -> None:
         """A customer exists (from customer.created / updated / registered). Only this
         consumer writes here; an erased customer stays erased."""
-        try:
-            await self.customers.insert_one({"_id": customer_id, "version": version, "deleted": False})
-        except DuplicateKeyError:
+        seen: KnownCustomer = {"_id": customer_id, "version": version, "deleted": False}
+        if not await insert_once(self.customers, seen):
             await self.customers.update_one(
                 {"_id": customer_id, "deleted": False, "version": {"$lt": version}},
                 {"$set": {"version": version}},
@@ -352,10 +366,8 @@ class GroupStore:
     # --- group deletions ------------------------------------------------------------------
 
     async def deletion_started(self, group_id: str) -> None:
-        try:
-            await self.deletions.insert_one({"_id": group_id, "started_at": utcnow()})
-        except DuplicateKeyError:
-            pass
+        marker: GroupDeletion = {"_id": group_id, "started_at": utcnow()}
+        await insert_once(self.deletions, marker)  # there already: a retried deletion
 
     async def deletion_done(self, group_id: str) -> None:
         await self.deletions.delete_one({"_id": group_id})

@@ -1,19 +1,19 @@
-"""Wiring of the ledger service."""
+"""Wiring of the ledger service: settings, stores, use cases, context, routes, handlers, the
+outbox and the expiry job."""
 
-from crm_ledger import rewards
 from crm_ledger.api import router
-from crm_ledger.directory import Directory
-from crm_ledger.handlers import Context, handlers
-from crm_ledger.operations import Ledger, Rewards
-from crm_ledger.reward_store import RewardStore
+from crm_ledger.context import Context
+from crm_ledger.domain import Program
+from crm_ledger.handlers import handlers
+from crm_ledger.service import Customers, Ledger, Rewards
 from crm_ledger.settings import LedgerSettings
-from crm_ledger.store import Journal
+from crm_ledger.store import Store
 from crm_servicekit.idempotency import IdempotencyKeys
 from crm_servicekit.service import Periodic, Runtime, Service, Wiring
 
 
-def program(s: LedgerSettings) -> rewards.Program:
-    return rewards.Program(
+def program(s: LedgerSettings) -> Program:
+    return Program(
         points_per_unit=s.reward_points_per_unit,
         target=s.reward_target,
         coupon_kind=s.reward_coupon_kind,
@@ -26,22 +26,22 @@ def program(s: LedgerSettings) -> rewards.Program:
 
 async def setup(rt: Runtime) -> Wiring[Context]:
     settings: LedgerSettings = rt.settings  # type: ignore[assignment]
-    journal = Journal(rt.db, rt.notify_outbox)
-    reward_store = RewardStore(rt.db, rt.notify_outbox)
-    directory = Directory(rt.db)
+    store = Store(rt.db, rt.notify_outbox)
     idempotency = IdempotencyKeys(rt.db["idempotency_keys"])
-    ledger = Ledger(journal, settings.source, settings.hold_default_seconds)
-    ctx = Context(
+    ledger = Ledger(store.journal, settings.source, settings.hold_default_seconds)
+    rewards = Rewards(store.rewards, program(settings), settings.source)
+    customers = Customers(
         ledger,
-        Rewards(reward_store, program(settings), settings.source),
-        directory,
+        rewards,
+        store.directory,
+        store.journal,
         idempotency,
         settings.unknown_customer_grace_seconds,
     )
     return Wiring(
-        ctx,
-        indexes={**journal.indexes, **reward_store.indexes, **directory.indexes, **idempotency.indexes},
-        outbox=[*journal.outbox_sources(), reward_store.outbox_source()],
+        Context(settings, ledger, rewards, customers, idempotency),
+        indexes={**store.indexes, **idempotency.indexes},
+        outbox=store.outbox_sources(),
         periodic=[Periodic("expire-holds-and-credit", settings.expiry_job_seconds, ledger.expire_due)],
     )
 

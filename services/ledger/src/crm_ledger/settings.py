@@ -1,3 +1,5 @@
+"""The ledger's settings (environment variables)."""
+
 from typing import Literal
 
 from pydantic import Field

@@ -1,7 +1,8 @@
-"""Every query and index of the segments service.
+"""Every query and index of the segments service; what each document holds is in
+domain/documents.py.
 
 Collections:
-- `profiles`: one read model per customer (profiles.py), written by one writer per customer.
+- `profiles`: one read model per customer (domain/profiles.py), written by one writer per customer.
 - `segments` / `segments_changes`: the segments, through VersionedStore (events in the change).
 - `membership_changes`: the history of each (segment, customer) pair, one INSERTED document per
   transition with `_id` "<segment>|<customer>|<n>". Change n+1 is decided from the state at n, and
@@ -11,34 +12,61 @@ Collections:
   for queries; only replaced by a higher n.
 - `segment_runs`: which version of each segment the last batch computation covered.
 - `groups`: the newest known name (and version) of each customer group.
+
+Queries on profiles take a rule's compiled MongoDB filter (or None: every customer) and add
+"active" here, so only customers that exist are ever counted or listed.
 """
 
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from crm_segments.profiles import Profile
-from crm_segments.rules.attributes import ATTRIBUTES
+from crm_segments.domain.analytics import RFM_FIELDS
+from crm_segments.domain.documents import (
+    Group,
+    MembershipChange,
+    MembershipState,
+    Profile,
+    ProfileFigures,
+    Segment,
+    SegmentRun,
+)
+from crm_segments.domain.membership import pair_id
+from crm_segments.domain.rules.attributes import ATTRIBUTES
+from crm_servicekit.clock import now_ms
 from crm_servicekit.outbox import OUTBOX_INDEXES, OutboxSource, ProjectedHere, pending
 from crm_servicekit.versioned import VersionedStore
 
-GONE = -1
-"""segment_runs version of a deleted segment whose members have all left."""
+Filter = dict[str, Any]
+"""A MongoDB filter, as compiled from a rule (domain/rules/compile.py)."""
 
 
 class MembershipTaken(Exception):
     """Another writer recorded this transition first."""
 
 
-def pair_id(segment_id: str, customer_id: str) -> str:
-    return f"{segment_id}|{customer_id}"
+def _active(rule_filter: Filter | None) -> Filter:
+    if rule_filter is None:
+        return {"active": True}
+    return {"$and": [{"active": True}, rule_filter]}
+
+
+def _buyers(rule_filter: Filter | None) -> Filter:
+    return {
+        "$and": [_active(rule_filter), {"number_of_orders": {"$gt": 0}}, {"last_order_date": {"$ne": None}}]
+    }
+
+
+def _after(query: Filter, after: str | None) -> Filter:
+    return query if after is None else {"$and": [query, {"_id": {"$gt": after}}]}
 
 
 class SegmentStore:
-    def __init__(self, db: AsyncDatabase, notify: Any) -> None:
+    def __init__(self, db: AsyncDatabase, notify: Callable[[], None]) -> None:
         self.profiles = db["profiles"]
         self.segments = VersionedStore(db, "segments", notify)
         self.changes = db["membership_changes"]
@@ -69,20 +97,20 @@ class SegmentStore:
             "groups": [],
         }
 
-    def outbox_sources(self, project: Any) -> list[OutboxSource]:
+    def outbox_sources(self, project: Callable[[MembershipChange], Awaitable[None]]) -> list[OutboxSource]:
         """`project(change)` brings `memberships` up to a published change (after a crash)."""
 
         async def project_each(changes: list[dict[str, Any]]) -> None:
             for change in changes:
                 if not self.projected_here.take(change["_id"]):
-                    await project(change)
+                    await project(cast(MembershipChange, change))
 
         return [self.segments.outbox_source(), OutboxSource(self.changes, after_publish=project_each)]
 
     # profiles ----------------------------------------------------------------------------
 
     async def profile(self, customer_id: str) -> Profile | None:
-        return await self.profiles.find_one({"_id": customer_id})
+        return cast(Profile | None, await self.profiles.find_one({"_id": customer_id}))
 
     async def save_profile(self, profile: Profile) -> None:
         """Only called by the one writer of this customer (the per-customer lock)."""
@@ -91,67 +119,99 @@ class SegmentStore:
     async def customers_in_group(self, group_id: str) -> list[str]:
         return [d["_id"] async for d in self.profiles.find({"group_ids": group_id}, {"_id": 1})]
 
-    def stream_profiles(
-        self, query: dict[str, Any], projection: dict[str, int] | None = None, after: str | None = None
+    def _stream(
+        self, query: Filter, projection: dict[str, int] | None = None, after: str | None = None
     ) -> Any:
-        if after is not None:
-            query = {"$and": [query, {"_id": {"$gt": after}}]}
-        return self.profiles.find(query, projection).sort("_id", ASCENDING).batch_size(500)
+        """Profiles by customer id, in batches: streamed, never all held in memory."""
+        return self.profiles.find(_after(query, after), projection).sort("_id", ASCENDING).batch_size(500)
 
-    async def count_profiles(self, query: dict[str, Any]) -> int:
-        return await self.profiles.count_documents(query)
+    async def matching_ids(self, rule_filter: Filter) -> AsyncIterator[str]:
+        """Ids of the active customers the rule selects, in order."""
+        async for d in self._stream(_active(rule_filter), {"_id": 1}):
+            yield d["_id"]
+
+    async def count_matching(self, rule_filter: Filter | None) -> int:
+        return await self.profiles.count_documents(_active(rule_filter))
+
+    async def sample_matching(self, rule_filter: Filter | None, limit: int) -> list[Profile]:
+        return cast(list[Profile], await self._stream(_active(rule_filter)).limit(limit).to_list())
+
+    async def figures(
+        self, rule_filter: Filter | None, fields: dict[str, int]
+    ) -> AsyncIterator[ProfileFigures]:
+        """The `fields` (analytics) of the active customers the rule selects (None: all)."""
+        async for d in self._stream(_active(rule_filter), fields):
+            yield cast(ProfileFigures, d)
+
+    async def buyer_figures_page(
+        self, rule_filter: Filter | None, after: str | None, limit: int
+    ) -> list[ProfileFigures]:
+        """RFM fields of the buyers among them (at least one order), by customer id."""
+        rows = await self._stream(_buyers(rule_filter), RFM_FIELDS, after).limit(limit).to_list()
+        return cast(list[ProfileFigures], rows)
 
     async def profiles_by_id(self, ids: list[str]) -> dict[str, Profile]:
-        return {d["_id"]: d async for d in self.profiles.find({"_id": {"$in": ids}})}
+        return {d["_id"]: cast(Profile, d) async for d in self.profiles.find({"_id": {"$in": ids}})}
 
     # groups --------------------------------------------------------------------------------
 
-    async def group(self, group_id: str) -> dict[str, Any] | None:
-        return await self.groups.find_one({"_id": group_id})
+    async def group(self, group_id: str) -> Group | None:
+        return cast(Group | None, await self.groups.find_one({"_id": group_id}))
 
-    async def save_group(self, doc: dict[str, Any]) -> None:
-        await self.groups.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+    async def save_group(self, group: Group) -> None:
+        await self.groups.replace_one({"_id": group["_id"]}, group, upsert=True)
 
     # segments ------------------------------------------------------------------------------
 
-    async def segment(self, segment_id: str) -> dict[str, Any] | None:
-        return await self.segments.get(segment_id)
+    async def segment(self, segment_id: str) -> Segment | None:
+        return cast(Segment | None, await self.segments.get(segment_id))
 
-    async def all_segments(self) -> list[dict[str, Any]]:
-        return await self.segments.current.find({}).sort("_id", ASCENDING).to_list()
+    async def all_segments(self) -> list[Segment]:
+        return cast(list[Segment], await self.segments.current.find({}).sort("_id", ASCENDING).to_list())
 
-    async def list_segments(self, after: str | None, limit: int) -> list[dict[str, Any]]:
+    async def list_segments(self, after: str | None, limit: int) -> list[Segment]:
         query = {"_id": {"$gt": after}} if after else {}
-        return await self.segments.current.find(query).sort("_id", ASCENDING).limit(limit).to_list()
+        rows = await self.segments.current.find(query).sort("_id", ASCENDING).limit(limit).to_list()
+        return cast(list[Segment], rows)
 
-    async def run_of(self, segment_id: str) -> dict[str, Any] | None:
-        return await self.runs.find_one({"_id": segment_id})
+    async def record_segment(
+        self, segment_id: str, version: int, segment: Segment | None, events: list[dict[str, Any]]
+    ) -> None:
+        """Version `version` of the segment (None: deleted) with its events; raises
+        VersionConflict if another writer recorded that version first."""
+        # A TypedDict is a plain dict at run time: VersionedStore stores it as it is.
+        await self.segments.commit(segment_id, version, cast(dict[str, Any] | None, segment), events)
 
-    async def all_runs(self) -> list[dict[str, Any]]:
-        return await self.runs.find({}).to_list()
+    async def run_of(self, segment_id: str) -> SegmentRun | None:
+        return cast(SegmentRun | None, await self.runs.find_one({"_id": segment_id}))
+
+    async def all_runs(self) -> list[SegmentRun]:
+        return cast(list[SegmentRun], await self.runs.find({}).to_list())
 
     async def remember_name(self, segment_id: str, name: str) -> None:
         """Before a deletion: the name the `left` events will carry once the segment is gone."""
         await self.runs.update_one({"_id": segment_id}, {"$set": {"name": name}}, upsert=True)
 
     async def mark_run(self, segment_id: str, version: int, name: str) -> None:
-        await self.runs.replace_one(
-            {"_id": segment_id},
-            {"_id": segment_id, "version": version, "name": name, "at": datetime.now(UTC)},
-            upsert=True,
-        )
+        run: SegmentRun = {"_id": segment_id, "version": version, "name": name, "at": datetime.now(UTC)}
+        await self.runs.replace_one({"_id": segment_id}, run, upsert=True)
 
     # memberships ---------------------------------------------------------------------------
 
-    async def membership(self, segment_id: str, customer_id: str) -> dict[str, Any] | None:
-        return await self.memberships.find_one({"_id": pair_id(segment_id, customer_id)})
+    async def membership(self, segment_id: str, customer_id: str) -> MembershipState | None:
+        return cast(
+            MembershipState | None, await self.memberships.find_one({"_id": pair_id(segment_id, customer_id)})
+        )
 
-    async def memberships_of(self, customer_id: str) -> dict[str, dict[str, Any]]:
-        return {d["segment_id"]: d async for d in self.memberships.find({"customer_id": customer_id})}
+    async def memberships_of(self, customer_id: str) -> dict[str, MembershipState]:
+        return {
+            d["segment_id"]: cast(MembershipState, d)
+            async for d in self.memberships.find({"customer_id": customer_id})
+        }
 
     async def record_transition(
         self, segment_id: str, customer_id: str, n: int, member: bool, event: dict[str, Any]
-    ) -> dict[str, Any]:
+    ) -> MembershipChange:
         """Records change n of the pair; raises MembershipTaken if it exists already."""
         change = {
             "_id": f"{pair_id(segment_id, customer_id)}|{n}",
@@ -166,29 +226,29 @@ class SegmentStore:
             await self.changes.insert_one(change)
         except DuplicateKeyError:
             raise MembershipTaken(pair_id(segment_id, customer_id)) from None
-        await self.project(change)
-        self.projected_here.mark(change["_id"])
+        recorded = cast(MembershipChange, change)
+        await self.project(recorded)
+        self.projected_here.mark(recorded["_id"])
         self._notify()
-        return change
+        return recorded
 
     def _tick(self) -> datetime:
         """Strictly increasing at MongoDB's millisecond precision: the relay publishes in
         `recorded_at` order, so a pair's join and leave go out in the order they happened."""
-        now = datetime.now(UTC)
-        now = now.replace(microsecond=now.microsecond // 1000 * 1000)
-        self._last = max(now, self._last + timedelta(milliseconds=1))
+        self._last = max(now_ms(), self._last + timedelta(milliseconds=1))
         return self._last
 
-    async def latest_change(self, segment_id: str, customer_id: str) -> dict[str, Any] | None:
-        return await self.changes.find_one(
+    async def latest_change(self, segment_id: str, customer_id: str) -> MembershipChange | None:
+        change = await self.changes.find_one(
             {"segment_id": segment_id, "customer_id": customer_id},
             sort=[("n", DESCENDING)],
             projection={"outbox": 0},
         )
+        return cast(MembershipChange | None, change)
 
-    async def project(self, change: dict[str, Any]) -> None:
+    async def project(self, change: MembershipChange) -> None:
         """Brings the pair's current state up to `change` unless a newer one is there."""
-        doc = {
+        doc: MembershipState = {
             "_id": pair_id(change["segment_id"], change["customer_id"]),
             "segment_id": change["segment_id"],
             "customer_id": change["customer_id"],
@@ -207,24 +267,31 @@ class SegmentStore:
             {"customer_id": customer_id, "published": True}, {"$set": {"outbox": []}}
         )
 
-    def member_ids(self, segment_id: str) -> Any:
-        return (
+    async def member_ids(self, segment_id: str) -> AsyncIterator[str]:
+        """Ids of the segment's members, in order, streamed."""
+        cursor = (
             self.memberships.find({"segment_id": segment_id, "member": True}, {"customer_id": 1})
             .sort("customer_id", ASCENDING)
             .batch_size(1000)
         )
+        async for d in cursor:
+            yield d["customer_id"]
 
-    async def members_page(self, segment_id: str, after: str | None, limit: int) -> list[dict[str, Any]]:
-        query: dict[str, Any] = {"segment_id": segment_id, "member": True}
+    async def members_page(self, segment_id: str, after: str | None, limit: int) -> list[MembershipState]:
+        query: Filter = {"segment_id": segment_id, "member": True}
         if after:
             query["customer_id"] = {"$gt": after}
-        return await self.memberships.find(query).sort("customer_id", ASCENDING).limit(limit).to_list()
+        rows = await self.memberships.find(query).sort("customer_id", ASCENDING).limit(limit).to_list()
+        return cast(list[MembershipState], rows)
 
-    async def segments_of_page(self, customer_id: str, after: str | None, limit: int) -> list[dict[str, Any]]:
-        query: dict[str, Any] = {"customer_id": customer_id, "member": True}
+    async def segments_of_page(
+        self, customer_id: str, after: str | None, limit: int
+    ) -> list[MembershipState]:
+        query: Filter = {"customer_id": customer_id, "member": True}
         if after:
             query["segment_id"] = {"$gt": after}
-        return await self.memberships.find(query).sort("segment_id", ASCENDING).limit(limit).to_list()
+        rows = await self.memberships.find(query).sort("segment_id", ASCENDING).limit(limit).to_list()
+        return cast(list[MembershipState], rows)
 
     async def member_count(self, segment_id: str) -> int:
         return await self.memberships.count_documents({"segment_id": segment_id, "member": True})

@@ -1,0 +1,274 @@
+"""One realistic example `data` payload per event type (docs/contract.md §1.1 and §1.2): the inbound
+ones as storefronts send them, the outbound ones as the services emit them. Money is an integer in
+minor units; times are RFC 3339 with an offset. Used by the AsyncAPI document (asyncapi.py)."""
+
+from typing import Any
+from uuid import NAMESPACE_URL, uuid5
+
+from crm_contracts.names import EventType as T
+
+CUSTOMER_ID = "cus_6f1d2c3b4a5e4f60b7a8c9d0e1f20314"
+GROUP_ID = "grp_0a1b2c3d4e5f40718293a4b5c6d7e8f9"
+SEGMENT_ID = "seg_9e8d7c6b5a4f40312e1d0c9b8a7f6e5d"
+HOLD_ID = "hold_5b0e3c1f9a7d2e4b6c8a0f13"
+ENTRY_ID = "ent_8c2f4a6e0b1d3f5a7c9e2b4d"
+
+_customer_state: dict[str, Any] = {
+    "id": CUSTOMER_ID,
+    "version": 3,
+    "email": "ana@example.com",
+    "first_name": "Ana",
+    "last_name": "Lima",
+    "phone": "+351912345678",
+    "company": None,
+    "has_account": True,
+    "status": "enabled",
+    "tags": ["vip"],
+    "email_subscribed": True,
+    "country": "PT",
+    "city": "Lisboa",
+    "created_at": "2026-11-22T10:00:00Z",
+    "updated_at": "2026-11-23T09:00:00Z",
+    "stats": {
+        "number_of_orders": 1,
+        "first_order_at": "2026-11-22T10:00:00Z",
+        "last_order_at": "2026-11-22T10:00:00Z",
+        "per_currency": [
+            {"currency": "EUR", "orders": 1, "total_spent": 8000, "average_order": 8000},
+        ],
+        "categories_purchased": ["shoes"],
+        "products_purchased": ["SKU-1"],
+    },
+}
+
+_group_state: dict[str, Any] = {
+    "id": GROUP_ID,
+    "version": 2,
+    "name": "Wholesale",
+    "description": "Resellers with a trade account",
+    "metadata": {"owner": "sales"},
+    "member_count": 12,
+    "discount_percent": 15,
+    "price_tier": "wholesale",
+    "priority": 10,
+    "created_at": "2026-11-01T08:30:00Z",
+    "updated_at": "2026-11-20T16:45:00Z",
+}
+
+_members: dict[str, Any] = {
+    "group_id": GROUP_ID,
+    "group_name": "Wholesale",
+    "customer_ids": [CUSTOMER_ID],
+}
+
+_hold: dict[str, Any] = {
+    "id": HOLD_ID,
+    "customer_id": CUSTOMER_ID,
+    "currency": "EUR",
+    "amount": 2500,
+    "expires_at": "2026-11-22T10:15:00Z",
+    "order_id": "ord_1002",
+    "available_after": 1500,
+    "at": "2026-11-22T10:00:00Z",
+}
+
+_segment_membership: dict[str, Any] = {
+    "segment_id": SEGMENT_ID,
+    "segment_name": "VIP",
+    "customer_id": CUSTOMER_ID,
+    "email": "ana@example.com",
+    "email_subscribed": True,
+}
+
+EXAMPLES: dict[str, dict[str, Any]] = {
+    # inbound (docs/contract.md §1.1)
+    T.ORDER_PLACED: {
+        "order_id": "ord_1001",
+        "placed_at": "2026-11-22T10:00:00Z",
+        "customer": {
+            "email": "ana@example.com",
+            "customer_id": None,
+            "first_name": "Ana",
+            "last_name": "Lima",
+            "phone": "+351912345678",
+        },
+        "currency": "EUR",
+        "total": 12999,
+        "items": [{"sku": "SKU-1", "name": "Runner", "category": "shoes", "quantity": 2, "unit_price": 4999}],
+        "shipping_address": {
+            "first_name": "Ana",
+            "last_name": "Lima",
+            "line1": "Rua A 1",
+            "city": "Lisboa",
+            "postal_code": "1000-001",
+            "country_code": "PT",
+        },
+        "billing_address": None,
+        "store_credit_used": 0,
+    },
+    T.ORDER_REFUNDED: {
+        "order_id": "ord_1001",
+        "refunded_at": "2026-11-23T09:00:00Z",
+        "customer": {"email": "ana@example.com"},
+        "currency": "EUR",
+        "amount": 4999,
+        "to_store_credit": True,
+    },
+    T.ORDER_CANCELLED: {
+        "order_id": "ord_1001",
+        "cancelled_at": "2026-11-22T11:30:00+01:00",
+        "customer": {"email": "ana@example.com"},
+    },
+    T.NEWSLETTER_SUBSCRIBED: {"email": "ana@example.com", "at": "2026-11-20T18:05:00Z"},
+    T.NEWSLETTER_UNSUBSCRIBED: {"email": "ana@example.com", "at": "2026-12-02T07:40:00Z"},
+    # customers
+    T.CUSTOMER_CREATED: {
+        **_customer_state,
+        "version": 1,
+        "has_account": False,
+        "tags": [],
+        "email_subscribed": False,
+        "updated_at": "2026-11-22T10:00:00Z",
+        "stats": {
+            **_customer_state["stats"],
+            "number_of_orders": 0,
+            "first_order_at": None,
+            "last_order_at": None,
+            "per_currency": [],
+            "categories_purchased": [],
+            "products_purchased": [],
+        },
+    },
+    T.CUSTOMER_UPDATED: _customer_state,
+    T.CUSTOMER_REGISTERED: {**_customer_state, "version": 4, "updated_at": "2026-11-24T12:00:00Z"},
+    T.CUSTOMER_DELETED: {"id": CUSTOMER_ID, "version": 5},
+    # groups
+    T.GROUP_CREATED: {
+        **_group_state,
+        "version": 1,
+        "member_count": 0,
+        "updated_at": "2026-11-01T08:30:00Z",
+    },
+    T.GROUP_UPDATED: _group_state,
+    T.GROUP_DELETED: {"id": GROUP_ID, "name": "Wholesale", "members_removed": 12},
+    T.GROUP_MEMBERS_ADDED: _members,
+    T.GROUP_MEMBERS_REMOVED: _members,
+    # ledger
+    T.LEDGER_ENTRY_RECORDED: {
+        "id": ENTRY_ID,
+        "customer_id": CUSTOMER_ID,
+        "currency": "EUR",
+        "kind": "refund",
+        "amount": 4999,
+        "balance_after": 4999,
+        "sequence": 1,
+        "order_id": "ord_1001",
+        "caused_by": "7d4e2a10-5b3c-4f8e-9a61-2c0d8e7f3b45",
+        "at": "2026-11-23T09:00:01Z",
+        "available_after": 4999,
+        "hold_id": None,
+        "expires_at": None,
+    },
+    T.LEDGER_DEBIT_REJECTED: {
+        "customer_id": CUSTOMER_ID,
+        "currency": "EUR",
+        "amount": 6000,
+        "available": 4999,
+        "order_id": "ord_1003",
+        "reason": "insufficient-funds: 6000 requested, 4999 available",
+    },
+    T.LEDGER_HOLD_PLACED: {**_hold, "status": "active", "captured_amount": None},
+    T.LEDGER_HOLD_CAPTURED: {
+        **_hold,
+        "status": "captured",
+        "captured_amount": 2500,
+        "at": "2026-11-22T10:02:00Z",
+    },
+    T.LEDGER_HOLD_VOIDED: {
+        **_hold,
+        "status": "voided",
+        "captured_amount": None,
+        "available_after": 4000,
+        "at": "2026-11-22T10:05:00Z",
+    },
+    T.LEDGER_HOLD_EXPIRED: {
+        **_hold,
+        "status": "expired",
+        "captured_amount": None,
+        "available_after": 4000,
+        "at": "2026-11-22T10:15:00Z",
+    },
+    T.REWARD_COUPON_ISSUED: {
+        "code": "RW-3A9F0C12B7E4",
+        "customer_id": CUSTOMER_ID,
+        "kind": "amount",
+        "value": 500,
+        "currency": "EUR",
+        "expires_at": "2027-02-22T00:00:00Z",
+    },
+    # segments
+    T.SEGMENT_CREATED: {
+        "id": SEGMENT_ID,
+        "version": 1,
+        "name": "VIP",
+        "rule": "amount_spent >= 100 AND number_of_orders >= 3",
+    },
+    T.SEGMENT_UPDATED: {
+        "id": SEGMENT_ID,
+        "version": 2,
+        "name": "VIP",
+        "rule": "amount_spent >= 150 AND number_of_orders >= 3 AND last_order_date > -90d",
+    },
+    T.SEGMENT_DELETED: {"id": SEGMENT_ID},
+    T.SEGMENT_MEMBER_JOINED: _segment_membership,
+    T.SEGMENT_MEMBER_LEFT: {**_segment_membership, "email_subscribed": False},
+}
+"""Event type -> example `data`."""
+
+SOURCES: dict[str, str] = {
+    "order": "/storefronts/eu",
+    "newsletter": "/storefronts/eu",
+    "customer": "/crm/customers",
+    "group": "/crm/groups",
+    "ledger": "/crm/ledger",
+    "reward": "/crm/ledger",
+    "segment": "/crm/segments",
+}
+"""Example `source` per first part of the type (the services' default CRM_EVENT_SOURCE)."""
+
+
+def example_envelope(event_type: str) -> dict[str, Any]:
+    """A full CloudEvents envelope around the example `data` of `event_type`, with the `source`
+    and `subject` its producer sets."""
+    data = EXAMPLES[event_type]
+    family = event_type.split(".")[0]
+    envelope: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": str(uuid5(NAMESPACE_URL, f"crm-examples:{event_type}")),
+        "source": SOURCES[family],
+        "type": str(event_type),
+        "time": _time(data),
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+    if subject := _subject(event_type, data):
+        envelope["subject"] = subject
+    return envelope
+
+
+def _subject(event_type: str, data: dict[str, Any]) -> str | None:
+    family = event_type.split(".")[0]
+    if family == "order":
+        return str(data["order_id"])
+    if family in ("ledger", "reward") or event_type.startswith("segment.member."):
+        return str(data["customer_id"])
+    if family in ("customer", "group", "segment"):
+        return str(data.get("id") or data["group_id"])
+    return None  # newsletter consent is about an e-mail address, not an entity
+
+
+def _time(data: dict[str, Any]) -> str:
+    for key in ("placed_at", "refunded_at", "cancelled_at", "at", "updated_at", "created_at"):
+        if isinstance(data.get(key), str):
+            return str(data[key])
+    return "2026-11-24T12:00:00Z"

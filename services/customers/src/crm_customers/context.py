@@ -1,0 +1,26 @@
+"""What an HTTP route or an event handler receives: the settings, the use cases and the store
+(for plain reads)."""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends
+
+from crm_customers.service import Customers
+from crm_customers.settings import CustomersSettings
+from crm_customers.store import CustomerStore
+from crm_servicekit.service import context
+
+
+@dataclass(frozen=True)
+class Context:
+    settings: CustomersSettings
+    store: CustomerStore
+    customers: Customers
+
+    @classmethod
+    def build(cls, settings: CustomersSettings, store: CustomerStore) -> "Context":
+        return cls(settings, store, Customers(store, settings.source, settings.base_currency))
+
+
+Ctx = Annotated[Context, Depends(context)]

@@ -1,0 +1,271 @@
+"""What every document the customers service stores holds, written once (database
+crm_customers; store.py says which collection holds which)."""
+
+from datetime import date, datetime
+from typing import Literal, NotRequired
+
+# pydantic reads some of these (as response types) and needs typing_extensions' TypedDict on 3.11.
+from typing_extensions import TypedDict
+
+Status = Literal["enabled", "inactive"]
+Gender = Literal["female", "male", "non_binary", "other", "prefer_not_to_say"]
+AddressType = Literal["shipping", "billing"]
+ConsentState = Literal["subscribed", "unsubscribed", "not_set"]
+MetaValue = str | int | float | bool
+
+
+class MarketingConsent(TypedDict):
+    state: ConsentState
+    at: datetime | None
+    source: str | None  # who stated it: an event source, or "api"
+
+
+class OrderAddress(TypedDict):
+    """An address as an order carries it (crm_contracts.inbound.Address)."""
+
+    first_name: str | None
+    last_name: str | None
+    company: str | None
+    line1: str
+    line2: str | None
+    city: str
+    province: str | None
+    postal_code: str | None
+    country_code: str
+    phone: str | None
+
+
+class NewAddress(OrderAddress):
+    """An address the API adds: an order's fields plus its type and whether it is the default."""
+
+    type: AddressType
+    is_default: bool
+
+
+class Address(NewAddress):
+    """One of the customer's addresses (in `Customer.addresses`)."""
+
+    id: str
+    created_at: datetime
+    from_order: NotRequired[str]  # learned from this order (<source>|<order_id>)
+
+
+class AddressChanges(TypedDict, total=False):
+    """The fields of an address an edit sets (null clears an optional one)."""
+
+    type: AddressType
+    is_default: bool
+    first_name: str | None
+    last_name: str | None
+    company: str | None
+    line1: str
+    line2: str | None
+    city: str
+    province: str | None
+    postal_code: str | None
+    country_code: str
+    phone: str | None
+
+
+class CurrencyStats(TypedDict):
+    currency: str
+    orders: int
+    total_spent: int  # minor units, net of refunds
+    average_order: int
+
+
+class CustomerStats(TypedDict):
+    """crm_contracts.outbound.CustomerStats, as stored."""
+
+    number_of_orders: int
+    first_order_at: datetime | None
+    last_order_at: datetime | None
+    per_currency: list[CurrencyStats]
+    categories_purchased: list[str]
+    products_purchased: list[str]
+
+
+class CustomerView(TypedDict):
+    """The customer as the API and the events show it."""
+
+    id: str
+    version: int
+    email: str
+    first_name: str | None
+    last_name: str | None
+    phone: str | None  # E.164
+    company: str | None
+    gender: Gender | None
+    birthday: str | None  # ISO date
+    has_account: bool
+    registered_at: datetime | None
+    status: Status
+    tags: list[str]
+    email_subscribed: bool
+    marketing_consent: MarketingConsent
+    metadata: dict[str, MetaValue]
+    addresses: list[Address]
+    group_ids: list[str]
+    country: str | None  # the default shipping address's, else the latest order's
+    city: str | None
+    stats: CustomerStats
+    created_at: datetime
+    updated_at: datetime
+
+
+class SearchKeys(TypedDict):
+    """Lower-cased copies that prefix search ranges over and the name order sorts by."""
+
+    email_key: str
+    first_key: str | None
+    last_key: str | None
+    name_key: str | None
+    name_sort: str
+
+
+class Customer(CustomerView, SearchKeys):
+    """customers {_id: customer id}: the newest version (versioned: customers_changes)."""
+
+    _id: str
+    spent: dict[str, int]  # total spent per currency
+    spent_base: int  # total spent in CRM_BASE_CURRENCY, for sort=total_spent
+
+
+class Profile(TypedDict, total=False):
+    """Fields a new customer is given beyond its e-mail (stored form)."""
+
+    first_name: str | None
+    last_name: str | None
+    phone: str | None
+    company: str | None
+    gender: Gender | None
+    birthday: str | None
+    tags: list[str]
+    metadata: dict[str, MetaValue]
+    status: Status
+    email_subscribed: bool
+    marketing_consent: MarketingConsent
+    group_ids: list[str]
+
+
+class ProfileChanges(TypedDict, total=False):
+    """What an HTTP request sets on a customer, as given (null clears an optional field;
+    a null metadata value removes that key)."""
+
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    phone: str | None
+    company: str | None
+    gender: Gender | None
+    birthday: date | None
+    tags: list[str] | None
+    metadata: dict[str, MetaValue | None] | None
+    status: Status | None
+    email_subscribed: bool | None
+
+
+class OrderItem(TypedDict):
+    sku: str
+    name: str | None
+    category: str | None
+    quantity: int
+    unit_price: int
+
+
+class Order(TypedDict):
+    """orders {_id: "<source>|<order_id>"}: an order.placed, stored once."""
+
+    _id: str
+    order_id: str
+    source: str
+    customer_id: str
+    placed_at: datetime
+    currency: str
+    total: int
+    items: list[OrderItem]
+    shipping_address: OrderAddress | None
+    billing_address: OrderAddress | None
+    store_credit_used: int
+    event_id: str
+    address_learned: NotRequired[bool]  # its shipping address was looked at once
+
+
+class Adjustment(TypedDict):
+    """order_adjustments: a cancellation {_id: "<order key>|cancelled"} or a refund
+    {_id: "<order key>|refund|<event id>"}, stored whether or not the order has arrived;
+    `customer_id` is the order's customer once the order is known."""
+
+    _id: str
+    order_key: str
+    kind: Literal["cancelled", "refunded"]
+    at: datetime
+    event_id: str
+    customer_id: str | None
+    amount: NotRequired[int]  # refunds only
+    currency: NotRequired[str]
+    to_store_credit: NotRequired[bool]
+
+
+class EmailClaim(TypedDict):
+    """customer_emails {_id: e-mail key}: who owns an e-mail."""
+
+    _id: str
+    customer_id: str
+
+
+class Membership(TypedDict):
+    """memberships {_id: "<group_id>|<customer_id>|<event id>"}: what one group event said."""
+
+    _id: str
+    group_id: str
+    customer_id: str
+    member: bool
+    at: datetime
+
+
+class Note(TypedDict):
+    """notes {_id: "note_<hex>"}: private, not part of the versioned state nor of its events."""
+
+    _id: str
+    customer_id: str
+    body: str
+    author: str | None
+    created_at: datetime
+
+
+class Credentials(TypedDict):
+    """credentials {_id: customer id}: the Argon2id hash, kept out of the versioned state."""
+
+    _id: str
+    hash: str
+    updated_at: datetime
+
+
+class Consent(TypedDict):
+    """Consent stated for an e-mail: consents {_id: e-mail key} when it is no customer yet."""
+
+    state: Literal["subscribed", "unsubscribed"]
+    at: datetime
+    source: str
+
+
+class StoredConsent(Consent):
+    _id: str
+
+
+class PublishedEvent(TypedDict):
+    """The part of an event in a change's outbox that the history reads."""
+
+    type: str
+
+
+class CustomerChange(TypedDict):
+    """customers_changes, as the history reads it (without `state`): a recorded version and
+    the events it published (crm_servicekit.versioned)."""
+
+    _id: str
+    doc_id: str
+    version: int
+    recorded_at: datetime
+    outbox: NotRequired[list[PublishedEvent]]

@@ -1,0 +1,548 @@
+"""The use cases of the customers service: load, decide (domain), commit with events; the only
+writer.
+
+Every change of a customer goes through `_change` or `sync`: load the newest version, compute
+the next state, and record it as version + 1 with its event (VersionedStore); another writer
+of the same version makes us start again from fresh state. Derived data (statistics, addresses
+learned from orders, group ids) is recomputed from what is stored, after loading the version it
+builds on, so whichever writer commits last has seen every stored order.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import uuid4
+
+from crm_contracts import new_event
+from crm_contracts.inbound import OrderCancelled, OrderPlaced, OrderRefunded
+from crm_contracts.names import EventType
+from crm_contracts.outbound import CustomerDeleted
+from crm_contracts.types import email_key, utcnow
+from crm_customers.domain import addresses, customer, orders, stats, timeline
+from crm_customers.domain.documents import (
+    Address,
+    AddressChanges,
+    Adjustment,
+    Credentials,
+    Customer,
+    CustomerChange,
+    NewAddress,
+    Note,
+    Profile,
+    ProfileChanges,
+    StoredConsent,
+)
+from crm_customers.domain.passwords import hash_password, verify_password
+from crm_customers.domain.timeline import HistoryItem
+from crm_customers.store import CustomerStore
+from crm_servicekit.clock import now_ms, to_ms
+from crm_servicekit.errors import Forbidden, Invalid, NotFound
+from crm_servicekit.versioned import AlreadyApplied, retry_on_conflict
+
+log = logging.getLogger(__name__)
+
+After = tuple[datetime, str] | None  # a page of a timeline starts after this (time, id)
+
+
+class Erased(Exception):
+    """The customer an e-mail claim pointed at was erased meanwhile."""
+
+
+@dataclass(frozen=True)
+class Export:
+    """Everything this service holds about a person (the right of access)."""
+
+    customer: Customer
+    orders: list[stats.OrderView]  # oldest first
+    notes: list[Note]  # oldest first
+    group_ids: list[str]
+    consent_record: StoredConsent | None  # stated for the e-mail before it was a customer
+    credentials: Credentials | None
+    changes: list[CustomerChange]  # oldest first
+
+
+@dataclass
+class Customers:
+    store: CustomerStore
+    source: str
+    base_currency: str
+
+    # committing
+
+    def _event(self, type_: str, doc: Customer) -> dict[str, Any]:
+        return new_event(type_, self.source, customer.event_state(doc), subject=doc["id"])
+
+    async def _commit(self, doc: Customer, event_type: str, cause: str | None = None) -> None:
+        await self.store.commit(doc["id"], doc["version"], doc, [self._event(event_type, doc)], cause)
+
+    async def _change(
+        self,
+        customer_id: str,
+        mutate: Callable[[Customer], Customer | None],
+        event_type: str = EventType.CUSTOMER_UPDATED,
+    ) -> Customer:
+        """Apply `mutate` to the newest version (None or no difference: nothing to record)."""
+
+        async def attempt() -> Customer:
+            doc = await self.get(customer_id)
+            changed = mutate(doc)
+            if changed is None or customer.same_state(doc, changed):
+                return doc
+            new = customer.touch(changed, utcnow())
+            await self._commit(new, event_type)
+            return new
+
+        done: Customer = await retry_on_conflict(attempt)
+        return done
+
+    async def get(self, customer_id: str) -> Customer:
+        doc = await self.store.get(customer_id)
+        if doc is None:
+            raise NotFound("Customer", customer_id)
+        return doc
+
+    # derived data
+
+    def _derive(
+        self, doc: Customer, views: list[stats.OrderView], group_ids: list[str]
+    ) -> tuple[Customer, list[str]]:
+        """Statistics, learned addresses, location and groups; also the orders whose shipping
+        address was looked at (marked afterwards, so an address the customer deleted stays so)."""
+        out: Customer = {**doc}
+        learned: list[str] = []
+        addrs = doc["addresses"]
+        for v in sorted(views, key=lambda v: (v.order["placed_at"], v.order["_id"])):
+            if not v.order.get("address_learned"):
+                addrs = addresses.learn_from_order(
+                    addrs, v.order["_id"], v.order["shipping_address"], v.order["placed_at"]
+                )
+                learned.append(v.order["_id"])
+        out["addresses"] = addrs
+        out["stats"] = stats.compute(views)
+        out["spent"] = stats.spent_by_currency(out["stats"])
+        out["spent_base"] = out["spent"].get(self.base_currency, 0)
+        out["country"], out["city"] = customer.location(out, stats.latest_shipping_address(views))
+        out["group_ids"] = group_ids
+        return out, learned
+
+    async def sync(
+        self,
+        customer_id: str,
+        create: Callable[[], Awaitable[Customer]] | None = None,
+        cause: str | None = None,
+    ) -> Customer | None:
+        """Bring derived data up to date; with `create`, make the customer if it does not exist.
+        Returns the newest state (None: no such customer and nothing to create)."""
+        return (await self._sync(customer_id, create, cause))[0]
+
+    async def _sync(
+        self,
+        customer_id: str,
+        create: Callable[[], Awaitable[Customer]] | None = None,
+        cause: str | None = None,
+    ) -> tuple[Customer | None, bool]:
+        created = committed = False
+        known: Customer | None = None  # the version this call just committed
+
+        async def attempt() -> tuple[Customer | None, list[str]]:
+            nonlocal created, committed, known
+            # After our own commit there is no need to read it back: if someone else has
+            # committed since, our next commit conflicts and the retry reads afresh.
+            doc, known = (known, None) if known is not None else (await self.store.get(customer_id), None)
+            if doc is not None:
+                base = doc
+            elif create is None:
+                return None, []
+            elif await self.store.was_erased(customer_id):
+                raise Erased(customer_id)
+            else:
+                base = await create()
+            views = await self.store.order_views(customer_id)
+            groups = await self.store.group_ids_of(customer_id)
+            new, learned = self._derive(base, views, groups)
+            if doc is None:
+                new.update(customer.keys_of(new))
+                try:
+                    await self._commit(new, EventType.CUSTOMER_CREATED, cause)
+                except AlreadyApplied:
+                    return await self.store.get(customer_id), []
+                created = committed = True
+                known = new
+                return new, learned
+            if customer.same_state(doc, new):
+                return doc, learned
+            new = customer.touch(new, utcnow())
+            await self._commit(new, EventType.CUSTOMER_UPDATED)
+            committed = True
+            known = new
+            return new, learned
+
+        doc, learned = await retry_on_conflict(attempt)
+        await self.store.mark_addresses_learned(learned)
+        # A version decided from orders/adjustments read before a concurrent cancellation or
+        # refund was stored can still win the version race, while that handler, having read
+        # the older version, found nothing to change. So after a commit derive once more from
+        # fresh reads until nothing changes: the last writer has then seen everything stored.
+        while committed:
+            committed = False
+            doc, learned = await retry_on_conflict(attempt)
+            await self.store.mark_addresses_learned(learned)
+        return doc, created
+
+    # creating and registering
+
+    async def _initial_consent(self, email: str) -> Profile:
+        c = await self.store.consent_for(email_key(email))
+        if c is None:
+            return {}
+        return {
+            "email_subscribed": c["state"] == "subscribed",
+            "marketing_consent": {"state": c["state"], "at": c["at"], "source": c["source"]},
+        }
+
+    async def owner_id(self, email: str, known_id: str | None = None) -> str:
+        """Who an inbound event is about: the logged-in customer's id when it is known,
+        else the owner of the e-mail (claimed now for a new guest if nobody owns it)."""
+        if known_id and await self.store.get(known_id) is not None:
+            return known_id
+        return await self.store.claim_email(email_key(email), customer.new_customer_id())
+
+    async def ensure(self, customer_id: str, email: str, fields: Profile, cause: str | None) -> Customer:
+        """The customer, created as a guest from `fields` if it does not exist yet, with its
+        derived data up to date. Raises Erased if the id belongs to an erased customer."""
+        now = now_ms()
+
+        async def create() -> Customer:
+            # Consent stated before the first order: looked up only for a new customer.
+            initial: Profile = {**await self._initial_consent(email), **fields}
+            return customer.new_customer(customer_id, email=email, now=now, has_account=False, **initial)
+
+        doc = await self.sync(customer_id, create=create, cause=cause)
+        assert doc is not None
+        return doc
+
+    async def guest_for(self, email: str, fields: Profile, cause: str | None) -> Customer:
+        for _ in range(3):
+            customer_id = await self.owner_id(email)
+            try:
+                return await self.ensure(customer_id, email, fields, cause)
+            except Erased:
+                await self.store.release_email(email_key(email), customer_id)
+        raise RuntimeError("the owner of this e-mail keeps being erased")
+
+    async def register(
+        self, email: str, has_account: bool, given: ProfileChanges, password: str | None
+    ) -> tuple[Customer, bool]:
+        """A new customer, or the guest with this e-mail turned into a registered customer
+        (same record, history kept); `password` (registered customers only) is hashed.
+        Returns (customer, created)."""
+        if password and not has_account:
+            raise Invalid(
+                "a guest has no password", errors=[{"field": "password", "message": "only with has_account"}]
+            )
+        profile = customer.new_profile(given, now_ms())
+        hashed = await hash_password(password) if password else None
+        return await self._register(email, has_account, profile, hashed)
+
+    async def _register(
+        self, email: str, has_account: bool, fields: Profile, password_hash: str | None
+    ) -> tuple[Customer, bool]:
+        key = email_key(email)
+        new_id = customer.new_customer_id()
+        owner = await self.store.claim_email(key, new_id)
+        now = now_ms()
+        given: Profile = {**await self._initial_consent(email), **fields}
+
+        async def attempt() -> tuple[Customer, bool]:
+            doc = await self.store.get(owner)
+            if doc is None:
+
+                async def create() -> Customer:
+                    return customer.new_customer(
+                        owner, email=email, now=now, has_account=has_account, **given
+                    )
+
+                made, created = await self._sync(owner, create=create)
+                assert made is not None
+                if created:
+                    return made, True
+                doc = made  # a guest appeared first: register it below
+            if doc["has_account"] or not has_account:
+                raise customer.email_taken(email)
+            new = customer.touch(customer.register(doc, fields, now), utcnow())
+            await self._commit(new, EventType.CUSTOMER_REGISTERED)
+            return new, False
+
+        try:
+            doc, created = await retry_on_conflict(attempt)
+        except Erased:
+            await self.store.release_email(key, owner)
+            return await self._register(email, has_account, fields, password_hash)
+        if password_hash:
+            await self.store.set_password_hash(doc["id"], password_hash, now)
+        return doc, created
+
+    async def set_password(self, customer_id: str, password: str, current: str | None = None) -> Customer:
+        """Sets or changes the password (Argon2id hash; never returned); with `current`, it
+        must match the one set now (Forbidden otherwise). A guest given a password becomes a
+        registered customer."""
+        await self.get(customer_id)
+        if current is not None:
+            stored = await self.store.password_hash(customer_id)
+            if stored is None or not await verify_password(stored["hash"], current):
+                raise Forbidden(slug="wrong-password", title="Current password does not match")
+        hashed = await hash_password(password)
+        doc = await self.get(customer_id)
+        if not doc["has_account"]:
+            now = now_ms()
+            doc = await self._change(
+                customer_id,
+                lambda d: None if d["has_account"] else customer.register(d, {}, now),
+                EventType.CUSTOMER_REGISTERED,
+            )
+        await self.store.set_password_hash(customer_id, hashed, now_ms())
+        return doc
+
+    # editing
+
+    async def edit(self, customer_id: str, changes: ProfileChanges) -> Customer:
+        """Only the fields given change (an e-mail taken by another customer: Conflict)."""
+        for required in ("email", "status"):
+            if required in changes and changes.get(required) is None:
+                raise Invalid(
+                    f"{required} cannot be null", errors=[{"field": required, "message": "cannot be null"}]
+                )
+        doc = await self.get(customer_id)
+        new_email = changes.get("email")
+        old_key, new_key = doc["email_key"], email_key(new_email) if new_email else None
+        claimed = False
+        if new_email and new_key and new_key != old_key:
+            owner = await self.store.claim_email(new_key, customer_id)
+            if owner != customer_id:
+                raise customer.email_taken(new_email)
+            claimed = True
+        try:
+            new = await self._change(customer_id, lambda d: customer.edit(d, changes, now_ms()))
+        except BaseException:
+            if claimed and new_key:
+                await self.store.release_email(new_key, customer_id)
+            raise
+        if claimed:
+            await self.store.release_email(old_key, customer_id)
+        return new
+
+    async def _edit_addresses(
+        self, customer_id: str, edit: Callable[[list[Address]], list[Address]]
+    ) -> Customer:
+        def mutate(d: Customer) -> Customer:
+            out: Customer = {**d, "addresses": edit(d["addresses"])}
+            # Location follows the default shipping address; else keep what orders said.
+            country, city = customer.location(out, None)
+            if country is not None:
+                out["country"], out["city"] = country, city
+            return out
+
+        doc = await self._change(customer_id, mutate)
+        return await self.sync(customer_id) or doc  # location may fall back to the latest order
+
+    async def _address(self, customer_id: str, address_id: str) -> Address:
+        found = addresses.find((await self.get(customer_id))["addresses"], address_id)
+        if found is None:
+            raise NotFound("Address", address_id)
+        return found
+
+    async def add_address(self, customer_id: str, given: NewAddress) -> Address:
+        address = addresses.new_address(given, now_ms())
+        doc = await self._edit_addresses(customer_id, lambda a: addresses.add(a, address))
+        return await self._address_of(doc, address["id"])
+
+    async def edit_address(self, customer_id: str, address_id: str, changes: AddressChanges) -> Address:
+        for required in ("type", "line1", "city", "country_code", "is_default"):
+            if required in changes and changes.get(required) is None:
+                raise Invalid(
+                    f"{required} cannot be null", errors=[{"field": required, "message": "cannot be null"}]
+                )
+        await self._address(customer_id, address_id)
+
+        def edit(current: list[Address]) -> list[Address]:
+            if addresses.find(current, address_id) is None:
+                raise NotFound("Address", address_id)
+            return addresses.edit(current, address_id, changes)
+
+        doc = await self._edit_addresses(customer_id, edit)
+        return await self._address_of(doc, address_id)
+
+    async def _address_of(self, doc: Customer, address_id: str) -> Address:
+        found = addresses.find(doc["addresses"], address_id)
+        if found is None:  # removed meanwhile by another request
+            raise NotFound("Address", address_id)
+        return found
+
+    async def remove_address(self, customer_id: str, address_id: str) -> None:
+        await self._address(customer_id, address_id)
+        await self._edit_addresses(customer_id, lambda a: addresses.remove(a, address_id))
+
+    # notes: private, timestamped; not part of the customer's versioned state nor of its events
+
+    async def add_note(self, customer_id: str, body: str, author: str | None) -> Note:
+        await self.get(customer_id)
+        note: Note = {
+            "_id": f"note_{uuid4().hex}",
+            "customer_id": customer_id,
+            "body": body,
+            "author": author,
+            "created_at": now_ms(),
+        }
+        await self.store.add_note(note)
+        return note
+
+    async def delete_note(self, customer_id: str, note_id: str) -> None:
+        if not await self.store.delete_note(customer_id, note_id):
+            raise NotFound("Note", note_id)
+
+    # consent
+
+    async def set_consent(self, email: str, subscribed: bool, at: datetime, source: str, cause: str) -> None:
+        """newsletter.subscribed / unsubscribed: an unknown e-mail becomes a subscribed guest,
+        or is recorded as unsubscribed for when it becomes a customer."""
+        key = email_key(email)
+        at = to_ms(at)
+        owner = await self.store.owner_of(key)
+        if owner is None or await self.store.get(owner) is None:
+            await self.store.record_consent(
+                key, {"state": "subscribed" if subscribed else "unsubscribed", "at": at, "source": source}
+            )
+            if not subscribed:
+                return
+            doc = await self.guest_for(email, {}, cause)
+            owner = doc["id"]
+        await self._change(owner, lambda d: customer.set_consent(d, subscribed, at, source))
+
+    # orders
+
+    async def record_order(self, source: str, event_id: str, order: OrderPlaced) -> None:
+        """order.placed: the order stored once, for the logged-in customer or the owner of its
+        e-mail (a new guest if nobody), whose statistics then follow."""
+        who = order.customer
+        key = orders.order_key(source, order.order_id)
+        fields: Profile = {
+            "first_name": who.first_name,
+            "last_name": who.last_name,
+            "phone": customer.phone_or_none(who.phone),
+        }
+        for _ in range(3):
+            customer_id = await self.owner_id(who.email, who.customer_id)
+            stored = await self.store.record_order(orders.new_order(source, event_id, order, customer_id))
+            # A cancellation or refund may have come first: it now belongs to this customer.
+            await self.store.attach_adjustments(key, stored["customer_id"])
+            try:
+                await self.ensure(stored["customer_id"], who.email, fields, cause=event_id)
+                return
+            except Erased:
+                # The e-mail pointed at a customer erased meanwhile: this order is a new person's.
+                await self.store.release_email(email_key(who.email), stored["customer_id"])
+                await self.store.forget_order(key, stored["customer_id"])
+        raise RuntimeError(f"order {key}: its customer keeps being erased")
+
+    async def cancel_order(self, source: str, event_id: str, cancelled: OrderCancelled) -> None:
+        await self._adjust(orders.cancellation(source, event_id, cancelled))
+
+    async def refund_order(self, source: str, event_id: str, refunded: OrderRefunded) -> None:
+        await self._adjust(orders.refund(source, event_id, refunded))
+
+    async def _adjust(self, adjustment: Adjustment) -> None:
+        """A cancellation or refund is stored with its order's customer when the order is here;
+        statistics follow now, otherwise when the order arrives (which attaches it then)."""
+        key = adjustment["order_key"]
+        order = await self.store.order(key)
+        fresh = await self.store.record_adjustment(
+            {**adjustment, "customer_id": order["customer_id"] if order else None}
+        )
+        if order is not None and not fresh:
+            # A redelivery: the first delivery may have stored it before the order was known.
+            await self.store.attach_adjustments(key, order["customer_id"])
+        elif order is None:
+            order = await self.store.order(key)  # it may have arrived meanwhile: look again
+            if order is None:
+                return
+            await self.store.attach_adjustments(key, order["customer_id"])
+        await self.sync(order["customer_id"])
+
+    # groups
+
+    async def record_membership(
+        self, group_id: str, customer_ids: list[str], member: bool, at: datetime, event_id: str
+    ) -> None:
+        """group.members.added / removed; unknown ids are kept, applied if the customer appears."""
+        for customer_id in customer_ids:
+            await self.store.record_membership(group_id, customer_id, member, to_ms(at), event_id)
+            await self.sync(customer_id)
+
+    async def remove_group(self, group_id: str) -> None:
+        await self.store.remove_group(group_id)
+        for customer_id in await self.store.members_of(group_id):
+            await self.sync(customer_id)
+
+    # reading
+
+    async def history(self, customer_id: str, limit: int, after: After) -> list[HistoryItem]:
+        """Newest first: the customer's recorded changes, its orders (with their cancellations
+        and refunds) and notes, merged by time, from just before `after`. Everything at the
+        instant of `after` is read, so a page cut there skips nothing. (The caller has
+        checked that the customer exists.)"""
+        before = after[0] if after else None
+        start = (before, timeline.LAST_AT) if before else None
+        items = timeline.merge(
+            await self.store.changes_page(customer_id, limit, before),
+            await self.store.orders_page(customer_id, limit, start),
+            await self.store.notes_page(customer_id, limit, start),
+            before,
+        )
+        if after:
+            items = [i for i in items if (i["at"], i["id"]) < after]
+        return items
+
+    async def export(self, customer_id: str) -> Export:
+        doc = await self.get(customer_id)
+        views = await self.store.order_views(customer_id)
+        views.sort(key=lambda v: (v.order["placed_at"], v.order["_id"]))
+        notes = await self.store.notes_page(customer_id, 100_000)
+        credentials = await self.store.password_hash(customer_id)
+        changes = await self.store.changes_page(customer_id, 100_000)
+        return Export(
+            customer=doc,
+            orders=views,
+            notes=list(reversed(notes)),
+            group_ids=await self.store.group_ids_of(customer_id),
+            consent_record=await self.store.consent_for(doc["email_key"]),
+            credentials=credentials,
+            changes=list(reversed(changes)),
+        )
+
+    # erasing
+
+    async def erase(self, customer_id: str) -> None:
+        """Every personal datum this service holds goes; `customer.deleted {id, version}` tells
+        the other services to erase or anonymise their copies."""
+        doc = await self.get(customer_id)
+        keys = [doc["email_key"]]
+        await self.store.erase_personal_data(customer_id, keys)
+
+        async def attempt() -> None:
+            d = await self.store.get(customer_id)
+            if d is None:
+                return
+            version = d["version"] + 1
+            gone = new_event(
+                EventType.CUSTOMER_DELETED,
+                self.source,
+                CustomerDeleted(id=customer_id, version=version),
+                subject=customer_id,
+            )
+            await self.store.commit(customer_id, version, None, [gone], None)
+
+        await retry_on_conflict(attempt)
+        # Whatever a handler stored while we were erasing goes too.
+        await self.store.erase_personal_data(customer_id, keys)

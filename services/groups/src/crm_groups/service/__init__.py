@@ -1,0 +1,8 @@
+"""The groups service's use cases, the only code that writes: `Groups` (create, edit, delete,
+read groups) and `Memberships` (change members, the customers that exist, finishing changes a
+crash interrupted, reading memberships and pricing). They raise crm_servicekit.errors."""
+
+from crm_groups.service.groups import Groups, Listing
+from crm_groups.service.membership import MembersChanged, Memberships
+
+__all__ = ["Groups", "Listing", "MembersChanged", "Memberships"]

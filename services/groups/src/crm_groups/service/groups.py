@@ -1,0 +1,159 @@
+"""Creating, editing, deleting and reading groups: load, decide (domain), commit with the events."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from crm_contracts import new_event
+from crm_contracts.names import EventType
+from crm_contracts.outbound import GroupDeleted, GroupState
+from crm_groups.domain import (
+    GroupChanges,
+    GroupDoc,
+    GroupFields,
+    GroupView,
+    MetadataLimits,
+    clean_name,
+    edited,
+    group_view,
+    merge_metadata,
+    new_group,
+    new_group_id,
+)
+from crm_groups.settings import GroupsSettings
+from crm_groups.store import GroupStore
+from crm_servicekit.clock import now_ms
+from crm_servicekit.errors import Conflict, NotFound
+from crm_servicekit.versioned import retry_on_conflict
+
+T = TypeVar("T")
+
+
+@dataclass
+class Listing(Generic[T]):
+    """One page of a listing: the items, and the sort key of the last one if more follow."""
+
+    items: list[T]
+    next_after: tuple[str, ...] | None
+
+
+def name_taken(name: str) -> Conflict:
+    return Conflict(
+        "group-name-taken",
+        "Group name taken",
+        f"a group named {clean_name(name)!r} exists (names are case-insensitive)",
+    )
+
+
+async def group_or_not_found(store: GroupStore, group_id: str) -> GroupDoc:
+    doc = await store.get(group_id)
+    if doc is None:
+        raise NotFound("Group", group_id)
+    return doc
+
+
+@dataclass
+class Groups:
+    store: GroupStore
+    settings: GroupsSettings
+
+    @property
+    def metadata_limits(self) -> MetadataLimits:
+        s = self.settings
+        return MetadataLimits(s.metadata_max_keys, s.metadata_max_key_length, s.metadata_max_value_length)
+
+    def _state_event(self, event_type: str, doc: GroupDoc, member_count: int) -> dict[str, Any]:
+        data = GroupState(**group_view(doc, member_count))
+        return new_event(event_type, self.settings.source, data, subject=doc["id"])
+
+    # --- reading ----------------------------------------------------------------------------
+
+    async def group(self, group_id: str) -> GroupDoc:
+        """The group; NotFound if there is none."""
+        return await group_or_not_found(self.store, group_id)
+
+    async def get_group(self, group_id: str) -> GroupView:
+        doc = await self.group(group_id)
+        return group_view(doc, await self.store.member_count(group_id))
+
+    async def list_groups(
+        self, q: str | None, after: tuple[str, str] | None, limit: int
+    ) -> Listing[GroupView]:
+        """By name, then id (the sort key: name key, id); `q` matches a part of the name."""
+        docs = await self.store.list_groups(q, after, limit + 1)
+        page, more = docs[:limit], len(docs) > limit
+        counts = await self.store.member_counts([d["_id"] for d in page])
+        return Listing(
+            [group_view(d, counts.get(d["_id"], 0)) for d in page],
+            (page[-1]["name_key"], page[-1]["_id"]) if more else None,
+        )
+
+    # --- changing ---------------------------------------------------------------------------
+
+    async def create_group(self, fields: GroupFields, metadata: Mapping[str, object]) -> GroupView:
+        """Raises InvalidMetadata, or Conflict group-name-taken."""
+        meta = merge_metadata({}, metadata, self.metadata_limits)
+        group_id = new_group_id()
+        doc = new_group(group_id, fields, meta, now_ms())
+        if not await self.store.claim_name(doc["name_key"], group_id):
+            raise name_taken(doc["name"])
+        try:
+            await self.store.record_group(doc, [self._state_event(EventType.GROUP_CREATED, doc, 0)])
+        except BaseException:
+            await self.store.release_name(doc["name_key"], group_id)
+            raise
+        return group_view(doc, 0)
+
+    async def edit_group(
+        self, group_id: str, changes: GroupChanges, metadata: Mapping[str, object] | None
+    ) -> GroupView:
+        """Raises NotFound, InvalidMetadata, or Conflict group-name-taken."""
+        store = self.store
+        claimed: set[str] = set()
+
+        async def attempt() -> GroupView:
+            doc = await group_or_not_found(store, group_id)
+            new = edited(doc, changes, metadata, self.metadata_limits, now_ms())
+            count = await store.member_count(group_id)
+            if new is None:
+                return group_view(doc, count)  # nothing changed: no new version, no event
+            if new["name_key"] != doc["name_key"]:
+                if not await store.claim_name(new["name_key"], group_id):
+                    raise name_taken(new["name"])
+                claimed.add(new["name_key"])
+            await store.record_group(new, [self._state_event(EventType.GROUP_UPDATED, new, count)])
+            if doc["name_key"] != new["name_key"]:
+                await store.release_name(doc["name_key"], group_id)
+            return group_view(new, count)
+
+        try:
+            view: GroupView = await retry_on_conflict(attempt)
+        finally:
+            # Names claimed by attempts that lost a race or failed, and not the name now held.
+            current = await store.get(group_id)
+            for key in claimed - ({current["name_key"]} if current else set()):
+                await store.release_name(key, group_id)
+        return view
+
+    async def delete_group(self, group_id: str) -> None:
+        """Irreversible. The customers stay; memberships, pricing and metadata go with the group.
+        Raises NotFound."""
+        store = self.store
+        await store.deletion_started(group_id)  # lets recovery finish if we crash below
+
+        async def attempt() -> GroupDoc:
+            doc = await group_or_not_found(store, group_id)
+            count = await store.member_count(group_id)
+            data = GroupDeleted(id=group_id, name=doc["name"], members_removed=count)
+            event = new_event(EventType.GROUP_DELETED, self.settings.source, data, subject=group_id)
+            await store.record_group_deleted(doc, [event])
+            return doc
+
+        try:
+            doc: GroupDoc = await retry_on_conflict(attempt)
+        except NotFound:
+            await store.deletion_done(group_id)
+            raise
+        await store.delete_all_members(group_id)
+        await store.release_name(doc["name_key"], group_id)
+        await store.deletion_done(group_id)

@@ -1,0 +1,68 @@
+"""The ledger's pure rules and typed documents (no I/O): `account` (balances, holds, expiring
+credit, the records they decide), `rewards` (points and coupons), `documents` (what every
+stored document holds)."""
+
+from crm_ledger.domain.account import (
+    CREDIT_KINDS,
+    DEBIT_KINDS,
+    ENTRY_KINDS,
+    HOLD_KINDS,
+    AccountState,
+    Change,
+    Contention,
+    Hold,
+    HoldNotActive,
+    HoldView,
+    InsufficientFunds,
+    Lot,
+    NothingToDo,
+    derived_id,
+    hold_view,
+)
+from crm_ledger.domain.documents import (
+    ChangeFields,
+    Coupon,
+    CouponCode,
+    DirectoryEntry,
+    EntryNote,
+    HoldStatus,
+    JournalRecord,
+    Note,
+    ParkedPoints,
+    RecordFields,
+    RewardState,
+    StoredState,
+)
+from crm_ledger.domain.rewards import CouponNotRedeemable, Program
+
+__all__ = [
+    "CREDIT_KINDS",
+    "DEBIT_KINDS",
+    "ENTRY_KINDS",
+    "HOLD_KINDS",
+    "AccountState",
+    "Change",
+    "ChangeFields",
+    "Contention",
+    "Coupon",
+    "CouponCode",
+    "CouponNotRedeemable",
+    "DirectoryEntry",
+    "EntryNote",
+    "Hold",
+    "HoldNotActive",
+    "HoldStatus",
+    "HoldView",
+    "InsufficientFunds",
+    "JournalRecord",
+    "Lot",
+    "Note",
+    "NothingToDo",
+    "ParkedPoints",
+    "Program",
+    "RecordFields",
+    "RewardState",
+    "StoredState",
+    "derived_id",
+    "hold_view",
+]

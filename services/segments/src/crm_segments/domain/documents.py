@@ -1,0 +1,130 @@
+"""What each stored document of the segments service holds, written once (store.py keeps the
+collections and their indexes). Times are UTC, cut to the millisecond as BSON keeps them."""
+
+from datetime import datetime
+from typing import Any, NotRequired, TypedDict
+
+# profiles ---------------------------------------------------------------------------------------
+
+
+class GroupRef(TypedDict):
+    id: str
+    name: str
+
+
+class CreditHeld(TypedDict):
+    """The newest ledger balance of one currency: the entry with the highest sequence wins."""
+
+    balance: int
+    sequence: int
+
+
+class Profile(TypedDict):
+    """`profiles`: the read model of one customer, built only from events. Each rule attribute
+    (rules/attributes.py) is a field of the same name; money in minor units of the base currency."""
+
+    _id: str  # the customer id
+    active: bool  # the customer exists (created, not deleted): only active profiles are members
+    deleted: bool  # a tombstone: no personal data, late events are ignored
+    customer_version: int
+    email: str | None
+    email_subscribed: bool | None
+    has_account: bool | None
+    country: str | None  # upper-cased
+    city: str | None
+    created_at: datetime | None
+    customer_tags: list[str]
+    number_of_orders: int  # every order, whatever its currency
+    counted_orders: int  # orders in a currency that counts (base, or one with a rate)
+    first_order_date: datetime | None
+    last_order_date: datetime | None
+    amount_spent: int
+    average_order_value: int | None
+    categories_purchased: list[str]
+    products_purchased: list[str]
+    groups: list[GroupRef]  # by id
+    group_ids: list[str]
+    customer_groups: list[str]  # the names, what rules see
+    credit: dict[str, CreditHeld]  # by currency
+    store_credit_balance: int
+
+
+class ProfileFigures(TypedDict):
+    """The fields of a profile analytics reads (a projection): RFM and the counters."""
+
+    _id: str
+    last_order_date: datetime | None
+    number_of_orders: int
+    amount_spent: int
+    country: NotRequired[str | None]
+    counted_orders: NotRequired[int]
+
+
+# segments ---------------------------------------------------------------------------------------
+
+
+class Segment(TypedDict):
+    """`segments` (through VersionedStore, with `segments_changes`): one segment definition."""
+
+    _id: str
+    id: str
+    version: int
+    name: str
+    rule: str  # the query text (docs/contract.md §3), parsed when used
+    created_at: datetime
+    updated_at: datetime
+
+
+GONE = -1
+"""SegmentRun version of a deleted segment whose members have all left."""
+
+
+class SegmentRun(TypedDict):
+    """`segment_runs`: which version of a segment the last batch computation covered. Before a
+    deletion only `name` may be there (the name the `left` events carry)."""
+
+    _id: str  # the segment id
+    name: str
+    version: NotRequired[int]  # GONE once a deleted segment's members have all left
+    at: NotRequired[datetime]
+
+
+# memberships ------------------------------------------------------------------------------------
+
+
+class MembershipChange(TypedDict):
+    """`membership_changes`: transition n of a (segment, customer) pair, inserted once with
+    `_id` "<segment>|<customer>|<n>" and carrying its event (the outbox)."""
+
+    _id: str
+    segment_id: str
+    customer_id: str
+    n: int
+    member: bool
+    recorded_at: datetime
+    outbox: NotRequired[list[dict[str, Any]]]  # left out when read back for a decision
+    published: NotRequired[bool]
+
+
+class MembershipState(TypedDict):
+    """`memberships`: the newest state of a pair, `_id` "<segment>|<customer>"; only replaced
+    by a higher n."""
+
+    _id: str
+    segment_id: str
+    customer_id: str
+    n: int
+    member: bool
+    since: datetime  # when change n was recorded
+
+
+# groups -----------------------------------------------------------------------------------------
+
+
+class Group(TypedDict):
+    """`groups`: the newest known name of a customer group (group.updated is versioned)."""
+
+    _id: str
+    name: str
+    version: int
+    deleted: bool

@@ -1,0 +1,183 @@
+"""Live membership: profile changes, re-evaluation of every segment for one customer, and the
+batch computation of one segment over all profiles.
+
+One writer per key inside the process (the service runs as one process): every change to a
+customer's profile and every membership transition of that customer happens under the
+customer's lock, and a segment's batch computation under the segment's lock. The unique
+`_id` of each membership change (store.py) keeps joins and leaves alternating even if two
+writers raced anyway, e.g. two processes during a rolling restart.
+"""
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from crm_contracts.types import utcnow
+from crm_segments.domain import profiles
+from crm_segments.domain.documents import GONE, MembershipChange, MembershipState, Profile, Segment
+from crm_segments.domain.membership import differences, transition_event
+from crm_segments.domain.money import BaseMoney
+from crm_segments.domain.rules import Compiled, Node, compile_rule, has_relative_dates, parse
+from crm_segments.store import MembershipTaken, SegmentStore
+
+log = logging.getLogger(__name__)
+
+ProfileChange = Callable[[Profile], Profile | None]
+"""Returns the new profile, or None when the event changes nothing."""
+
+
+class KeyedLocks:
+    """An asyncio.Lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: dict[str, int] = defaultdict(int)
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key]
+                self._locks.pop(key, None)
+
+
+class Membership:
+    def __init__(self, store: SegmentStore, money: BaseMoney, source: str) -> None:
+        self.store = store
+        self.money = money
+        self.source = source
+        self.customers = KeyedLocks()
+        self.segment_locks = KeyedLocks()
+        self._parsed: dict[tuple[str, int], Node] = {}
+
+    # rules ---------------------------------------------------------------------------------
+
+    def rule_of(self, segment: Segment) -> Node:
+        key = (segment["id"], segment["version"])
+        node = self._parsed.get(key)
+        if node is None:
+            node = self._parsed[key] = parse(segment["rule"])
+        return node
+
+    def compiled(self, segment: Segment, now: datetime) -> Compiled:
+        return compile_rule(self.rule_of(segment), now, self.money.scale)
+
+    def is_time_dependent(self, segment: Segment) -> bool:
+        return has_relative_dates(self.rule_of(segment))
+
+    # live ----------------------------------------------------------------------------------
+
+    async def change_profile(self, customer_id: str, change: ProfileChange) -> bool:
+        """Applies one event to a profile, then re-checks every segment for that customer."""
+        async with self.customers.hold(customer_id):
+            current = await self.store.profile(customer_id) or profiles.empty(customer_id)
+            new = change(current)
+            if new is None:
+                return False
+            await self.store.save_profile(new)
+            await self._reevaluate(new)
+            if new["deleted"]:
+                await self.store.scrub_published(customer_id)
+            return True
+
+    async def _reevaluate(self, profile: Profile) -> None:
+        now = utcnow()
+        current = await self.store.memberships_of(profile["_id"])
+        for segment in await self.store.all_segments():
+            wanted = profile["active"] and self.compiled(segment, now).predicate(profile)
+            await self._settle(segment["id"], segment["name"], profile, wanted, current.get(segment["id"]))
+
+    async def _settle(
+        self,
+        segment_id: str,
+        segment_name: str,
+        profile: Profile,
+        wanted: bool,
+        state: MembershipState | MembershipChange | None,
+    ) -> bool:
+        """Makes the pair's membership `wanted`, publishing joined/left if it changes."""
+        customer_id = profile["_id"]
+        for _ in range(20):
+            if bool(state and state["member"]) == wanted:
+                return False
+            n = (state["n"] if state else 0) + 1
+            event = transition_event(self.source, segment_id, segment_name, profile, wanted, n)
+            try:
+                await self.store.record_transition(segment_id, customer_id, n, wanted, event)
+                return True
+            except MembershipTaken:
+                # Our view of the pair was stale: take the recorded truth and decide again.
+                latest = await self.store.latest_change(segment_id, customer_id)
+                if latest is not None:
+                    await self.store.project(latest)
+                state = latest
+        raise RuntimeError(f"membership of {customer_id} in {segment_id} keeps changing")
+
+    async def project(self, change: MembershipChange) -> None:
+        """The relay's hook: projects a published change as the customer's one writer, so it
+        never interleaves with a transition being decided."""
+        async with self.customers.hold(change["customer_id"]):
+            await self.store.project(change)
+
+    # batch ---------------------------------------------------------------------------------
+
+    async def recompute(self, segment_id: str) -> int:
+        """Brings the segment's members in line with its rule over all profiles (or, for a
+        deleted segment, lets every member leave). Returns the number of transitions."""
+        async with self.segment_locks.hold(segment_id):
+            segment = await self.store.segment(segment_id)
+            if segment is None:
+                return await self._leave_all(segment_id)
+            version, now = segment["version"], utcnow()
+            compiled = self.compiled(segment, now)
+            candidates = await differences(
+                self.store.matching_ids(compiled.filter), self.store.member_ids(segment_id)
+            )
+            changed = 0
+            for customer_id in candidates:
+                async with self.customers.hold(customer_id):
+                    latest = await self.store.segment(segment_id)
+                    if latest is None or latest["version"] != version:
+                        return changed  # edited or deleted meanwhile: the next batch follows
+                    profile = await self.store.profile(customer_id) or profiles.empty(customer_id)
+                    wanted = bool(profile["active"] and compiled.predicate(profile))
+                    state = await self.store.membership(segment_id, customer_id)
+                    changed += await self._settle(segment_id, segment["name"], profile, wanted, state)
+            await self.store.mark_run(segment_id, version, segment["name"])
+            return changed
+
+    async def _leave_all(self, segment_id: str) -> int:
+        """A deleted segment: every member leaves (the events carry its last name)."""
+        run = await self.store.run_of(segment_id)
+        name = run.get("name", "") if run else ""
+        candidates = [customer_id async for customer_id in self.store.member_ids(segment_id)]
+        for customer_id in candidates:
+            async with self.customers.hold(customer_id):
+                profile = await self.store.profile(customer_id) or profiles.empty(customer_id)
+                state = await self.store.membership(segment_id, customer_id)
+                await self._settle(segment_id, name, profile, False, state)
+        await self.store.mark_run(segment_id, GONE, name)
+        return len(candidates)
+
+    async def periodic(self) -> None:
+        """Re-evaluates what time alone changes (relative dates), and finishes any batch that a
+        crash, an edit or a deletion left undone."""
+        runs = {r["_id"]: r.get("version") for r in await self.store.all_runs()}
+        live = set()
+        for segment in await self.store.all_segments():
+            live.add(segment["id"])
+            if self.is_time_dependent(segment) or runs.get(segment["id"]) != segment["version"]:
+                await self.recompute(segment["id"])
+        for segment_id, version in runs.items():
+            # A deleted segment: finish its leaves, and catch a join that raced the deletion.
+            if segment_id not in live and (version != GONE or await self.store.member_count(segment_id)):
+                await self.recompute(segment_id)

@@ -1,0 +1,270 @@
+"""Use cases of the segments service over an in-memory store: live membership as profiles
+change, segment edits, and what group events do to profiles."""
+
+import asyncio
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from crm_contracts.outbound import CustomerState, GroupMembersChanged, GroupState
+from crm_segments.domain.documents import GONE
+from crm_segments.domain.money import BaseMoney
+from crm_segments.domain.segments import new_segment
+from crm_segments.service import profiles, segments
+from crm_segments.service.membership import Membership
+from crm_segments.store import MembershipTaken
+from crm_servicekit.errors import Conflict, Invalid, NotFound
+from crm_servicekit.versioned import VersionConflict
+
+T = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
+
+
+class FakeStore:
+    """The part of SegmentStore the use cases call, in dicts. `matching_ids` yields every
+    active profile: the batch re-checks each candidate with the predicate anyway."""
+
+    def __init__(self) -> None:
+        self.profiles: dict = {}
+        self.segs: dict = {}
+        self.changes: dict = {}
+        self.states: dict = {}
+        self.groups: dict = {}
+        self.runs: dict = {}
+        self.scrubbed: list[str] = []
+        self.segment_writes: list = []
+        self.conflict_next = False
+
+    async def profile(self, customer_id):
+        return self.profiles.get(customer_id)
+
+    async def save_profile(self, p):
+        self.profiles[p["_id"]] = p
+
+    async def customers_in_group(self, group_id):
+        return sorted(cid for cid, p in self.profiles.items() if group_id in p["group_ids"])
+
+    async def memberships_of(self, customer_id):
+        return {s["segment_id"]: s for s in self.states.values() if s["customer_id"] == customer_id}
+
+    async def membership(self, segment_id, customer_id):
+        return self.states.get(f"{segment_id}|{customer_id}")
+
+    async def all_segments(self):
+        return [self.segs[k] for k in sorted(self.segs)]
+
+    async def segment(self, segment_id):
+        return self.segs.get(segment_id)
+
+    async def record_segment(self, segment_id, version, segment, events):
+        if self.conflict_next:
+            raise VersionConflict(segment_id)
+        self.segment_writes.append((segment_id, version, events))
+        if segment is None:
+            self.segs.pop(segment_id, None)
+        else:
+            self.segs[segment_id] = segment
+
+    async def remember_name(self, segment_id, name):
+        self.runs.setdefault(segment_id, {"_id": segment_id})["name"] = name
+
+    async def mark_run(self, segment_id, version, name):
+        self.runs[segment_id] = {"_id": segment_id, "version": version, "name": name}
+
+    async def run_of(self, segment_id):
+        return self.runs.get(segment_id)
+
+    async def record_transition(self, segment_id, customer_id, n, member, event):
+        _id = f"{segment_id}|{customer_id}|{n}"
+        if _id in self.changes:
+            raise MembershipTaken(_id)
+        change = {
+            "_id": _id,
+            "segment_id": segment_id,
+            "customer_id": customer_id,
+            "n": n,
+            "member": member,
+            "recorded_at": T,
+            "outbox": [event],
+        }
+        self.changes[_id] = change
+        await self.project(change)
+        return change
+
+    async def latest_change(self, segment_id, customer_id):
+        mine = [
+            c
+            for c in self.changes.values()
+            if (c["segment_id"], c["customer_id"]) == (segment_id, customer_id)
+        ]
+        return max(mine, key=lambda c: c["n"], default=None)
+
+    async def project(self, change):
+        key = f"{change['segment_id']}|{change['customer_id']}"
+        if key not in self.states or self.states[key]["n"] < change["n"]:
+            self.states[key] = {
+                "_id": key,
+                "segment_id": change["segment_id"],
+                "customer_id": change["customer_id"],
+                "n": change["n"],
+                "member": change["member"],
+                "since": change["recorded_at"],
+            }
+
+    async def scrub_published(self, customer_id):
+        self.scrubbed.append(customer_id)
+
+    async def matching_ids(self, rule_filter):
+        for cid in sorted(self.profiles):
+            if self.profiles[cid]["active"]:
+                yield cid
+
+    async def member_ids(self, segment_id):
+        for s in sorted(self.states.values(), key=lambda s: s["customer_id"]):
+            if s["segment_id"] == segment_id and s["member"]:
+                yield s["customer_id"]
+
+    async def member_count(self, segment_id):
+        return sum(1 for s in self.states.values() if s["segment_id"] == segment_id and s["member"])
+
+    async def group(self, group_id):
+        return self.groups.get(group_id)
+
+    async def save_group(self, group):
+        self.groups[group["_id"]] = group
+
+    def events(self):
+        """(type, event id, data) of every transition recorded, in order."""
+        return [
+            (c["outbox"][0]["type"], c["outbox"][0]["id"], c["outbox"][0]["data"])
+            for c in self.changes.values()
+        ]
+
+
+def customer(version: int, orders: int, email: str = "a@x.io") -> CustomerState:
+    return CustomerState.model_validate(
+        {
+            "id": "cus_1",
+            "version": version,
+            "email": email,
+            "has_account": True,
+            "email_subscribed": True,
+            "created_at": T,
+            "updated_at": T,
+            "stats": {"number_of_orders": orders},
+        }
+    )
+
+
+@pytest.fixture
+def store() -> FakeStore:
+    return FakeStore()
+
+
+@pytest.fixture
+def live(store: FakeStore) -> Membership:
+    return Membership(store, BaseMoney("EUR", {"USD": Decimal("0.5")}), "/test")
+
+
+def add_segment(store: FakeStore, rule: str, sid: str = "seg_1", name: str = "Loyal") -> None:
+    store.segs[sid] = new_segment(sid, name, rule, T)
+
+
+async def test_a_customer_joins_and_leaves_as_the_profile_changes(store, live):
+    add_segment(store, "number_of_orders >= 2")
+    await profiles.record_customer(live, customer(1, 3))
+    await profiles.record_customer(live, customer(1, 0))  # same version: ignored
+    await profiles.record_customer(live, customer(2, 1))
+    data = {
+        "segment_id": "seg_1",
+        "segment_name": "Loyal",
+        "customer_id": "cus_1",
+        "email": "a@x.io",
+        "email_subscribed": True,
+    }
+    assert store.events() == [
+        ("segment.member.joined", "seg_1|cus_1|1", data),
+        ("segment.member.left", "seg_1|cus_1|2", data),
+    ]
+    assert store.states["seg_1|cus_1"]["member"] is False
+
+
+async def test_an_erased_member_leaves_with_no_personal_data_and_once(store, live):
+    add_segment(store, "number_of_orders >= 2")
+    await profiles.record_customer(live, customer(1, 3))
+    await profiles.erase_customer(live, "cus_1")
+    await profiles.erase_customer(live, "cus_1")  # redelivered: changes nothing
+    kind, event_id, data = store.events()[-1]
+    assert (kind, event_id) == ("segment.member.left", "seg_1|cus_1|2")
+    assert data["email"] is None and data["email_subscribed"] is None
+    assert store.scrubbed == ["cus_1"]
+    await profiles.record_customer(live, customer(5, 9))  # late event of an erased customer
+    assert len(store.events()) == 2
+
+
+async def test_a_stale_view_of_the_pair_is_corrected_not_doubled(store, live):
+    """Another writer recorded change 1 (a join) that our view missed: we take it and agree."""
+    add_segment(store, "number_of_orders >= 2")
+    store.changes["seg_1|cus_1|1"] = {
+        "_id": "seg_1|cus_1|1",
+        "segment_id": "seg_1",
+        "customer_id": "cus_1",
+        "n": 1,
+        "member": True,
+        "recorded_at": T,
+        "outbox": [{"type": "segment.member.joined", "id": "seg_1|cus_1|1", "data": {}}],
+    }
+    await profiles.record_customer(live, customer(1, 3))
+    assert len(store.changes) == 1 and store.states["seg_1|cus_1"]["member"] is True
+
+
+async def test_an_invalid_rule_is_refused_with_its_position_before_looking_the_segment_up(live):
+    with pytest.raises(Invalid) as e:
+        await segments.edit_segment(live, "seg_missing", None, "amount_spent >=")
+    assert e.value.slug == "invalid-rule" and e.value.title == "Invalid segment rule"
+    assert e.value.detail.startswith("rule: unexpected end of rule")
+    assert e.value.extra["position"] == {"line": 1, "column": 16, "offset": 15}
+    assert e.value.extra["errors"][0]["field"] == "rule"
+    with pytest.raises(NotFound):
+        await segments.edit_segment(live, "seg_missing", "x", None)
+
+
+async def test_an_edit_that_changes_nothing_writes_nothing(store, live):
+    add_segment(store, "number_of_orders >= 2")
+    same = await segments.edit_segment(live, "seg_1", "Loyal", "number_of_orders >= 2")
+    assert same["version"] == 1 and store.segment_writes == []
+    renamed = await segments.edit_segment(live, "seg_1", "Faithful", None)
+    assert renamed["version"] == 2 and renamed["rule"] == "number_of_orders >= 2"
+    [(_, version, [event])] = store.segment_writes
+    assert version == 2 and event["type"] == "segment.updated" and event["data"]["name"] == "Faithful"
+    store.conflict_next = True
+    with pytest.raises(Conflict) as e:
+        await segments.edit_segment(live, "seg_1", "Again", None)
+    assert e.value.slug == "concurrent-edit"
+
+
+async def test_a_new_segment_takes_in_the_matching_customers_and_a_deleted_one_lets_them_go(store, live):
+    await profiles.record_customer(live, customer(1, 3))
+    seg = await segments.create_segment(live, "Loyal", "number_of_orders >= 2")
+    await asyncio.gather(*segments._tasks)
+    assert [(k, i) for k, i, _ in store.events()] == [("segment.member.joined", f"{seg['id']}|cus_1|1")]
+    assert store.runs[seg["id"]]["version"] == 1
+    await segments.delete_segment(live, seg["id"])
+    await asyncio.gather(*segments._tasks)
+    kind, _, data = store.events()[-1]
+    assert kind == "segment.member.left" and data["segment_name"] == "Loyal"
+    assert store.runs[seg["id"]]["version"] == GONE
+
+
+async def test_group_names_follow_versions_and_a_deleted_group_takes_no_members(store, live):
+    await profiles.record_customer(live, customer(1, 0))
+    added = GroupMembersChanged(group_id="g1", group_name="VIP", customer_ids=["cus_1"])
+    await profiles.add_group_members(live, added)
+    assert store.profiles["cus_1"]["customer_groups"] == ["VIP"]
+    await profiles.record_group(live, GroupState(id="g1", version=2, name="Gold"))
+    await profiles.record_group(live, GroupState(id="g1", version=1, name="Old name"))  # older: ignored
+    assert store.profiles["cus_1"]["customer_groups"] == ["Gold"]
+    await profiles.delete_group(live, "g1")
+    assert store.profiles["cus_1"]["customer_groups"] == []
+    await profiles.add_group_members(live, added)  # late event of the deleted group
+    assert store.profiles["cus_1"]["group_ids"] == []

@@ -1,6 +1,7 @@
 """Events published by the services (docs/contract.md §1.2). Each carries the entity's new state,
 or its id for deletions. Services may add fields; consumers ignore what they don't know."""
 
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import Field
@@ -36,6 +37,8 @@ class CustomerState(Contract):
     company: str | None = None
     has_account: bool
     status: Literal["enabled", "inactive"] = "enabled"
+    gender: Literal["female", "male", "non_binary", "other", "prefer_not_to_say"] | None = None
+    birthday: date | None = Field(default=None, description="ISO date (YYYY-MM-DD)")
     tags: list[str] = Field(default_factory=list)
     email_subscribed: bool = False
     country: str | None = None

@@ -132,6 +132,7 @@ async def test_create_validates_email_and_phone_and_refuses_duplicates(customers
 
     created = await broker.wait_for("customer.created", lambda b: b["data"]["id"] == c["id"])
     assert "password" not in str(created[0]["body"]) and "argon2" not in str(created[0]["body"])
+    assert created[0]["body"]["data"]["birthday"] == "1990-05-01"  # other services need it
 
 
 async def test_password_is_an_argon2_hash_never_returned(customers, system, mongo):

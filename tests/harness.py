@@ -161,6 +161,7 @@ class Broker:
                 "message_id": message.message_id,
                 "content_type": message.content_type,
                 "persistent": message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT,
+                "headers": dict(message.headers or {}),
                 "body": body,
             }
         )

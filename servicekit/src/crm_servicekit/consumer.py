@@ -35,7 +35,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from crm_contracts.envelope import CloudEvent
-from crm_servicekit import metrics
+from crm_servicekit import metrics, tracing
 from crm_servicekit.errors import DomainError
 from crm_servicekit.logs import event_id_var, event_type_var
 from crm_servicekit.messaging import DEAD_LETTERS
@@ -174,7 +174,8 @@ class EventConsumer:
         id_token = event_id_var.set(envelope.id)
         type_token = event_type_var.set(envelope.type)
         try:
-            await self._handle(msg, envelope, doc)
+            with tracing.consuming(msg.raw_message.headers or {}, doc, f"{self.service}.events"):
+                await self._handle(msg, envelope, doc)
         finally:
             event_id_var.reset(id_token)
             event_type_var.reset(type_token)

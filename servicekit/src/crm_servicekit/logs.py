@@ -1,9 +1,12 @@
-"""Structured JSON logs; every record made while handling an event carries its id."""
+"""Structured JSON logs: UTC times in RFC 3339; every record made while handling an event
+carries its id, and with tracing on every record made inside a span its trace id."""
 
 import logging
 import sys
+import time
 from contextvars import ContextVar
 
+from opentelemetry import trace
 from pythonjsonlogger.json import JsonFormatter
 
 event_id_var: ContextVar[str | None] = ContextVar("event_id", default=None)
@@ -20,6 +23,9 @@ class _EventContext(logging.Filter):
         if (event_id := event_id_var.get()) is not None:
             record.event_id = event_id
             record.event_type = event_type_var.get()
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            record.trace_id = format(span.trace_id, "032x")
         return True
 
 
@@ -32,6 +38,10 @@ def configure(service: str, level: str = "INFO") -> None:
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         )
     )
+    formatter = handler.formatter
+    assert isinstance(formatter, JsonFormatter)
+    formatter.converter = time.gmtime  # UTC, whatever the machine's zone
+    formatter.default_time_format, formatter.default_msec_format = "%Y-%m-%dT%H:%M:%S", "%s.%03dZ"
     handler.addFilter(_EventContext(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]

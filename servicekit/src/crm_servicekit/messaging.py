@@ -19,7 +19,7 @@ from faststream.rabbit import (
 )
 
 from crm_contracts.names import CONTENT_TYPE, DEAD_LETTER_EXCHANGE, EXCHANGE
-from crm_servicekit import metrics
+from crm_servicekit import metrics, tracing
 from crm_servicekit.settings import ServiceSettings
 
 EVENTS = RabbitExchange(EXCHANGE, type=ExchangeType.TOPIC, durable=True)
@@ -79,14 +79,17 @@ async def declare_topology(
 async def publish_event(broker: RabbitBroker, envelope: dict[str, Any]) -> None:
     """Publish one stored envelope: persistent, confirmed, message_id = event id.
     `mandatory` is off: an event nobody has bound a queue for yet is not an error."""
-    await broker.publish(
-        json.dumps(envelope, separators=(",", ":")).encode(),
-        exchange=EVENTS,
-        routing_key=envelope["type"],
-        persist=True,
-        mandatory=False,
-        message_id=envelope["id"],
-        content_type=CONTENT_TYPE,
-        timeout=10,
-    )
+    headers: dict[str, Any] = {}
+    with tracing.publishing(envelope, headers):  # fills headers with the trace context
+        await broker.publish(
+            json.dumps(envelope, separators=(",", ":")).encode(),
+            exchange=EVENTS,
+            routing_key=envelope["type"],
+            persist=True,
+            mandatory=False,
+            message_id=envelope["id"],
+            content_type=CONTENT_TYPE,
+            headers=headers or None,
+            timeout=10,
+        )
     metrics.BROKER_OPERATIONS.labels("publish").inc()

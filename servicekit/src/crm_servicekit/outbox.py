@@ -24,7 +24,7 @@ from typing import Any
 from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
-from crm_servicekit import metrics
+from crm_servicekit import metrics, tracing
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,9 @@ Publish = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 def pending(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """Fields to put in the document that records a change, so its events go out."""
-    return {"outbox": events, "published": not events}
+    """Fields to put in the document that records a change, so its events go out. Each event
+    carries the trace context it was created in (tracing.stamp), for the relay to continue."""
+    return {"outbox": [tracing.stamp(e) for e in events], "published": not events}
 
 
 OUTBOX_INDEXES = [IndexModel([("published", ASCENDING), ("recorded_at", ASCENDING)])]

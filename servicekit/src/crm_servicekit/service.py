@@ -16,7 +16,7 @@ from faststream.rabbit import RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 from pymongo.asynchronous.database import AsyncDatabase
 
-from crm_servicekit import logs
+from crm_servicekit import logs, tracing
 from crm_servicekit.consumer import INBOX_INDEXES, EventConsumer, EventHandlers
 from crm_servicekit.http import create_app
 from crm_servicekit.messaging import (
@@ -109,6 +109,7 @@ class Service:
     def app(self, settings: ServiceSettings | None = None) -> FastAPI:
         settings = settings or self.settings_cls()
         settings.service_name = self.name
+        tracing.configure(self.name)  # before the MongoDB client is made
         mongo = Mongo(settings.mongodb_url, settings.database_name, settings.ferretdb_postgresql_url)
         broker = make_broker(settings)
         relay = OutboxRelay(lambda env: publish_event(broker, env), [], settings.outbox_poll_seconds)
@@ -180,15 +181,18 @@ class Service:
                     await relay.stop()  # publishes what the last handlers stored
                 await broker.stop()
                 await mongo.close()
+                tracing.shutdown()
                 log.info("%s stopped", self.name)
 
-        return create_app(
+        app = create_app(
             title=f"CRM {self.name}",
             tokens=settings.api_tokens,
             routers=self.routers,
             lifespan=lifespan,
             readiness=readiness,
         )
+        tracing.instrument_http(app)
+        return app
 
     def run(self) -> None:
         settings = self.settings_cls()

@@ -3,6 +3,10 @@ and its documentation (/docs, /redoc, /openapi.json) served without any CDN."""
 
 import hmac
 import json
+import logging
+import re
+import time
+import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -14,11 +18,28 @@ from fastapi.security.utils import get_authorization_scheme_param
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from crm_servicekit import metrics, openapi, problems
+from crm_servicekit import logs, metrics, openapi, problems
 from crm_servicekit.problems import Problem
 from crm_servicekit.storable import has_nul, may_have_nul, url_has_nul
 
+API_PREFIX = "/v1"
+REQUEST_ID = "X-Request-ID"
+_REQUEST_ID_FORMAT = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # a caller's id is kept if it looks like one
+_QUIET = {"/healthz", "/readyz", "/metrics"}  # polled all the time: counted, not logged
+_access = logging.getLogger("crm.access")
+
 _bearer = HTTPBearer(auto_error=False, description="A token from CRM_API_TOKENS")
+
+
+def _route(request: Request) -> str:
+    """The route's path template (`/v1/customers/{customer_id}`): a label with few values."""
+    path = getattr(request.scope.get("route"), "path", None)
+    if path is None:
+        return "unmatched"
+    # FastAPI 0.16x matches an included router's route by its own path, without the prefix
+    if request.url.path.startswith(API_PREFIX + "/") and not path.startswith(API_PREFIX + "/"):
+        path = API_PREFIX + path
+    return str(path)
 
 
 def require_token(tokens: list[str]) -> Callable[..., None]:
@@ -80,7 +101,7 @@ def create_app(
     async def _auth_first(request: Request, call_next: Callable[..., Any]) -> Response:
         # FastAPI parses a JSON body before it runs dependencies: without this check, an
         # unauthenticated request with a malformed body got a 422 instead of a 401.
-        if request.url.path.startswith("/v1/"):
+        if request.url.path.startswith(API_PREFIX + "/"):
             scheme, credentials = get_authorization_scheme_param(request.headers.get("Authorization"))
             given = (
                 HTTPAuthorizationCredentials(scheme=scheme, credentials=credentials)
@@ -94,13 +115,36 @@ def create_app(
         return await call_next(request)
 
     @app.middleware("http")
-    async def _count(request: Request, call_next: Callable[..., Any]) -> Response:
-        response = await call_next(request)
-        route = request.scope.get("route")
-        metrics.HTTP_REQUESTS.labels(
-            request.method, getattr(route, "path", "unmatched"), str(response.status_code)
-        ).inc()
-        return response
+    async def _observe(request: Request, call_next: Callable[..., Any]) -> Response:
+        # Outermost: every answer, a 401 too, carries the request id, is counted and timed.
+        given = request.headers.get(REQUEST_ID, "")
+        request_id = given if _REQUEST_ID_FORMAT.fullmatch(given) else uuid.uuid4().hex
+        token = logs.request_id_var.set(request_id)  # on logs and on the events stored
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+            elapsed = time.perf_counter() - started
+            route = _route(request)
+            metrics.HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+            metrics.HTTP_SECONDS.labels(request.method, route).observe(elapsed)
+            response.headers[REQUEST_ID] = request_id
+            if route not in _QUIET:
+                _access.info(
+                    "%s %s %d %.1f ms",
+                    request.method,
+                    request.url.path,
+                    response.status_code,
+                    elapsed * 1000,
+                    extra={
+                        "method": request.method,
+                        "path": request.url.path,
+                        "status": response.status_code,
+                        "duration_ms": round(elapsed * 1000, 1),
+                    },
+                )
+            return response
+        finally:
+            logs.request_id_var.reset(token)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -121,5 +165,5 @@ def create_app(
 
     auth = Depends(require_token(tokens))
     for router in routers:
-        app.include_router(router, prefix="/v1", dependencies=[auth])
+        app.include_router(router, prefix=API_PREFIX, dependencies=[auth])
     return app

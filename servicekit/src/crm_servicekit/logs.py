@@ -1,5 +1,6 @@
 """Structured JSON logs: UTC times in RFC 3339; every record made while handling an event
-carries its id, and with tracing on every record made inside a span its trace id."""
+carries its id, every record made while answering a request its request id (X-Request-ID), and
+with tracing on every record made inside a span its trace id."""
 
 import logging
 import sys
@@ -11,6 +12,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 event_id_var: ContextVar[str | None] = ContextVar("event_id", default=None)
 event_type_var: ContextVar[str | None] = ContextVar("event_type", default=None)
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 class _EventContext(logging.Filter):
@@ -23,6 +25,8 @@ class _EventContext(logging.Filter):
         if (event_id := event_id_var.get()) is not None:
             record.event_id = event_id
             record.event_type = event_type_var.get()
+        if (request_id := request_id_var.get()) is not None:
+            record.request_id = request_id
         span = trace.get_current_span().get_span_context()
         if span.is_valid:
             record.trace_id = format(span.trace_id, "032x")

@@ -1,6 +1,6 @@
 """Prometheus metrics shared by every service (exposed at GET /metrics)."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_CONSUMED = Counter(
     "crm_events_consumed_total", "Inbound events by type and outcome", ["type", "outcome"]
@@ -9,6 +9,18 @@ EVENTS_PUBLISHED = Counter("crm_events_published_total", "Events published by ty
 HANDLER_SECONDS = Histogram("crm_event_handler_seconds", "Time to handle one event", ["type"])
 HTTP_REQUESTS = Counter(
     "crm_http_requests_total", "HTTP requests by route and status", ["method", "route", "status"]
+)
+HTTP_SECONDS = Histogram(
+    "crm_http_request_duration_seconds", "Time to answer an HTTP request, by route", ["method", "route"]
+)
+OUTBOX_BACKLOG = Gauge(
+    "crm_outbox_backlog", "Change records whose events are not published yet, by collection", ["collection"]
+)
+QUEUE_MESSAGES = Gauge(
+    "crm_queue_messages",
+    "Messages waiting in a queue of this service: <service>.events (consumer lag) and "
+    "<service>.dead-letter (dead letters not yet replayed or purged)",
+    ["queue"],
 )
 DB_COMMANDS = Counter(
     "crm_db_commands_total",

@@ -24,7 +24,7 @@ from typing import Any
 from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
-from crm_servicekit import metrics, tracing
+from crm_servicekit import logs, metrics, tracing
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,13 @@ Publish = Callable[[dict[str, Any]], Awaitable[None]]
 
 def pending(events: list[dict[str, Any]]) -> dict[str, Any]:
     """Fields to put in the document that records a change, so its events go out. Each event
-    carries the trace context it was created in (tracing.stamp), for the relay to continue."""
-    return {"outbox": [tracing.stamp(e) for e in events], "published": not events}
+    carries the trace context it was created in (tracing.stamp), for the relay to continue, and
+    the id of the HTTP request that caused it, if one did (extension `crmrequestid`)."""
+    request_id = logs.request_id_var.get()
+    stamped = [tracing.stamp(e) for e in events]
+    if request_id is not None:
+        stamped = [e if "crmrequestid" in e else {**e, "crmrequestid": request_id} for e in stamped]
+    return {"outbox": stamped, "published": not events}
 
 
 OUTBOX_INDEXES = [IndexModel([("published", ASCENDING), ("recorded_at", ASCENDING)])]

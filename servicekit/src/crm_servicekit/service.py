@@ -16,7 +16,7 @@ from faststream.rabbit import RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 from pymongo.asynchronous.database import AsyncDatabase
 
-from crm_servicekit import logs, tracing
+from crm_servicekit import gauges, logs, tracing
 from crm_servicekit.consumer import INBOX_INDEXES, EventConsumer, EventHandlers
 from crm_servicekit.http import create_app
 from crm_servicekit.messaging import (
@@ -162,6 +162,13 @@ class Service:
             if settings.outbox_relay:
                 relay.start()
             periodic = list(wiring.periodic)
+            periodic.append(
+                Periodic(
+                    "gauges",
+                    settings.gauges_seconds,
+                    lambda: gauges.sample(broker, self.name, settings.delivery_limit, wiring.outbox),
+                )
+            )
             if settings.retention_days:
                 periodic.append(
                     Periodic(

@@ -44,6 +44,12 @@ class ServiceSettings(BaseSettings):
     )
     max_message_bytes: int = Field(default=1_000_000, validation_alias="CRM_MAX_MESSAGE_BYTES")
     outbox_poll_seconds: float = Field(default=1.0, gt=0, validation_alias="CRM_OUTBOX_POLL_SECONDS")
+    gauges_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        validation_alias="CRM_GAUGES_SECONDS",
+        description="How often the outbox backlog and queue depths reported at /metrics are sampled",
+    )
     outbox_relay: bool = Field(
         default=True,
         validation_alias="CRM_OUTBOX_RELAY",

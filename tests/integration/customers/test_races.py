@@ -16,7 +16,6 @@ from crm_contracts.envelope import CloudEvent
 from crm_contracts.inbound import OrderCancelled, OrderPlaced
 from crm_customers.context import Context
 from crm_customers.handlers import on_order_cancelled, on_order_placed
-from crm_customers.service import Customers
 from crm_customers.settings import CustomersSettings
 from crm_customers.store import CustomerStore
 from harness import envelope, order_placed
@@ -30,7 +29,7 @@ async def customers(mongo) -> AsyncIterator[Context]:
         for index in indexes:
             await mongo[name][collection].create_indexes([index])
     settings = CustomersSettings.model_construct(source="/storefronts/test", base_currency="EUR")
-    yield Context(settings, store, Customers(store, settings.source, settings.base_currency))
+    yield Context.build(settings, store)
     await mongo.drop_database(name)
 
 

@@ -2,39 +2,77 @@
 kit): create or register, search, read, edit, erase, password, orders; and what hangs off a
 customer: addresses, notes, history and the privacy export."""
 
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, cast
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
 from crm_contracts.types import utcnow
 from crm_customers.context import Ctx
-from crm_customers.domain import search
+from crm_customers.domain import orders, search, tasks
 from crm_customers.domain.customer import public_view
-from crm_customers.domain.documents import AddressChanges, NewAddress, ProfileChanges, Status
+from crm_customers.domain.documents import (
+    AddressChanges,
+    AgentChanges,
+    NewAddress,
+    ProfileChanges,
+    Status,
+    Task,
+    TaskChanges,
+    TaskStatus,
+)
 from crm_customers.domain.timeline import HistoryItem
 from crm_customers.schemas import (
+    CUSTOMER_CSV_COLUMNS,
+    ORDER_CSV_COLUMNS,
     AddressCreate,
     AddressOut,
     AddressPatch,
+    AgentCreate,
+    AgentOut,
+    AgentPatch,
+    Authenticate,
+    BulkTags,
+    BulkTagsResult,
+    CalendarFeed,
     ConsentRecord,
     CustomerCreate,
     CustomerExport,
     CustomerOut,
     CustomerPatch,
+    ImportJobOut,
+    ImportReport,
     NoteCreate,
     NoteOut,
+    NotePatch,
     OrderOut,
     PasswordSet,
     PasswordState,
+    TagCount,
+    TaskCreate,
+    TaskOut,
+    TaskPatch,
     VersionOut,
+    csv_line,
+    customer_csv_row,
+    order_csv_row,
+    parse_import,
 )
+from crm_servicekit.errors import DomainError, Invalid, NotFound
 from crm_servicekit.pagination import BadCursor, Cursor, Limit, Page, decode_cursor, encode_cursor
 
 router = APIRouter(tags=["customers"])
 records = APIRouter(tags=["customer records"])  # what hangs off a customer
 
-_FIELDS = {"first_name", "last_name", "phone", "company", "gender", "birthday", "tags", "metadata", "status"}
+_FIELDS = {
+    "first_name", "last_name", "phone", "company", "gender", "birthday", "tags", "metadata", "status",
+    "sales_agent_id",
+}  # fmt: skip
+EXPORT_PAGE = 500  # customers read per query while a CSV export streams
 
 
 def _after(cursor: str | None) -> tuple[datetime, str] | None:
@@ -67,26 +105,58 @@ async def create_customer(body: CustomerCreate, ctx: Ctx, response: Response) ->
     if body.email_subscribed is not None:
         given["email_subscribed"] = body.email_subscribed
     password = body.password.get_secret_value() if body.password else None
-    doc, created = await ctx.customers.register(body.email, body.has_account, given, password)
+    notes = [(n.body, n.author) for n in body.notes]
+    doc, created = await ctx.customers.register(body.email, body.has_account, given, password, notes)
     if not created:
         response.status_code = 200
     return CustomerOut.of(doc)
 
 
-@router.get("/customers")
-async def list_customers(
-    ctx: Ctx,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+@router.post(
+    "/customers/authenticate",
+    responses={
+        401: {"description": "invalid-credentials: wrong e-mail or password (never says which)"},
+        403: {"description": "account-disabled: the pair is right but the account is inactive"},
+    },
+)
+async def authenticate_customer(body: Authenticate, ctx: Ctx) -> CustomerOut:
+    """A storefront's login: the customer with this e-mail and password."""
+    return CustomerOut.of(await ctx.customers.authenticate(body.email, body.password.get_secret_value()))
+
+
+@dataclass(frozen=True)
+class CustomerFilters:
+    """The filters of the customer list, shared by the list and its CSV export."""
+
     q: Annotated[
         str | None, Query(max_length=200, description="Prefix of e-mail, first, last or full name")
-    ] = None,
-    has_account: bool | None = None,
-    group_id: Annotated[str | None, Query(max_length=100)] = None,
-    tag: Annotated[str | None, Query(max_length=50)] = None,
-    status: Status | None = None,
-    sort: search.Sort = "-created_at",
-) -> Page[CustomerOut]:
+    ] = None
+    has_account: bool | None = None
+    group_id: Annotated[str | None, Query(max_length=100)] = None
+    tag: Annotated[str | None, Query(max_length=50)] = None
+    status: Status | None = None
+    sales_agent_id: Annotated[str | None, Query(max_length=100)] = None
+    sort: search.Sort = "-created_at"
+
+    def query(self, after: search.After | None) -> search.Query:
+        return search.build(
+            q=self.q,
+            has_account=self.has_account,
+            group_id=self.group_id,
+            tag=self.tag,
+            status=self.status,
+            sales_agent_id=self.sales_agent_id,
+            sort=self.sort,
+            after=after,
+        )
+
+
+Filters = Annotated[CustomerFilters, Depends()]
+
+
+@router.get("/customers")
+async def list_customers(ctx: Ctx, f: Filters, limit: Limit = 50, cursor: Cursor = None) -> Page[CustomerOut]:
+    sort = f.sort
     raw = decode_cursor(cursor)
     if raw is not None and raw.get("s") != sort:
         raise BadCursor()
@@ -94,14 +164,57 @@ async def list_customers(
         after = search.decode_after(raw, sort)
     except (ValueError, TypeError):
         raise BadCursor() from None
-    query = search.build(
-        q=q, has_account=has_account, group_id=group_id, tag=tag, status=status, sort=sort, after=after
-    )
+    query = f.query(after)
     docs = await ctx.store.search(query, limit + 1)
     more = len(docs) > limit
     docs = docs[:limit]
     next_cursor = encode_cursor({"s": sort, **search.cursor_of(docs[-1], query)}) if more else None
     return Page(items=[CustomerOut.of(d) for d in docs], next_cursor=next_cursor)
+
+
+@router.get(
+    "/customers.csv",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "One row per customer"}},
+)
+async def export_customers_csv(ctx: Ctx, f: Filters) -> StreamingResponse:
+    """The customer list as filtered and sorted, as CSV (every page, streamed); `total_spent`
+    is in CRM_BASE_CURRENCY, tags and group ids are `;`-separated."""
+    currency = ctx.settings.base_currency
+    first = await ctx.store.search(f.query(None), EXPORT_PAGE)  # bad filters fail before 200
+
+    async def rows() -> AsyncIterator[str]:
+        yield csv_line(CUSTOMER_CSV_COLUMNS)
+        docs = first
+        while docs:
+            for d in docs:
+                yield csv_line(customer_csv_row(d, currency))
+            if len(docs) < EXPORT_PAGE:
+                return
+            query = f.query(None)
+            after = search.decode_after(search.cursor_of(docs[-1], query), f.sort)
+            docs = await ctx.store.search(f.query(after), EXPORT_PAGE)
+
+    return StreamingResponse(
+        rows(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="customers.csv"'},
+    )
+
+
+@router.get("/tags")
+async def list_tags(ctx: Ctx) -> Page[TagCount]:
+    """Every tag in use, with how many customers carry it; most used first."""
+    counts = await ctx.store.tag_counts()
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return Page(items=[TagCount(tag=t, customers=n) for t, n in ordered])
+
+
+@router.post("/customers/tags")
+async def bulk_tag(body: BulkTags, ctx: Ctx) -> BulkTagsResult:
+    """Adds and removes tags on a selection of customers (up to 1,000 ids)."""
+    updated, unchanged, missing = await ctx.customers.retag(body.customer_ids, body.add, body.remove)
+    return BulkTagsResult(updated=updated, unchanged=unchanged, not_found=missing)
 
 
 @router.get("/customers/{customer_id}")
@@ -132,16 +245,54 @@ async def set_password(customer_id: str, body: PasswordSet, ctx: Ctx) -> Custome
     return CustomerOut.of(doc)
 
 
+OrderSortParam = Annotated[
+    orders.OrderSort,
+    Query(description="`placed_at` (date) or `total` (value, minor units); `-` for descending"),
+]
+
+
 @router.get("/customers/{customer_id}/orders")
-async def list_orders(customer_id: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Page[OrderOut]:
-    """The customer's order history, newest first, with cancellations and refunds applied."""
+async def list_orders(
+    customer_id: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None, sort: OrderSortParam = "-placed_at"
+) -> Page[OrderOut]:
+    """The customer's order history (newest first unless `sort` says otherwise), with
+    cancellations and refunds applied."""
     await ctx.customers.get(customer_id)
+    if sort != "-placed_at":
+        raw = decode_cursor(cursor, "s", "v", "id")
+        if raw is not None and (
+            raw["s"] != sort or not isinstance(raw["v"], int) or not isinstance(raw["id"], str)
+        ):
+            raise BadCursor()
+        after = (raw["v"], raw["id"]) if raw is not None else None
+        views = orders.sorted_views(await ctx.store.order_views(customer_id), sort, after)
+        page = views[:limit]
+        more_sorted = len(views) > limit
+        next_sorted = encode_cursor(orders.sort_cursor(page[-1], sort)) if more_sorted else None
+        return Page(items=[OrderOut.of(v) for v in page], next_cursor=next_sorted)
     views = await ctx.store.orders_page(customer_id, limit + 1, _after(cursor))
     more = len(views) > limit
     views = views[:limit]
     last = views[-1].order if views else None
     next_cursor = _cursor(last["placed_at"], last["_id"]) if more and last else None
     return Page(items=[OrderOut.of(v) for v in views], next_cursor=next_cursor)
+
+
+@router.get(
+    "/customers/{customer_id}/orders.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "One row per order"}},
+)
+async def export_orders_csv(customer_id: str, ctx: Ctx, sort: OrderSortParam = "-placed_at") -> Response:
+    """Every order of the customer as CSV, in `sort` order, cancellations and refunds applied."""
+    await ctx.customers.get(customer_id)
+    views = orders.sorted_views(await ctx.store.order_views(customer_id), sort)
+    body = csv_line(ORDER_CSV_COLUMNS) + "".join(csv_line(order_csv_row(v)) for v in views)
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="orders-{customer_id}.csv"'},
+    )
 
 
 # addresses
@@ -190,6 +341,12 @@ async def list_notes(customer_id: str, ctx: Ctx, limit: Limit = 50, cursor: Curs
     return Page(items=[NoteOut.of(n) for n in notes], next_cursor=next_cursor)
 
 
+@records.patch("/customers/{customer_id}/notes/{note_id}")
+async def edit_note(customer_id: str, note_id: str, body: NotePatch, ctx: Ctx) -> NoteOut:
+    """A new body; `edited_at` and `edited_by` record the edit."""
+    return NoteOut.of(await ctx.customers.edit_note(customer_id, note_id, body.body, body.edited_by))
+
+
 @records.delete("/customers/{customer_id}/notes/{note_id}", status_code=204)
 async def delete_note(customer_id: str, note_id: str, ctx: Ctx) -> Response:
     await ctx.customers.delete_note(customer_id, note_id)
@@ -235,3 +392,249 @@ async def export(customer_id: str, ctx: Ctx) -> CustomerExport:
             for ch in e.changes
         ],
     )
+
+
+# sales agents
+
+agents_router = APIRouter(tags=["agents"])
+
+
+@agents_router.post("/agents", status_code=201, responses={409: {"description": "agent-email-taken"}})
+async def create_agent(body: AgentCreate, ctx: Ctx) -> AgentOut:
+    return AgentOut.of(await ctx.agents.create(body.name, body.email, body.active))
+
+
+@agents_router.get("/agents")
+async def list_agents(
+    ctx: Ctx, limit: Limit = 50, cursor: Cursor = None, active: bool | None = None
+) -> Page[AgentOut]:
+    """Agents by name."""
+    raw = decode_cursor(cursor, "name", "id")
+    if raw is not None and not (isinstance(raw["name"], str) and isinstance(raw["id"], str)):
+        raise BadCursor()
+    after = (raw["name"], raw["id"]) if raw else None
+    found = await ctx.store.agents_page(limit + 1, after, active)
+    more = len(found) > limit
+    found = found[:limit]
+    next_cursor = encode_cursor({"name": found[-1]["name"], "id": found[-1]["_id"]}) if more else None
+    return Page(items=[AgentOut.of(a) for a in found], next_cursor=next_cursor)
+
+
+@agents_router.get("/agents/{agent_id}")
+async def get_agent(agent_id: str, ctx: Ctx) -> AgentOut:
+    return AgentOut.of(await ctx.agents.get(agent_id))
+
+
+@agents_router.patch("/agents/{agent_id}", responses={409: {"description": "agent-email-taken"}})
+async def patch_agent(agent_id: str, body: AgentPatch, ctx: Ctx) -> AgentOut:
+    """`active: false` keeps the agent on its customers and tasks but no new ones can be given
+    to it, and its calendar feed stops answering."""
+    for required in ("name", "email", "active"):
+        if required in body.model_fields_set and getattr(body, required) is None:
+            raise Invalid(
+                f"{required} cannot be null", errors=[{"field": required, "message": "cannot be null"}]
+            )
+    changes = cast(AgentChanges, body.model_dump(exclude_unset=True))
+    return AgentOut.of(await ctx.agents.edit(agent_id, changes))
+
+
+@agents_router.delete("/agents/{agent_id}", status_code=204, responses={409: {"description": "agent-in-use"}})
+async def delete_agent(agent_id: str, ctx: Ctx) -> Response:
+    """Only an agent with no customers and no open tasks; deactivate the others."""
+    await ctx.agents.delete(agent_id)
+    return Response(status_code=204)
+
+
+@agents_router.post("/agents/{agent_id}/calendar-token")
+async def new_calendar_token(agent_id: str, ctx: Ctx) -> CalendarFeed:
+    """A new secret URL for the agent's task calendar (RFC 5545), for calendar apps to
+    subscribe to; shown once. The previous URL stops working."""
+    agent, token = await ctx.agents.new_calendar_token(agent_id)
+    path = calendar_path(agent["_id"], token)
+    base = ctx.settings.public_url
+    return CalendarFeed(path=path, url=base.rstrip("/") + path if base else None, token=token)
+
+
+@agents_router.delete("/agents/{agent_id}/calendar-token", status_code=204)
+async def revoke_calendar_token(agent_id: str, ctx: Ctx) -> Response:
+    """The agent's calendar URL stops working."""
+    await ctx.agents.revoke_calendar_token(agent_id)
+    return Response(status_code=204)
+
+
+# tasks
+
+tasks_router = APIRouter(tags=["tasks"])
+
+
+def _task_page(found: list[Task], limit: int) -> Page[TaskOut]:
+    now = utcnow()
+    more = len(found) > limit
+    found = found[:limit]
+    next_cursor = _cursor(found[-1]["due_at"], found[-1]["_id"]) if more else None
+    return Page(items=[TaskOut.of(t, now) for t in found], next_cursor=next_cursor)
+
+
+@tasks_router.post("/customers/{customer_id}/tasks", status_code=201)
+async def create_task(customer_id: str, body: TaskCreate, ctx: Ctx) -> TaskOut:
+    task = await ctx.tasks.create(
+        customer_id, title=body.title, notes=body.notes, due_at=body.due_at, assignee_id=body.assignee_id
+    )
+    return TaskOut.of(task, utcnow())
+
+
+@tasks_router.get("/customers/{customer_id}/tasks")
+async def list_customer_tasks(
+    customer_id: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None, status: TaskStatus | None = None
+) -> Page[TaskOut]:
+    """The customer's tasks, soonest due first."""
+    await ctx.customers.get(customer_id)
+    query = tasks.query(customer_id=customer_id, status=status, after=_after(cursor))
+    return _task_page(await ctx.store.tasks_page(query, limit + 1), limit)
+
+
+@tasks_router.get("/tasks")
+async def list_tasks(
+    ctx: Ctx,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    assignee_id: Annotated[str | None, Query(max_length=100, description="An agent's tasks")] = None,
+    status: TaskStatus | None = None,
+    overdue: Annotated[bool, Query(description="Only open tasks due before now")] = False,
+) -> Page[TaskOut]:
+    """Tasks soonest due first: an agent's ("my tasks") with `assignee_id`, the overdue ones
+    with `overdue=true`."""
+    query = tasks.query(
+        assignee_id=assignee_id, status=status, overdue_at=utcnow() if overdue else None, after=_after(cursor)
+    )
+    return _task_page(await ctx.store.tasks_page(query, limit + 1), limit)
+
+
+@tasks_router.get("/tasks/{task_id}")
+async def get_task(task_id: str, ctx: Ctx) -> TaskOut:
+    return TaskOut.of(await ctx.tasks.get(task_id), utcnow())
+
+
+@tasks_router.patch("/tasks/{task_id}")
+async def patch_task(task_id: str, body: TaskPatch, ctx: Ctx) -> TaskOut:
+    """Only the fields given change; `status: done` records `completed_at`, `open` clears it."""
+    changes = cast(TaskChanges, body.model_dump(exclude_unset=True))
+    return TaskOut.of(await ctx.tasks.edit(task_id, changes), utcnow())
+
+
+@tasks_router.delete("/tasks/{task_id}", status_code=204)
+async def delete_task(task_id: str, ctx: Ctx) -> Response:
+    await ctx.tasks.delete(task_id)
+    return Response(status_code=204)
+
+
+# the calendar feed: outside /v1 and its bearer token (calendar apps cannot send one); the
+# secret in the URL is the credential
+
+calendar = APIRouter(tags=["calendar"])
+
+
+def calendar_path(agent_id: str, token: str) -> str:
+    return f"/calendar/agents/{agent_id}/{token}.ics"
+
+
+@calendar.get(
+    "/calendar/agents/{agent_id}/{token}.ics",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/calendar": {}}, "description": "RFC 5545 calendar of the agent's tasks"},
+        404: {"description": "No such feed (wrong agent or secret, revoked, or inactive agent)"},
+    },
+)
+async def agent_calendar(
+    agent_id: Annotated[str, Path(max_length=100)], token: Annotated[str, Path(max_length=200)], ctx: Ctx
+) -> Response:
+    agent = await ctx.agents.feed_owner(agent_id, token)
+    if agent is None:
+        raise NotFound("Calendar", agent_id)
+    return Response(
+        await ctx.tasks.feed(agent),
+        media_type="text/calendar; charset=utf-8",
+        headers={"Cache-Control": "private, max-age=300", "Referrer-Policy": "no-referrer"},
+    )
+
+
+# CSV import
+
+imports_router = APIRouter(tags=["imports"])
+MAX_IMPORT_BYTES = 64 * 1024 * 1024
+
+
+@imports_router.post(
+    "/customer-imports",
+    status_code=202,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {
+                    "schema": {"type": "string", "description": "Header line, then one customer per line"}
+                }
+            },
+        }
+    },
+    responses={
+        200: {"model": ImportReport, "description": "Dry run: what is wrong, nothing changed"},
+        413: {"description": "too-large"},
+    },
+)
+async def import_customers(
+    request: Request,
+    ctx: Ctx,
+    response: Response,
+    dry_run: Annotated[
+        bool, Query(description="Only check the file: report every bad row, change nothing")
+    ] = False,
+) -> ImportJobOut | ImportReport:
+    """Imports customers from CSV (columns in `IMPORT_COLUMNS`, see the README): with
+    `dry_run=true` every bad row is reported with its line and reason and nothing changes;
+    otherwise a file with any bad row is refused whole (422, the same list), and a good one
+    starts a job (202) whose counts `GET /v1/customer-imports/{id}` shows. Idempotent by
+    e-mail: a row whose e-mail already has a customer changes nothing."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_IMPORT_BYTES:
+        raise TooLarge()
+    raw = await request.body()
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise TooLarge()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Invalid("the file is not UTF-8", errors=[{"field": "body", "message": "not UTF-8"}]) from None
+    rows, problems = await asyncio.to_thread(parse_import, text)  # seconds for 100,000 rows: off the loop
+    problems = sorted([*problems, *await ctx.imports.check(rows)], key=lambda p: p["line"])
+    valid = len(rows) - len({p["line"] for p in problems if p["line"] in {r["line"] for r in rows}})
+    if dry_run:
+        response.status_code = 200
+        total = valid + len({p["line"] for p in problems if p["line"] > 1})
+        return ImportReport(dry_run=True, rows=total, valid=valid, problems=[dict(p) for p in problems])
+    if problems:
+        raise Invalid(
+            f"{len(problems)} problem(s) in the file; nothing was imported",
+            errors=[
+                {"field": p["field"] or "row", "message": p["message"], "line": p["line"]}
+                for p in problems[:1000]
+            ],
+        )
+    if not rows:
+        raise Invalid("the file has no customers", errors=[{"field": "body", "message": "no rows"}])
+    job = await ctx.imports.start(rows)
+    response.headers["Location"] = f"/v1/customer-imports/{job['_id']}"
+    return ImportJobOut.of(job)
+
+
+@imports_router.get("/customer-imports/{import_id}")
+async def get_import(import_id: str, ctx: Ctx) -> ImportJobOut:
+    """An import's progress: rows processed, created, existing (left unchanged), failed."""
+    return ImportJobOut.of(await ctx.imports.get(import_id))
+
+
+class TooLarge(DomainError):
+    status = 413
+    default_slug = "too-large"
+    default_title = "File too large"

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from crm_customers.service import Customers
+from crm_customers.service import Agents, Customers, Imports, Tasks
 from crm_customers.settings import CustomersSettings
 from crm_customers.store import CustomerStore
 from crm_servicekit.service import context
@@ -17,10 +17,21 @@ class Context:
     settings: CustomersSettings
     store: CustomerStore
     customers: Customers
+    agents: Agents
+    tasks: Tasks
+    imports: Imports
 
     @classmethod
     def build(cls, settings: CustomersSettings, store: CustomerStore) -> "Context":
-        return cls(settings, store, Customers(store, settings.source, settings.base_currency))
+        customers = Customers(store, settings.source, settings.base_currency)
+        return cls(
+            settings,
+            store,
+            customers,
+            Agents(store),
+            Tasks(store, settings.source),
+            Imports(store, customers),
+        )
 
 
 Ctx = Annotated[Context, Depends(context)]

@@ -1,22 +1,41 @@
 """Every HTTP request body and response of the customers API. Invalid input becomes a 422
 problem naming the field (servicekit)."""
 
+import csv
+import io
 import math
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr, ValidationError, field_validator
 
 from crm_contracts.outbound import CustomerStats
+from crm_contracts.types import email_key
 from crm_customers.domain.customer import COUNTRIES, normalize_phone, public_view
-from crm_customers.domain.documents import Customer, Gender, Note, Status
+from crm_customers.domain.documents import (
+    Agent,
+    Customer,
+    Gender,
+    ImportJob,
+    ImportProblem,
+    ImportRow,
+    NewAddress,
+    Note,
+    ProfileChanges,
+    Status,
+    Task,
+    TaskStatus,
+)
 from crm_customers.domain.stats import OrderStatus, OrderView
+from crm_customers.domain.tasks import is_overdue
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Text = Annotated[str, Field(max_length=200)]
 Tag = Annotated[str, Field(min_length=1, max_length=50)]
 MetaValue = Annotated[str, Field(max_length=500)] | int | float | bool | None
 Password = Annotated[SecretStr, Field(min_length=8, max_length=256)]
+AgentId = Annotated[str, Field(min_length=1, max_length=100)]
+NoteBody = Annotated[str, Field(min_length=1, max_length=5000)]
 
 
 class _Body(BaseModel):
@@ -50,6 +69,11 @@ def _metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return value
 
 
+class NoteCreate(_Body):
+    body: NoteBody
+    author: Text | None = None
+
+
 class CustomerFields(_Body):
     first_name: Name | None = None
     last_name: Name | None = None
@@ -61,6 +85,7 @@ class CustomerFields(_Body):
     birthday: date | None = None
     tags: list[Tag] | None = Field(default=None, max_length=100)
     metadata: dict[str, MetaValue] | None = None
+    sales_agent_id: AgentId | None = Field(default=None, description="An active agent (`/v1/agents`)")
 
     @field_validator("phone")
     @classmethod
@@ -86,6 +111,7 @@ class CustomerCreate(CustomerFields):
     )
     email_subscribed: bool | None = None
     status: Status = "enabled"
+    notes: list[NoteCreate] = Field(default_factory=list, max_length=20, description="Notes to add")
 
 
 class CustomerPatch(CustomerFields):
@@ -135,9 +161,140 @@ class AddressPatch(AddressFields):
     country_code: Annotated[str, Field(min_length=2, max_length=2)] | None = None
 
 
-class NoteCreate(_Body):
-    body: Annotated[str, Field(min_length=1, max_length=5000)]
-    author: Text | None = None
+class NotePatch(_Body):
+    body: NoteBody
+    edited_by: Text | None = Field(default=None, description="Who edits it (kept as `edited_by`)")
+
+
+class Authenticate(_Body):
+    email: EmailStr
+    password: Annotated[SecretStr, Field(min_length=1, max_length=256)]
+
+
+class BulkTags(_Body):
+    """Tags added to and removed from each customer given (removal wins for a tag in both)."""
+
+    customer_ids: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        min_length=1, max_length=1000
+    )
+    add: list[Tag] = Field(default_factory=list, max_length=100)
+    remove: list[Tag] = Field(default_factory=list, max_length=100)
+
+
+class BulkTagsResult(BaseModel):
+    updated: list[str] = Field(description="Customers whose tags changed (each published customer.updated)")
+    unchanged: list[str]
+    not_found: list[str]
+
+
+class TagCount(BaseModel):
+    tag: str
+    customers: int
+
+
+class AgentCreate(_Body):
+    name: Name
+    email: EmailStr
+    active: bool = True
+
+
+class AgentPatch(_Body):
+    name: Name | None = None
+    email: EmailStr | None = None
+    active: bool | None = None
+
+
+class AgentOut(BaseModel):
+    id: str
+    name: str
+    email: str
+    active: bool
+    calendar_feed: bool = Field(description="Whether a calendar feed secret exists")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, a: Agent) -> "AgentOut":
+        return cls(
+            id=a["_id"],
+            name=a["name"],
+            email=a["email"],
+            active=a["active"],
+            calendar_feed=a["calendar_token_sha256"] is not None,
+            created_at=a["created_at"],
+            updated_at=a["updated_at"],
+        )
+
+
+class CalendarFeed(BaseModel):
+    """The agent's feed: shown once (only its hash is stored); a new one revokes the old."""
+
+    path: str = Field(description="Path of the feed on this service; the secret is part of it")
+    url: str | None = Field(default=None, description="Full URL, when CRM_CUSTOMERS_PUBLIC_URL is set")
+    token: str
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise ValueError("must have a timezone (UTC: ...Z)")
+    return value
+
+
+class TaskCreate(_Body):
+    title: Name
+    notes: Annotated[str, Field(max_length=5000)] | None = None
+    due_at: datetime = Field(description="Date and time with a timezone; stored in UTC")
+    assignee_id: AgentId | None = Field(default=None, description="An active agent")
+
+    @field_validator("due_at")
+    @classmethod
+    def check_due(cls, v: datetime) -> datetime | None:
+        return _utc(v)
+
+
+class TaskPatch(_Body):
+    title: Name | None = None
+    notes: Annotated[str, Field(max_length=5000)] | None = None
+    due_at: datetime | None = None
+    assignee_id: AgentId | None = None
+    status: TaskStatus | None = Field(default=None, description="`done` records completed_at")
+
+    @field_validator("due_at")
+    @classmethod
+    def check_due(cls, v: datetime | None) -> datetime | None:
+        return _utc(v)
+
+
+class TaskOut(BaseModel):
+    id: str
+    version: int = Field(description="Incremented by every change (task.* events carry it)")
+    customer_id: str
+    title: str
+    notes: str | None
+    due_at: datetime
+    assignee_id: str | None
+    status: TaskStatus
+    overdue: bool = Field(description="Open and due before now")
+    completed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, t: Task, now: datetime) -> "TaskOut":
+        return cls(
+            id=t["_id"],
+            version=t["version"],
+            customer_id=t["customer_id"],
+            title=t["title"],
+            notes=t["notes"],
+            due_at=t["due_at"],
+            assignee_id=t["assignee_id"],
+            status=t["status"],
+            overdue=is_overdue(t, now),
+            completed_at=t["completed_at"],
+            created_at=t["created_at"],
+            updated_at=t["updated_at"],
+        )
 
 
 class PasswordSet(_Body):
@@ -193,6 +350,7 @@ class CustomerOut(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     addresses: list[AddressOut] = Field(default_factory=list)
     group_ids: list[str] = Field(default_factory=list)
+    sales_agent_id: str | None = None
     country: str | None = Field(default=None, description="Default shipping address, else the latest order's")
     city: str | None = None
     stats: CustomerStats = Field(default_factory=CustomerStats)
@@ -270,6 +428,8 @@ class NoteOut(BaseModel):
     body: str
     author: str | None
     created_at: datetime
+    edited_at: datetime | None = None
+    edited_by: str | None = None
 
     @classmethod
     def of(cls, n: Note) -> "NoteOut":
@@ -279,6 +439,8 @@ class NoteOut(BaseModel):
             body=n["body"],
             author=n.get("author"),
             created_at=n["created_at"],
+            edited_at=n.get("edited_at"),
+            edited_by=n.get("edited_by"),
         )
 
 
@@ -312,3 +474,222 @@ class CustomerExport(BaseModel):
     consent_record: ConsentRecord | None
     password: PasswordState
     versions: list[VersionOut]
+
+
+# CSV (exports): one header, one row per record. Cells that a spreadsheet would take for a
+# formula (=, +, -, @, tab, CR) are prefixed with a quote (OWASP's CSV injection advice).
+
+CUSTOMER_CSV_COLUMNS = [
+    "id", "email", "first_name", "last_name", "phone", "company", "gender", "birthday", "has_account",
+    "status", "tags", "email_subscribed", "sales_agent_id", "group_ids", "country", "city",
+    "number_of_orders", "total_spent", "currency", "created_at", "updated_at",
+]  # fmt: skip
+
+ORDER_CSV_COLUMNS = [
+    "order_id", "source", "placed_at", "currency", "total", "refunded", "net_total", "status",
+    "cancelled_at", "items", "quantity", "store_credit_used",
+]  # fmt: skip
+
+
+def csv_line(values: list[Any]) -> str:
+    out = io.StringIO()
+    cells = []
+    for v in values:
+        if v is None:
+            cells.append("")
+        elif isinstance(v, bool):
+            cells.append("true" if v else "false")
+        elif isinstance(v, datetime):
+            cells.append(v.isoformat().replace("+00:00", "Z"))
+        elif isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+            cells.append("'" + v)
+        else:
+            cells.append(str(v))
+    csv.writer(out, lineterminator="\r\n").writerow(cells)
+    return out.getvalue()
+
+
+def customer_csv_row(doc: Customer, currency: str) -> list[Any]:
+    return [
+        doc["id"], doc["email"], doc["first_name"], doc["last_name"], doc["phone"], doc["company"],
+        doc["gender"], doc["birthday"], doc["has_account"], doc["status"], ";".join(doc["tags"]),
+        doc["email_subscribed"], doc.get("sales_agent_id"), ";".join(doc["group_ids"]), doc["country"],
+        doc["city"], doc["stats"]["number_of_orders"], doc["spent"].get(currency, 0), currency,
+        doc["created_at"], doc["updated_at"],
+    ]  # fmt: skip
+
+
+def order_csv_row(v: OrderView) -> list[Any]:
+    o = v.order
+    items = o.get("items", [])
+    return [
+        o["order_id"], o["source"], o["placed_at"], o["currency"], o["total"], v.refunded, v.net,
+        v.status, v.cancelled_at, len(items), sum(i["quantity"] for i in items), o.get("store_credit_used", 0),
+    ]  # fmt: skip
+
+
+# CSV import: one customer per row; the header names the columns (any order, `email` required).
+
+_IMPORT_FIELDS = [
+    "email", "first_name", "last_name", "phone", "company", "gender", "birthday", "tags", "has_account",
+    "status", "email_subscribed", "sales_agent_id",
+]  # fmt: skip
+_ADDRESS_FIELDS = ["first_name", "last_name", "company", "line1", "line2", "city", "province", "postal_code",
+                   "country_code", "phone"]  # fmt: skip
+IMPORT_COLUMNS = [
+    *_IMPORT_FIELDS,
+    *(f"{kind}_{f}" for kind in ("shipping", "billing") for f in _ADDRESS_FIELDS),
+]
+MAX_IMPORT_ROWS = 200_000
+_BOOLS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+class ImportReport(BaseModel):
+    """What a CSV import would do (dry run), or why it was refused: every bad row, with its line
+    (the header is line 1) and reason."""
+
+    dry_run: bool
+    rows: int
+    valid: int
+    problems: list[dict[str, Any]] = Field(description="[{line, field, message}]")
+
+
+class ImportJobOut(BaseModel):
+    id: str
+    status: Literal["running", "done", "failed"]
+    rows: int
+    processed: int
+    created: int
+    existing: int = Field(description="E-mails that already had a customer: left unchanged")
+    failed: int
+    problems: list[dict[str, Any]]
+    started_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, j: ImportJob) -> "ImportJobOut":
+        return cls(id=j["_id"], **{k: v for k, v in j.items() if k != "_id"})
+
+
+def _problems(line: int, e: ValidationError, prefix: str = "") -> list[ImportProblem]:
+    out: list[ImportProblem] = []
+    for err in e.errors():
+        loc = [str(x) for x in err["loc"]]
+        field = prefix + loc[0] if loc else None
+        if field == "tags" or (field and field.startswith("tags")):
+            field = "tags"
+        out.append({"line": line, "field": field, "message": err["msg"]})
+    return out
+
+
+def parse_import(text: str) -> tuple[list[ImportRow], list[ImportProblem]]:
+    """The valid rows of a CSV import and a problem for every bad one (nothing is skipped
+    silently). A bad header makes the whole file a problem."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        return [], [{"line": 1, "field": None, "message": "empty file: a header line is required"}]
+    except csv.Error as e:
+        return [], [{"line": 1, "field": None, "message": f"not CSV: {e}"}]
+    unknown = [h for h in header if h not in IMPORT_COLUMNS]
+    if unknown or "email" not in header or len(set(header)) != len(header):
+        why = (
+            f"unknown columns {unknown} (known: {', '.join(IMPORT_COLUMNS)})"
+            if unknown
+            else "a column `email` is required"
+            if "email" not in header
+            else "a column is named twice"
+        )
+        return [], [{"line": 1, "field": None, "message": why}]
+    rows: list[ImportRow] = []
+    problems: list[ImportProblem] = []
+    seen: dict[str, int] = {}
+    count = 0
+    end = reader.line_num  # a record's line is where it starts (a quoted cell may span lines)
+    try:
+        for cells in reader:
+            line, end = end + 1, reader.line_num
+            if not any(c.strip() for c in cells):
+                continue
+            count += 1
+            if count > MAX_IMPORT_ROWS:
+                problems.append({"line": line, "field": None, "message": f"more than {MAX_IMPORT_ROWS} rows"})
+                break
+            if len(cells) != len(header):
+                problems.append(
+                    {"line": line, "field": None, "message": f"{len(cells)} cells for {len(header)} columns"}
+                )
+                continue
+            row, bad = _import_row(line, dict(zip(header, (c.strip() for c in cells), strict=True)))
+            if row is not None and not bad:
+                key = email_key(row["email"])
+                if key in seen:
+                    bad = [{"line": line, "field": "email", "message": f"same e-mail as line {seen[key]}"}]
+                else:
+                    seen[key] = line
+                    rows.append(row)
+            problems += bad
+    except csv.Error as e:
+        problems.append({"line": reader.line_num, "field": None, "message": f"not CSV: {e}"})
+    return rows, problems
+
+
+def _import_row(line: int, cells: dict[str, str]) -> tuple[ImportRow | None, list[ImportProblem]]:
+    given: dict[str, Any] = {}
+    bad: list[ImportProblem] = []
+    for f in _IMPORT_FIELDS:
+        v = cells.get(f, "")
+        if v == "":
+            continue
+        if f in ("has_account", "email_subscribed"):
+            if v.lower() not in _BOOLS:
+                bad.append({"line": line, "field": f, "message": "not a boolean (true/false)"})
+                continue
+            given[f] = _BOOLS[v.lower()]
+        elif f == "tags":
+            given[f] = [t for t in (t.strip() for t in v.split(";")) if t]
+        else:
+            given[f] = v
+    try:
+        body = CustomerCreate.model_validate(given)
+    except ValidationError as e:
+        bad += _problems(line, e)
+        body = None
+    addresses: list[NewAddress] = []
+    for kind in ("shipping", "billing"):
+        parts = {f: cells[f"{kind}_{f}"] for f in _ADDRESS_FIELDS if cells.get(f"{kind}_{f}")}
+        if not parts:
+            continue
+        try:
+            a = AddressCreate.model_validate({"type": kind, "is_default": True, **parts})
+            addresses.append(cast(NewAddress, a.model_dump()))
+        except ValidationError as e:
+            bad += _problems(line, e, prefix=f"{kind}_")
+    if body is None or bad:
+        return None, bad
+    profile = cast(ProfileChanges, body.model_dump(include=_PROFILE, exclude_unset=True))
+    if body.email_subscribed is not None:
+        profile["email_subscribed"] = body.email_subscribed
+    row: ImportRow = {
+        "line": line,
+        "email": body.email,
+        "has_account": body.has_account,
+        "profile": profile,
+        "addresses": addresses,
+    }
+    return row, []
+
+
+_PROFILE = {
+    "first_name",
+    "last_name",
+    "phone",
+    "company",
+    "gender",
+    "birthday",
+    "tags",
+    "status",
+    "sales_agent_id",
+}

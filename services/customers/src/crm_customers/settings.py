@@ -12,3 +12,9 @@ class CustomersSettings(ServiceSettings):
         validation_alias="CRM_BASE_CURRENCY",
         description="Currency whose total spent is indexed for `sort=total_spent`",
     )
+    public_url: str | None = Field(
+        default=None,
+        validation_alias="CRM_CUSTOMERS_PUBLIC_URL",
+        description="Where calendar apps reach this service (e.g. https://crm.example.com:8001); "
+        "with it, an agent's new calendar token comes with the feed's full URL",
+    )

@@ -16,11 +16,17 @@ Collections (database crm_customers):
   said; the latest statement per (group, customer) counts. deleted_groups {_id: group id}.
 - notes, credentials {_id: customer_id, hash} (Argon2 hashes, kept out of the versioned state).
 - consents {_id: lower-cased e-mail}: consent stated for an e-mail before it was a customer.
+- agents {_id: "agt_<hex>"}: sales agents; agent_emails {_id: lower-cased e-mail, agent_id}: the
+  claim that keeps agents' e-mails unique. Agents and notes are edited in place (last writer
+  wins): staff edit them by hand, nothing is derived from them, no event carries them.
+- tasks / tasks_changes {_id: "tsk_<hex>"}: tasks about a customer, versioned like customers
+  (each change an inserted (id, version) with its task.* event).
+- customer_imports {_id: "imp_<hex>"}: CSV import jobs and their counts.
 """
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
@@ -28,19 +34,25 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_customers.domain.documents import (
     Adjustment,
+    Agent,
+    AgentEmailClaim,
     Consent,
     Credentials,
     Customer,
     CustomerChange,
     EmailClaim,
+    ImportJob,
     Membership,
     Note,
     Order,
     StoredConsent,
+    Task,
 )
 from crm_customers.domain.search import FILTER_FIELDS, PREFIX_FIELDS, SORT_FIELDS, Query
 from crm_customers.domain.stats import OrderView, apply_adjustments
-from crm_servicekit.mongo import IndexSpec, insert_once
+from crm_customers.domain.tasks import TaskQuery
+from crm_servicekit.mongo import IndexSpec, insert_many_once, insert_once
+from crm_servicekit.outbox import pending
 from crm_servicekit.versioned import VersionedStore
 
 SEARCH_INDEXES = [
@@ -66,6 +78,17 @@ INDEXES: IndexSpec = {
     "deleted_groups": [],
     "credentials": [],
     "consents": [],
+    "agents": [
+        IndexModel([("name", ASCENDING), ("_id", ASCENDING)]),
+        IndexModel([("active", ASCENDING), ("name", ASCENDING), ("_id", ASCENDING)]),
+    ],
+    "agent_emails": [IndexModel([("agent_id", ASCENDING)])],
+    # Lists in due order per customer, per assignee, and of open tasks (overdue).
+    "customer_imports": [],
+    "tasks": [
+        IndexModel([(f, ASCENDING), ("due_at", ASCENDING), ("_id", ASCENDING)])
+        for f in ("customer_id", "assignee_id", "status")
+    ],
 }
 """The collections of this service beyond the versioned store's own (`CustomerStore.indexes`)."""
 
@@ -81,6 +104,7 @@ def _before(field: str, after: tuple[datetime, str] | None) -> dict[str, Any]:
 class CustomerStore:
     def __init__(self, db: AsyncDatabase, notify: Callable[[], None]) -> None:
         self.db = db
+        self._notify = notify
         self.customers = VersionedStore(db, "customers", notify)
         self.emails = db["customer_emails"]
         self.orders = db["orders"]
@@ -90,10 +114,15 @@ class CustomerStore:
         self.notes = db["notes"]
         self.credentials = db["credentials"]
         self.consents = db["consents"]
+        self.agents = db["agents"]
+        self.agent_emails = db["agent_emails"]
+        self.task_records = VersionedStore(db, "tasks", notify)
+        self.tasks = self.task_records.current
+        self.imports = db["customer_imports"]
 
     @property
     def indexes(self) -> IndexSpec:
-        return {**self.customers.indexes, **INDEXES}
+        return {**self.customers.indexes, **self.task_records.indexes, **INDEXES}
 
     # customers
 
@@ -249,9 +278,144 @@ class CustomerStore:
         docs = await self.notes.find(filt).sort([("created_at", -1), ("_id", -1)]).limit(limit).to_list()
         return cast(list[Note], docs)
 
+    async def note(self, customer_id: str, note_id: str) -> Note | None:
+        return cast(Note | None, await self.notes.find_one({"_id": note_id, "customer_id": customer_id}))
+
+    async def edit_note(
+        self, customer_id: str, note_id: str, body: str, at: datetime, by: str | None
+    ) -> bool:
+        result = await self.notes.update_one(
+            {"_id": note_id, "customer_id": customer_id},
+            {"$set": {"body": body, "edited_at": at, "edited_by": by}},
+        )
+        return result.matched_count == 1
+
     async def delete_note(self, customer_id: str, note_id: str) -> bool:
         result = await self.notes.delete_one({"_id": note_id, "customer_id": customer_id})
         return result.deleted_count == 1
+
+    # tags
+
+    async def tag_counts(self) -> dict[str, int]:
+        """Every tag in use and how many customers carry it (a pass over the customers: the
+        tag list is a staff screen, not a hot path)."""
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"tags": {"$exists": True, "$ne": []}}},
+            {"$unwind": "$tags"},
+            {"$group": {"_id": "$tags", "n": {"$sum": 1}}},
+        ]
+        cursor = await self.customers.current.aggregate(pipeline)
+        return {doc["_id"]: doc["n"] async for doc in cursor}
+
+    async def count_customers_of_agent(self, agent_id: str) -> int:
+        return await self.customers.current.count_documents({"sales_agent_id": agent_id})
+
+    # agents
+
+    async def add_agent(self, agent: Agent) -> None:
+        await self.agents.insert_one(dict(agent))
+
+    async def agent(self, agent_id: str) -> Agent | None:
+        return cast(Agent | None, await self.agents.find_one({"_id": agent_id}))
+
+    async def agents_page(
+        self, limit: int, after: tuple[str, str] | None, active: bool | None
+    ) -> list[Agent]:
+        clauses: list[dict[str, Any]] = []
+        if active is not None:
+            clauses.append({"active": active})
+        if after:
+            name, key = after
+            clauses.append({"$or": [{"name": {"$gt": name}}, {"name": name, "_id": {"$gt": key}}]})
+        filt: dict[str, Any] = {"$and": clauses} if len(clauses) > 1 else (clauses[0] if clauses else {})
+        docs = await self.agents.find(filt).sort([("name", 1), ("_id", 1)]).limit(limit).to_list()
+        return cast(list[Agent], docs)
+
+    async def save_agent(self, agent: Agent) -> None:
+        await self.agents.replace_one({"_id": agent["_id"]}, dict(agent))
+
+    async def delete_agent(self, agent_id: str) -> None:
+        await self.agents.delete_one({"_id": agent_id})
+        await self.agent_emails.delete_many({"agent_id": agent_id})
+
+    async def claim_agent_email(self, email_key: str, agent_id: str) -> bool:
+        """True: the e-mail is this agent's now (or was already)."""
+        claim: AgentEmailClaim = {"_id": email_key, "agent_id": agent_id}
+        if await insert_once(self.agent_emails, claim):
+            return True
+        existing = await self.agent_emails.find_one({"_id": email_key})
+        if existing is None:  # released in between
+            return await self.claim_agent_email(email_key, agent_id)
+        return cast(str, existing["agent_id"]) == agent_id
+
+    async def release_agent_email(self, email_key: str, agent_id: str) -> None:
+        await self.agent_emails.delete_one({"_id": email_key, "agent_id": agent_id})
+
+    # tasks
+
+    async def task(self, task_id: str) -> Task | None:
+        return cast(Task | None, await self.task_records.get(task_id))
+
+    async def commit_task(
+        self, task_id: str, version: int, task: Task | None, events: list[dict[str, Any]]
+    ) -> None:
+        """Records `task` (None: deleted) as `version` with its events; raises VersionConflict
+        (crm_servicekit.versioned) and then changes nothing."""
+        await self.task_records.commit(task_id, version, cast(dict[str, Any] | None, task), events)
+
+    async def task_ids_of(self, customer_id: str) -> list[str]:
+        return [t["_id"] async for t in self.tasks.find({"customer_id": customer_id}, projection={"_id": 1})]
+
+    async def tasks_page(self, query: TaskQuery, limit: int) -> list[Task]:
+        docs = await self.tasks.find(query.filter).sort(query.sort).limit(limit).to_list()
+        return cast(list[Task], docs)
+
+    async def count_open_tasks_of(self, agent_id: str) -> int:
+        return await self.tasks.count_documents({"assignee_id": agent_id, "status": "open"})
+
+    # CSV imports
+
+    async def claim_emails(self, claims: list[EmailClaim]) -> set[int]:
+        """Claims many e-mails in one command; returns the positions already owned."""
+        return await insert_many_once(self.emails, claims)
+
+    async def consents_for(self, email_keys: list[str]) -> dict[str, StoredConsent]:
+        """One query for a batch (`$in` is not pushed down on FerretDB: a pass over consents,
+        which hold only e-mails that were no customer when they stated consent)."""
+        if not email_keys:
+            return {}
+        docs = await self.consents.find({"_id": {"$in": email_keys}}).to_list()
+        return {d["_id"]: cast(StoredConsent, d) for d in docs}
+
+    async def create_many(self, docs: list[Customer], events: list[dict[str, Any]]) -> set[int]:
+        """Records new customers as their version 1 with their events, a batch in two commands
+        (the change records, then their projections), the way VersionedStore.commit records
+        one: the unique (id, version) still decides. Returns the positions whose version 1
+        existed already (someone else created that customer first); those change nothing."""
+        now = datetime.now(UTC)
+        changes = [
+            {
+                "_id": f"{d['id']}:1",
+                "doc_id": d["id"],
+                "version": 1,
+                "state": dict(d),
+                "recorded_at": now,
+                **pending([e]),
+            }
+            for d, e in zip(docs, events, strict=True)
+        ]
+        taken = await insert_many_once(self.customers.changes, changes)
+        await insert_many_once(
+            self.customers.current, [dict(d) for i, d in enumerate(docs) if i not in taken]
+        )
+        self._notify()
+        return taken
+
+    async def save_import(self, job: ImportJob) -> None:
+        await self.imports.replace_one({"_id": job["_id"]}, dict(job), upsert=True)
+
+    async def import_job(self, job_id: str) -> ImportJob | None:
+        return cast(ImportJob | None, await self.imports.find_one({"_id": job_id}))
 
     # history: the recorded versions of a customer
 

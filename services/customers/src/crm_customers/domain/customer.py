@@ -19,7 +19,7 @@ from crm_customers.domain.documents import (
     ProfileChanges,
     SearchKeys,
 )
-from crm_servicekit.errors import Conflict, Invalid
+from crm_servicekit.errors import Conflict, DomainError, Forbidden, Invalid
 
 # ISO 3166-1 alpha-2 codes: the regions libphonenumber knows, plus the few without phones.
 COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS) | {"AQ", "BV", "HM", "TF", "GS", "UM"}
@@ -131,6 +131,7 @@ def new_customer(
         "metadata": {},
         "addresses": [],
         "group_ids": [],
+        "sales_agent_id": None,
         "country": None,
         "city": None,
         "stats": no_orders(),
@@ -203,6 +204,8 @@ def new_profile(given: ProfileChanges, at: datetime) -> Profile:
         out["status"] = status
     if (subscribed := given.get("email_subscribed")) is not None:
         out.update(consent(subscribed, at, "api"))
+    if (agent := given.get("sales_agent_id")) is not None:
+        out["sales_agent_id"] = agent
     return out
 
 
@@ -240,7 +243,28 @@ def edit(doc: Customer, changes: ProfileChanges, at: datetime) -> Customer:
         out["company"] = changes["company"]
     if "gender" in changes:
         out["gender"] = changes["gender"]
+    if "sales_agent_id" in changes:
+        out["sales_agent_id"] = changes["sales_agent_id"]
     return out
+
+
+def retag(doc: Customer, add: list[str], remove: list[str]) -> Customer:
+    """The customer with tags `add` added (at the end, once) and `remove` taken away."""
+    gone = set(clean_tags(remove))
+    tags = [t for t in clean_tags([*doc["tags"], *add]) if t not in gone]
+    return {**doc, "tags": tags}
+
+
+class InvalidCredentials(DomainError):
+    """A wrong e-mail and password pair; never says which of the two was wrong."""
+
+    status = 401
+    default_slug = "invalid-credentials"
+    default_title = "Invalid e-mail or password"
+
+
+def account_disabled() -> Forbidden:
+    return Forbidden("this customer account is inactive", slug="account-disabled", title="Account disabled")
 
 
 def register(doc: Customer, profile: Profile, now: datetime) -> Customer:

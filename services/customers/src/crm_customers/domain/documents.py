@@ -106,6 +106,7 @@ class CustomerView(TypedDict):
     metadata: dict[str, MetaValue]
     addresses: list[Address]
     group_ids: list[str]
+    sales_agent_id: NotRequired[str | None]  # the customer's sales agent (agents), if any
     country: str | None  # the default shipping address's, else the latest order's
     city: str | None
     stats: CustomerStats
@@ -146,6 +147,8 @@ class Profile(TypedDict, total=False):
     email_subscribed: bool
     marketing_consent: MarketingConsent
     group_ids: list[str]
+    sales_agent_id: str | None
+    addresses: list[Address]
 
 
 class ProfileChanges(TypedDict, total=False):
@@ -163,6 +166,7 @@ class ProfileChanges(TypedDict, total=False):
     metadata: dict[str, MetaValue | None] | None
     status: Status | None
     email_subscribed: bool | None
+    sales_agent_id: str | None
 
 
 class OrderItem(TypedDict):
@@ -232,6 +236,97 @@ class Note(TypedDict):
     body: str
     author: str | None
     created_at: datetime
+    edited_at: NotRequired[datetime | None]  # the last edit of `body`
+    edited_by: NotRequired[str | None]  # who made it
+
+
+class Agent(TypedDict):
+    """agents {_id: "agt_<hex>"}: a sales agent (a record of its own, not a login)."""
+
+    _id: str
+    name: str
+    email: str
+    email_key: str
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+    calendar_token_sha256: str | None  # SHA-256 of the calendar feed's secret; None: no feed
+
+
+class AgentEmailClaim(TypedDict):
+    """agent_emails {_id: e-mail key}: which agent owns an e-mail (claimed by insert)."""
+
+    _id: str
+    agent_id: str
+
+
+class AgentChanges(TypedDict, total=False):
+    name: str
+    email: str
+    active: bool
+
+
+TaskStatus = Literal["open", "done"]
+
+
+class Task(TypedDict):
+    """tasks {_id: "tsk_<hex>"}: something to do about a customer, by a time, maybe by an agent."""
+
+    _id: str
+    version: int  # versioned (tasks_changes): every change is an inserted (id, version) with its event
+    customer_id: str
+    title: str
+    notes: str | None
+    due_at: datetime  # UTC
+    assignee_id: str | None  # an agent
+    status: TaskStatus
+    completed_at: datetime | None  # when it was marked done
+    created_at: datetime
+    updated_at: datetime
+
+
+class TaskChanges(TypedDict, total=False):
+    title: str
+    notes: str | None
+    due_at: datetime
+    assignee_id: str | None
+    status: TaskStatus
+
+
+class ImportRow(TypedDict):
+    """One customer of a CSV import, validated: what registering it would give it."""
+
+    line: int  # in the file, the header being line 1
+    email: str
+    has_account: bool
+    profile: ProfileChanges
+    addresses: list[NewAddress]
+
+
+class ImportProblem(TypedDict):
+    line: int
+    field: str | None
+    message: str
+
+
+ImportStatus = Literal["running", "done", "failed"]
+
+
+class ImportJob(TypedDict):
+    """customer_imports {_id: "imp_<hex>"}: an import and its progress (its only writer is the
+    task running it)."""
+
+    _id: str
+    status: ImportStatus
+    rows: int
+    processed: int
+    created: int
+    existing: int  # e-mails that already had a customer: left unchanged
+    failed: int
+    problems: list[ImportProblem]  # rows that failed while importing (the first 1,000)
+    started_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
 
 
 class Credentials(TypedDict):

@@ -1,9 +1,12 @@
 """Orders as this service stores them, with no I/O: the key of an order, and the documents an
 order.placed, order.cancelled and order.refunded become."""
 
+from typing import Any, Literal
+
 from crm_contracts.inbound import Address as OrderAddressIn
 from crm_contracts.inbound import OrderCancelled, OrderPlaced, OrderRefunded
 from crm_customers.domain.documents import Adjustment, Order, OrderAddress
+from crm_customers.domain.stats import OrderView
 from crm_servicekit.clock import to_ms
 
 
@@ -82,3 +85,29 @@ def refund(source: str, event_id: str, r: OrderRefunded) -> Adjustment:
         "event_id": event_id,
         "customer_id": None,
     }
+
+
+OrderSort = Literal["-placed_at", "placed_at", "-total", "total"]
+
+
+def _sort_value(v: OrderView, sort: OrderSort) -> int:
+    o = v.order
+    return o["total"] if sort.lstrip("-") == "total" else int(o["placed_at"].timestamp() * 1000)
+
+
+def sorted_views(
+    views: list[OrderView], sort: OrderSort, after: tuple[int, str] | None = None
+) -> list[OrderView]:
+    """A customer's orders in `sort` order (by date or by value, `-` for descending, the order
+    key breaking ties), from just after `after` (sort value, order key) when given."""
+    desc = sort.startswith("-")
+    keyed = sorted(((_sort_value(v, sort), v.order["_id"]), v) for v in views)
+    if desc:
+        keyed.reverse()
+    if after is not None:
+        keyed = [(k, v) for k, v in keyed if (k < after if desc else k > after)]
+    return [v for _, v in keyed]
+
+
+def sort_cursor(v: OrderView, sort: OrderSort) -> dict[str, Any]:
+    return {"s": sort, "v": _sort_value(v, sort), "id": v.order["_id"]}

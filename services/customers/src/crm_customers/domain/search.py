@@ -13,7 +13,7 @@ Sort = Literal["name", "-name", "created_at", "-created_at", "total_spent", "-to
 
 SORT_FIELDS = {"name": "name_sort", "created_at": "created_at", "total_spent": "spent_base"}
 PREFIX_FIELDS = ("email_key", "first_key", "last_key", "name_key")
-FILTER_FIELDS = ("group_ids", "tags", "has_account", "status")
+FILTER_FIELDS = ("group_ids", "tags", "has_account", "status", "sales_agent_id")
 
 ASCENDING, DESCENDING = 1, -1  # pymongo's values, without importing pymongo here
 
@@ -44,6 +44,7 @@ def build(
     group_id: str | None = None,
     tag: str | None = None,
     status: str | None = None,
+    sales_agent_id: str | None = None,
     sort: Sort = "-created_at",
     after: After | None = None,
 ) -> Query:
@@ -53,6 +54,7 @@ def build(
         ("group_ids", group_id),
         ("tags", tag),
         ("status", status),
+        ("sales_agent_id", sales_agent_id),
     ):
         if value is not None:
             clauses.append({field: value})

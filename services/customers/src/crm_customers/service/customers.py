@@ -8,6 +8,7 @@ learned from orders, group ids) is recomputed from what is stored, after loading
 builds on, so whichever writer commits last has seen every stored order.
 """
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from crm_customers.domain.documents import (
     Credentials,
     Customer,
     CustomerChange,
+    EmailClaim,
+    ImportRow,
     NewAddress,
     Note,
     Profile,
@@ -36,14 +39,20 @@ from crm_customers.domain.documents import (
 )
 from crm_customers.domain.passwords import hash_password, verify_password
 from crm_customers.domain.timeline import HistoryItem
+from crm_customers.service.agents import assignable
+from crm_customers.service.tasks import remove_all_of
 from crm_customers.store import CustomerStore
 from crm_servicekit.clock import now_ms, to_ms
-from crm_servicekit.errors import Forbidden, Invalid, NotFound
+from crm_servicekit.errors import Conflict, Forbidden, Invalid, NotFound
 from crm_servicekit.versioned import AlreadyApplied, retry_on_conflict
 
 log = logging.getLogger(__name__)
 
 After = tuple[datetime, str] | None  # a page of a timeline starts after this (time, id)
+
+
+async def _none() -> None:
+    return None
 
 
 class Erased(Exception):
@@ -233,18 +242,28 @@ class Customers:
         raise RuntimeError("the owner of this e-mail keeps being erased")
 
     async def register(
-        self, email: str, has_account: bool, given: ProfileChanges, password: str | None
+        self,
+        email: str,
+        has_account: bool,
+        given: ProfileChanges,
+        password: str | None,
+        notes: list[tuple[str, str | None]] | None = None,
     ) -> tuple[Customer, bool]:
         """A new customer, or the guest with this e-mail turned into a registered customer
-        (same record, history kept); `password` (registered customers only) is hashed.
-        Returns (customer, created)."""
+        (same record, history kept); `password` (registered customers only) is hashed;
+        `notes` ((body, author) pairs) are added to it. Returns (customer, created)."""
         if password and not has_account:
             raise Invalid(
                 "a guest has no password", errors=[{"field": "password", "message": "only with has_account"}]
             )
+        if agent_id := given.get("sales_agent_id"):
+            await assignable(self.store, "sales_agent_id", agent_id)
         profile = customer.new_profile(given, now_ms())
         hashed = await hash_password(password) if password else None
-        return await self._register(email, has_account, profile, hashed)
+        doc, created = await self._register(email, has_account, profile, hashed)
+        for body, author in notes or []:
+            await self.add_note(doc["id"], body, author)
+        return doc, created
 
     async def _register(
         self, email: str, has_account: bool, fields: Profile, password_hash: str | None
@@ -284,6 +303,81 @@ class Customers:
             await self.store.set_password_hash(doc["id"], password_hash, now)
         return doc, created
 
+    async def import_batch(self, rows: list[ImportRow]) -> tuple[int, int, list[ImportRow]]:
+        """New customers for the rows whose e-mail nobody owns, a batch in a few commands
+        (claims, consents, change records, projections); each is one version 1 with its
+        `customer.created`. Returns (created, existing, rows left for `import_customer`: an
+        e-mail claimed but without a customer, e.g. by an import that stopped half-way)."""
+        now = now_ms()
+        claims: list[EmailClaim] = [
+            {"_id": email_key(r["email"]), "customer_id": customer.new_customer_id()} for r in rows
+        ]
+        owned = await self.store.claim_emails(claims)
+        fresh = [i for i in range(len(rows)) if i not in owned]
+        consents = await self.store.consents_for([claims[i]["_id"] for i in fresh])
+        docs: list[Customer] = []
+        for i in fresh:
+            row, claim = rows[i], claims[i]
+            c = consents.get(claim["_id"])
+            initial: Profile = (
+                {
+                    "email_subscribed": c["state"] == "subscribed",
+                    "marketing_consent": {"state": c["state"], "at": c["at"], "source": c["source"]},
+                }
+                if c
+                else {}
+            )
+            given: Profile = {**initial, **self._imported_profile(row["profile"], row["addresses"], now)}
+            doc = customer.new_customer(
+                claim["customer_id"], email=row["email"], now=now, has_account=row["has_account"], **given
+            )
+            doc["country"], doc["city"] = customer.location(doc, None)
+            docs.append(doc)
+        # An import is bulk traffic (docs/contract.md 1): its events are marked so that live
+        # events need not wait behind them.
+        events = [{**self._event(EventType.CUSTOMER_CREATED, d), "crmlane": "bulk"} for d in docs]
+        raced = await self.store.create_many(docs, events)
+        created = len(docs) - len(raced)
+        # Claimed before: a customer exists (unchanged), or only the claim does (the single path
+        # decides, after reading the owner).
+        before = sorted(owned)
+        owners = await asyncio.gather(*(self.store.owner_of(claims[i]["_id"]) for i in before))
+        found = await asyncio.gather(*(self.store.get(o) if o else _none() for o in owners))
+        leftover = [rows[i] for i, f in zip(before, found, strict=True) if f is None]
+        existing = len(owned) - len(leftover) + len(raced)
+        return created, existing, leftover
+
+    def _imported_profile(
+        self, given: ProfileChanges, new_addresses: list[NewAddress], now: datetime
+    ) -> Profile:
+        profile = customer.new_profile(given, now)
+        addrs: list[Address] = []
+        for a in new_addresses:
+            addrs = addresses.add(addrs, addresses.new_address(a, now))
+        profile["addresses"] = addrs
+        return profile
+
+    async def import_customer(
+        self, email: str, has_account: bool, given: ProfileChanges, new_addresses: list[NewAddress]
+    ) -> bool:
+        """One row of a CSV import: a new customer with its profile and addresses in one
+        version; an e-mail that already has a customer changes nothing. True: created."""
+        owner = await self.store.owner_of(email_key(email))
+        if owner is not None and await self.store.get(owner) is not None:
+            return False
+        if agent_id := given.get("sales_agent_id"):
+            await assignable(self.store, "sales_agent_id", agent_id)
+        profile = self._imported_profile(given, new_addresses, now_ms())
+        key = email_key(email)
+        claimed = await self.store.claim_email(key, customer.new_customer_id())
+        if await self.store.get(claimed) is not None:
+            return False  # created meanwhile (an order, another import)
+        try:
+            _, created = await self._register(email, has_account, profile, None)
+        except Conflict:
+            return False
+        return created
+
     async def set_password(self, customer_id: str, password: str, current: str | None = None) -> Customer:
         """Sets or changes the password (Argon2id hash; never returned); with `current`, it
         must match the one set now (Forbidden otherwise). A guest given a password becomes a
@@ -305,6 +399,38 @@ class Customers:
         await self.store.set_password_hash(customer_id, hashed, now_ms())
         return doc
 
+    async def authenticate(self, email: str, password: str) -> Customer:
+        """The customer whose e-mail and password these are (a storefront's login). A wrong
+        pair is InvalidCredentials whichever part is wrong, after the same Argon2 work, so
+        neither the answer nor its time tells whether the e-mail is known; an inactive
+        account is `account-disabled`, said only to whoever knows its password."""
+        owner = await self.store.owner_of(email_key(email))
+        doc = await self.store.get(owner) if owner else None
+        stored = await self.store.password_hash(doc["id"]) if doc and doc["has_account"] else None
+        if not await verify_password(stored["hash"] if stored else None, password) or doc is None:
+            raise customer.InvalidCredentials()
+        if doc["status"] != "enabled":
+            raise customer.account_disabled()
+        return doc
+
+    async def retag(
+        self, customer_ids: list[str], add: list[str], remove: list[str]
+    ) -> tuple[list[str], list[str], list[str]]:
+        """Tags added to and removed from each customer given, one version (and one
+        customer.updated) per customer that changes. Returns (updated, unchanged, not found)."""
+        updated: list[str] = []
+        unchanged: list[str] = []
+        missing: list[str] = []
+        for customer_id in dict.fromkeys(customer_ids):
+            try:
+                before = await self.get(customer_id)
+            except NotFound:
+                missing.append(customer_id)
+                continue
+            after = await self._change(customer_id, lambda d: customer.retag(d, add, remove))
+            (updated if after["version"] != before["version"] else unchanged).append(customer_id)
+        return updated, unchanged, missing
+
     # editing
 
     async def edit(self, customer_id: str, changes: ProfileChanges) -> Customer:
@@ -315,6 +441,9 @@ class Customers:
                     f"{required} cannot be null", errors=[{"field": required, "message": "cannot be null"}]
                 )
         doc = await self.get(customer_id)
+        agent_id = changes.get("sales_agent_id")
+        if agent_id is not None and agent_id != doc.get("sales_agent_id"):
+            await assignable(self.store, "sales_agent_id", agent_id)
         new_email = changes.get("email")
         old_key, new_key = doc["email_key"], email_key(new_email) if new_email else None
         claimed = False
@@ -396,6 +525,16 @@ class Customers:
             "created_at": now_ms(),
         }
         await self.store.add_note(note)
+        return note
+
+    async def edit_note(self, customer_id: str, note_id: str, body: str, by: str | None) -> Note:
+        """A new body for the note, with when and by whom it was edited."""
+        await self.get(customer_id)
+        if not await self.store.edit_note(customer_id, note_id, body, now_ms(), by):
+            raise NotFound("Note", note_id)
+        note = await self.store.note(customer_id, note_id)
+        if note is None:  # deleted meanwhile
+            raise NotFound("Note", note_id)
         return note
 
     async def delete_note(self, customer_id: str, note_id: str) -> None:
@@ -543,6 +682,8 @@ class Customers:
             )
             await self.store.commit(customer_id, version, None, [gone], None)
 
+        await remove_all_of(self.store, self.source, customer_id)
         await retry_on_conflict(attempt)
-        # Whatever a handler stored while we were erasing goes too.
+        # Whatever a handler or request stored while we were erasing goes too.
         await self.store.erase_personal_data(customer_id, keys)
+        await remove_all_of(self.store, self.source, customer_id)

@@ -12,8 +12,15 @@ def unique_name(prefix: str = "Group") -> str:
     return f"{prefix} {uuid.uuid4().hex[:8]}"
 
 
-def customer_state(customer_id: str, version: int = 1) -> dict:
+def customer_state(
+    customer_id: str, version: int = 1, spend: dict[str, tuple[int, int]] | None = None
+) -> dict:
+    """CustomerState as the customers service publishes it; `spend`: currency -> (orders, total)."""
     now = datetime.now(UTC).isoformat()
+    per_currency = [
+        {"currency": cur, "orders": n, "total_spent": total, "average_order": total // n if n else 0}
+        for cur, (n, total) in sorted((spend or {}).items())
+    ]
     return {
         "id": customer_id,
         "version": version,
@@ -21,6 +28,10 @@ def customer_state(customer_id: str, version: int = 1) -> dict:
         "has_account": False,
         "created_at": now,
         "updated_at": now,
+        "stats": {
+            "number_of_orders": sum(n for n, _ in (spend or {}).values()),
+            "per_currency": per_currency,
+        },
     }
 
 

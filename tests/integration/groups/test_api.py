@@ -168,3 +168,76 @@ async def test_list_searches_by_name_and_paginates_with_member_counts(system, br
         assert [g["member_count"] for g in seen] == [0, 0, 1, 0, 0]
         bad = await http.get("/v1/groups", params={"cursor": "not-a-cursor"})
         assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "cursor"
+
+
+async def test_payment_terms_and_credit_limits_are_stored_validated_and_announced(system, broker: Broker):
+    """Issue 15: net days and a credit limit per currency (minor units) per group."""
+    groups = system.service("groups")
+    async with groups.client() as http:
+        for body, field in [
+            ({"payment_terms_days": -1}, "payment_terms_days"),
+            ({"payment_terms_days": 366}, "payment_terms_days"),
+            ({"credit_limits": [{"currency": "EUR", "amount": -1}]}, "credit_limits.0.amount"),
+            ({"credit_limits": [{"currency": "eur", "amount": 1}]}, "credit_limits.0.currency"),
+            ({"credit_limits": [{"currency": "EUR", "amount": 1.5}]}, "credit_limits.0.amount"),
+            ({"credit_limits": [{"currency": "EUR"}]}, "credit_limits.0.amount"),
+            (
+                {"credit_limits": [{"currency": "EUR", "amount": 1}, {"currency": "EUR", "amount": 2}]},
+                "credit_limits",
+            ),
+        ]:
+            r = await http.post("/v1/groups", json={"name": unique_name(), **body})
+            assert r.status_code == 422, (body, r.text)
+            assert field in [e["field"] for e in r.json()["errors"]], (body, r.json())
+        assert [
+            g
+            for g in (await http.get("/v1/groups", params={"limit": 200})).json()["items"]
+            if g["credit_limits"]
+        ] == []
+
+        group = await create_group(
+            http,
+            payment_terms_days=30,
+            credit_limits=[{"currency": "USD", "amount": 100_000}, {"currency": "EUR", "amount": 500_000}],
+        )
+        assert group["payment_terms_days"] == 30
+        assert group["credit_limits"] == [
+            {"currency": "EUR", "amount": 500_000},
+            {"currency": "USD", "amount": 100_000},
+        ]
+        plain = await create_group(http)
+        assert (plain["payment_terms_days"], plain["credit_limits"]) == (None, [])
+
+        bad = await http.patch(
+            f"/v1/groups/{group['id']}",
+            json={"credit_limits": [{"currency": "EUR", "amount": 1}, {"currency": "EUR", "amount": 1}]},
+        )
+        assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "credit_limits"
+        r = await http.patch(
+            f"/v1/groups/{group['id']}",
+            json={"payment_terms_days": 60, "credit_limits": [{"currency": "EUR", "amount": 0}]},
+        )
+        assert r.status_code == 200
+        assert (r.json()["payment_terms_days"], r.json()["credit_limits"], r.json()["version"]) == (
+            60,
+            [{"currency": "EUR", "amount": 0}],
+            2,
+        )
+        same = await http.patch(f"/v1/groups/{group['id']}", json={"payment_terms_days": 60})
+        assert same.json()["version"] == 2  # nothing changed: no new version
+        cleared = await http.patch(
+            f"/v1/groups/{group['id']}", json={"payment_terms_days": None, "credit_limits": None}
+        )
+        assert (cleared.json()["payment_terms_days"], cleared.json()["credit_limits"]) == (None, [])
+        assert (await http.get(f"/v1/groups/{group['id']}")).json() == cleared.json()
+
+    [created] = await broker.wait_for("group.created", lambda b: b["data"]["id"] == group["id"])
+    assert created["body"]["data"]["payment_terms_days"] == 30
+    assert created["body"]["data"]["credit_limits"] == group["credit_limits"]
+    updated = await broker.wait_for("group.updated", lambda b: b["data"]["id"] == group["id"], count=2)
+    assert [
+        (e["body"]["data"]["payment_terms_days"], e["body"]["data"]["credit_limits"]) for e in updated
+    ] == [
+        (60, [{"currency": "EUR", "amount": 0}]),
+        (None, []),
+    ]

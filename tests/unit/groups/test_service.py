@@ -55,6 +55,9 @@ class FakeStore:
     async def deletion_done(self, group_id):
         self.deletions.discard(group_id)
 
+    async def delete_group_prices(self, group_id):
+        self.prices = {k: v for k, v in getattr(self, "prices", {}).items() if v["group_id"] != group_id}
+
     # memberships
     async def member_count(self, group_id):
         return sum(1 for g, _ in self.members if g == group_id)
@@ -221,3 +224,12 @@ async def test_a_created_group_shows_times_as_the_database_keeps_them(store):
     view = await make_group(store)
     assert view["created_at"].microsecond % 1000 == 0 and view["created_at"] == view["updated_at"]
     assert [e["type"] for e in store.events] == ["group.created"]
+
+
+async def test_a_deleted_group_takes_its_price_list_and_memberships_with_it(store):
+    group = await make_group(store)
+    await Memberships(store, SETTINGS).change_members(group["id"], ["a"], [])
+    store.prices = {"p1": {"group_id": group["id"]}, "p2": {"group_id": "grp_other"}}
+    await Groups(store, SETTINGS).delete_group(group["id"])
+    assert list(store.prices) == ["p2"] and store.members == {}
+    assert [e["type"] for e in store.events][-1] == "group.deleted"

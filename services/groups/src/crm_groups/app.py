@@ -1,4 +1,5 @@
-"""Wiring of the groups service: settings, store, context, routes, handlers, the recovery job."""
+"""Wiring of the groups service: settings, store, context, routes, handlers, the recovery job,
+the default groups of a new installation."""
 
 from crm_groups.api import router
 from crm_groups.context import Context
@@ -21,7 +22,9 @@ async def setup(rt: Runtime) -> Wiring[Context]:
                 "finish-interrupted-changes",
                 settings.recovery_every_seconds,
                 ctx.memberships.finish_interrupted,
-            )
+            ),
+            # Runs at start (after the indexes exist) and again until it has succeeded once.
+            Periodic("create-default-groups", 10, ctx.groups.create_default_groups),
         ],
     )
 

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from crm_groups.service import Groups, Memberships
+from crm_groups.service import Groups, Memberships, PriceLists
 from crm_groups.settings import GroupsSettings
 from crm_groups.store import GroupStore
 from crm_servicekit.service import context
@@ -17,10 +17,17 @@ class Context:
     store: GroupStore
     groups: Groups
     memberships: Memberships
+    prices: PriceLists
 
     @classmethod
     def wire(cls, settings: GroupsSettings, store: GroupStore) -> "Context":
-        return cls(settings, store, Groups(store, settings), Memberships(store, settings))
+        return cls(
+            settings,
+            store,
+            Groups(store, settings),
+            Memberships(store, settings),
+            PriceLists(store, settings),
+        )
 
 
 Ctx = Annotated[Context, Depends(context)]

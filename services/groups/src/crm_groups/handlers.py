@@ -1,4 +1,5 @@
-"""Customer events -> the set of customers that exist, and leaving groups on erasure."""
+"""Customer events -> the set of customers that exist (with what they spent), and leaving
+groups on erasure."""
 
 from typing import Annotated
 
@@ -9,24 +10,41 @@ from crm_contracts.names import EventType
 from crm_contracts.outbound import CustomerDeleted
 from crm_contracts.types import Contract
 from crm_groups.context import Context
+from crm_groups.domain import Spend
 from crm_servicekit.consumer import EventHandlers
 
 handlers = EventHandlers()
 
 
+class SeenSpend(Contract):
+    currency: Annotated[str, Field(min_length=1, max_length=10)]
+    orders: int = Field(ge=0)
+    total_spent: int
+
+
+class SeenStats(Contract):
+    per_currency: list[SeenSpend] = Field(default_factory=list, max_length=500)
+
+
 class CustomerSeen(Contract):
-    """The part of `CustomerState` this service needs: it only keeps which customers exist,
-    so a change elsewhere in the customer's state can never make its events unprocessable here."""
+    """The part of `CustomerState` this service needs: which customers exist and what they have
+    spent (for group analytics), so a change elsewhere in the customer's state can never make
+    its events unprocessable here."""
 
     id: Annotated[str, Field(min_length=1, max_length=200)]
     version: int = Field(ge=1)
+    stats: SeenStats = Field(default_factory=SeenStats)
 
 
 @handlers.on(EventType.CUSTOMER_CREATED, CustomerSeen)
 @handlers.on(EventType.CUSTOMER_UPDATED, CustomerSeen)
 @handlers.on(EventType.CUSTOMER_REGISTERED, CustomerSeen)
 async def on_customer_seen(event: CloudEvent[CustomerSeen], ctx: Context) -> None:
-    await ctx.memberships.customer_seen(event.data.id, event.data.version)
+    spend: list[Spend] = [
+        {"currency": s.currency, "orders": s.orders, "total_spent": s.total_spent}
+        for s in event.data.stats.per_currency
+    ]
+    await ctx.memberships.customer_seen(event.data.id, event.data.version, spend)
 
 
 @handlers.on(EventType.CUSTOMER_DELETED, CustomerDeleted)

@@ -37,9 +37,21 @@ class GroupsSettings(ServiceSettings):
     recovery_every_seconds: float = Field(
         default=30.0, gt=0, validation_alias="CRM_GROUPS_RECOVERY_EVERY_SECONDS"
     )
+    default_groups: str = Field(
+        default="Standard,Business",
+        max_length=2000,
+        validation_alias="CRM_GROUPS_DEFAULT_GROUPS",
+        description="Comma-separated names of the groups a new installation starts with, each "
+        "created once (removing one later does not bring it back); empty: none",
+    )
     keep_records_days: float = Field(
         default=7.0,
         gt=0,
         validation_alias="CRM_GROUPS_KEEP_RECORDS_DAYS",
         description="How long records of finished membership changes are kept",
     )
+
+    @property
+    def default_group_names(self) -> list[str]:
+        names = [" ".join(n.split()) for n in self.default_groups.split(",")]
+        return list(dict.fromkeys(n[:100] for n in names if n))

@@ -14,8 +14,15 @@ domain/documents.py):
   a crash halfway is finished by the recovery job.
 - `membership_events` {_id: op id, outbox}: the events of one finished change, inserted once
   (unique op id), published by the outbox relay.
-- `known_customers` {_id: customer id, deleted}: which customers exist, from customer events.
+- `known_customers` {_id: customer id, deleted, spend, buyer}: which customers exist and what
+  they have spent, from customer events.
 - `group_deletions` {_id: group id}: a deletion whose memberships may still need clearing.
+- `group_prices` {_id: entry id, group_id, sku_key, outbox}: the price lists, one document per
+  entry, inserted with the group.pricing.updated of its creation (an outbox source).
+- `price_removals` {_id: "<entry id>:removed", outbox}: the removal of an entry, inserted once
+  before the entry is deleted (an outbox source).
+- `default_groups` {_id: name key, group_id, done}: the default groups of the installation,
+  each created at most once, whichever replica starts first.
 """
 
 import asyncio
@@ -29,6 +36,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_contracts.types import utcnow
 from crm_groups.domain import (
+    ALL_SKUS,
+    DefaultGroupClaim,
     GroupDeletion,
     GroupDoc,
     KnownCustomer,
@@ -36,8 +45,11 @@ from crm_groups.domain import (
     MembershipEvents,
     MembershipOp,
     NameClaim,
+    PriceDoc,
+    PriceRemoval,
     RemovalClaim,
     Removing,
+    Spend,
     chunks,
 )
 from crm_servicekit.mongo import IndexSpec, insert_many_once, insert_once
@@ -46,6 +58,7 @@ from crm_servicekit.versioned import VersionedStore
 
 BATCH = 1000  # ids per query or insert: bounded request sizes on MongoDB and FerretDB alike
 FEW = 64  # up to this many ids are looked up one by one by _id
+FEW_SPEND = 500  # the analytics of a group this small look its members up one by one
 STALE_CLAIM = timedelta(seconds=60)
 
 INDEXES: IndexSpec = {
@@ -59,8 +72,11 @@ INDEXES: IndexSpec = {
     "membership_events": list(OUTBOX_INDEXES),
     "group_names": [],
     "membership_removals": [],
-    "known_customers": [],
+    "known_customers": [IndexModel([("buyer", ASCENDING)])],
     "group_deletions": [],
+    "group_prices": [IndexModel([("group_id", ASCENDING), ("sku_key", ASCENDING)]), *OUTBOX_INDEXES],
+    "price_removals": list(OUTBOX_INDEXES),
+    "default_groups": [],
 }
 """The service's own indexes; `GroupStore.indexes` adds those of the versioned `groups`."""
 
@@ -80,6 +96,9 @@ class GroupStore:
         self.member_events = db["membership_events"]
         self.customers = db["known_customers"]
         self.deletions = db["group_deletions"]
+        self.prices = db["group_prices"]
+        self.price_removals = db["price_removals"]
+        self.defaults = db["default_groups"]
         self._notify = notify
 
     @property
@@ -88,7 +107,13 @@ class GroupStore:
 
     def outbox_sources(self) -> list[OutboxSource]:
         # Group changes first: in one relay pass a group.created goes out before its members.
-        return [self.groups.outbox_source(), OutboxSource(self.member_events)]
+        # Price entries before their removals: an entry added and removed is announced in order.
+        return [
+            self.groups.outbox_source(),
+            OutboxSource(self.member_events),
+            OutboxSource(self.prices),
+            OutboxSource(self.price_removals, prunable=True),
+        ]
 
     # --- groups ---------------------------------------------------------------------------
 
@@ -321,18 +346,48 @@ class GroupStore:
 
     # --- customers ------------------------------------------------------------------------
 
-    async def customer_seen(self, customer_id: str, version: int) -> None:
-        """A customer exists (from customer.created / updated / registered). Only this
-        consumer writes here; an erased customer stays erased."""
-        seen: KnownCustomer = {"_id": customer_id, "version": version, "deleted": False}
-        if not await insert_once(self.customers, seen):
+    async def customer_seen(self, customer_id: str, version: int, spend: list[Spend]) -> None:
+        """A customer exists (from customer.created / updated / registered), with what it has
+        spent. Only this consumer writes here; an erased customer stays erased; a version older
+        than the one stored changes nothing."""
+        fields = {"version": version, "spend": spend, "buyer": any(s["orders"] > 0 for s in spend)}
+        seen: KnownCustomer = {"_id": customer_id, "deleted": False, **fields}  # type: ignore[typeddict-item]
+        if await insert_once(self.customers, seen):
+            return
+        for _ in range(5):
             await self.customers.update_one(
-                {"_id": customer_id, "deleted": False, "version": {"$lt": version}},
-                {"$set": {"version": version}},
+                {"_id": customer_id, "deleted": False, "version": {"$lt": version}}, {"$set": fields}
             )
+            # FerretDB's update is read-then-write: a concurrent older version can land after
+            # ours. Read back, and write again until the stored version is at least ours.
+            stored = await self.customers.find_one({"_id": customer_id}, {"version": 1, "deleted": 1})
+            if stored is None or stored["deleted"] or stored.get("version", 0) >= version:
+                return
 
     async def customer_erased(self, customer_id: str) -> None:
-        await self.customers.update_one({"_id": customer_id}, {"$set": {"deleted": True}}, upsert=True)
+        await self.customers.update_one(
+            {"_id": customer_id},
+            {"$set": {"deleted": True, "buyer": False}, "$unset": {"spend": ""}},
+            upsert=True,
+        )
+
+    async def spend_of(self, customer_ids: Sequence[str]) -> dict[str, list[Spend]]:
+        """What each of these customers (who bought something) spent. A few are looked up by
+        `_id`; for more, the buyers are read (an index-served equality) and matched here."""
+        wanted = set(customer_ids)
+        if len(wanted) <= FEW_SPEND:
+            docs = await asyncio.gather(
+                *(self.customers.find_one({"_id": c, "buyer": True}, {"spend": 1}) for c in wanted)
+            )
+            return {d["_id"]: d.get("spend", []) for d in docs if d is not None}
+        return {
+            d["_id"]: d.get("spend", [])
+            async for d in self.customers.find({"buyer": True}, {"spend": 1})
+            if d["_id"] in wanted
+        }
+
+    async def member_ids(self, group_id: str) -> list[str]:
+        return [d["customer_id"] async for d in self.members.find({"group_id": group_id}, {"customer_id": 1})]
 
     async def customer_exists(self, customer_id: str) -> bool:
         return await self.customers.find_one({"_id": customer_id, "deleted": False}, {"_id": 1}) is not None
@@ -374,3 +429,70 @@ class GroupStore:
 
     async def stale_deletions(self, older_than: datetime) -> list[str]:
         return [d["_id"] async for d in self.deletions.find({"started_at": {"$lt": older_than}}).limit(100)]
+
+    # --- price lists ----------------------------------------------------------------------
+
+    async def add_price(self, entry: PriceDoc) -> None:
+        """The entry and the event of its creation, in one insert."""
+        await self.prices.insert_one(dict(entry))
+        self._notify()
+
+    async def price(self, price_id: str) -> PriceDoc | None:
+        return cast(PriceDoc | None, await self.prices.find_one({"_id": price_id}))
+
+    async def price_list(
+        self, group_id: str, sku: str | None, after: str | None, limit: int
+    ) -> list[PriceDoc]:
+        """A group's entries by id; `sku` keeps those of that SKU (not those of every SKU)."""
+        query: dict[str, Any] = {"group_id": group_id}
+        if sku is not None:
+            query["sku_key"] = sku
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        cursor = self.prices.find(query, {"outbox": 0}).sort("_id", ASCENDING).limit(limit)
+        return cast(list[PriceDoc], await cursor.to_list())
+
+    async def prices_for(self, group_ids: Sequence[str], sku: str) -> list[PriceDoc]:
+        """The entries of these groups for `sku` or for every SKU: two equality lookups per
+        group, each served by the (group_id, sku_key) index."""
+        found = await asyncio.gather(
+            *(
+                self.prices.find({"group_id": g, "sku_key": key}, {"outbox": 0}).to_list()
+                for g in group_ids
+                for key in dict.fromkeys((sku, ALL_SKUS))
+            )
+        )
+        return [cast(PriceDoc, d) for docs in found for d in docs]
+
+    async def remove_price(self, entry: PriceDoc, events: list[dict[str, Any]]) -> bool:
+        """Records the removal once (False: it was recorded already, by a retry or a concurrent
+        call), then deletes the entry. A retry after a crash between the two deletes it then."""
+        record: PriceRemoval = {
+            "_id": f"{entry['id']}:removed",
+            "group_id": entry["group_id"],
+            "recorded_at": utcnow(),
+            **pending(events),  # type: ignore[typeddict-item]
+        }
+        first = await insert_once(self.price_removals, record)
+        await self.prices.delete_one({"_id": entry["id"]})
+        if first:
+            self._notify()
+        return first
+
+    async def delete_group_prices(self, group_id: str) -> None:
+        await self.prices.delete_many({"group_id": group_id})
+
+    # --- default groups -------------------------------------------------------------------
+
+    async def claim_default(self, claim: DefaultGroupClaim) -> DefaultGroupClaim:
+        """The claim of this default group: ours if we inserted it first, else the stored one."""
+        if await insert_once(self.defaults, claim):
+            return claim
+        return cast(DefaultGroupClaim, await self.defaults.find_one({"_id": claim["_id"]}) or claim)
+
+    async def default_done(self, key: str) -> None:
+        await self.defaults.update_one({"_id": key}, {"$set": {"done": True}})
+
+    async def group_ever_recorded(self, group_id: str) -> bool:
+        """Whether any version of the group was ever recorded (a deleted one leaves its last)."""
+        return await self.groups.changes.find_one({"doc_id": group_id}, {"_id": 1}) is not None

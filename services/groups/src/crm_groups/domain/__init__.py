@@ -4,10 +4,14 @@
 - `groups`: ids, names, a new group, an edit, the group's view.
 - `metadata`: metadata limits and PATCH merging.
 - `membership`: the rules of a bulk membership change.
-- `pricing`: which group's pricing applies to a customer.
+- `analytics`: a group's members, buyers and spending.
+- `pricing`: which group's pricing applies to a customer; price-list entries and the price rule.
 """
 
+from crm_groups.domain.analytics import GroupAnalytics, group_analytics
 from crm_groups.domain.documents import (
+    CreditLimit,
+    DefaultGroupClaim,
     GroupDeletion,
     GroupDoc,
     KnownCustomer,
@@ -17,8 +21,11 @@ from crm_groups.domain.documents import (
     MetadataItem,
     MetadataValue,
     NameClaim,
+    PriceDoc,
+    PriceRemoval,
     RemovalClaim,
     Removing,
+    Spend,
 )
 from crm_groups.domain.groups import (
     CustomerGroupView,
@@ -26,6 +33,8 @@ from crm_groups.domain.groups import (
     GroupFields,
     GroupView,
     clean_name,
+    credit_limits,
+    default_group_id,
     edited,
     group_view,
     name_key,
@@ -34,13 +43,29 @@ from crm_groups.domain.groups import (
 )
 from crm_groups.domain.membership import UnknownCustomers, check_change, chunks, unique
 from crm_groups.domain.metadata import InvalidMetadata, MetadataLimits, merge_metadata
-from crm_groups.domain.pricing import applicable_pricing, has_pricing
+from crm_groups.domain.pricing import (
+    ALL_SKUS,
+    Candidate,
+    PriceFields,
+    Resolution,
+    applicable_pricing,
+    group_offer,
+    has_pricing,
+    new_price,
+    price_view,
+    resolve_price,
+)
 
 __all__ = [
+    "ALL_SKUS",
+    "Candidate",
+    "CreditLimit",
     "CustomerGroupView",
+    "DefaultGroupClaim",
     "GroupChanges",
     "GroupDeletion",
     "GroupDoc",
+    "GroupAnalytics",
     "GroupFields",
     "GroupView",
     "InvalidMetadata",
@@ -52,19 +77,31 @@ __all__ = [
     "MetadataLimits",
     "MetadataValue",
     "NameClaim",
+    "PriceDoc",
+    "PriceFields",
+    "PriceRemoval",
     "RemovalClaim",
+    "Resolution",
     "Removing",
+    "Spend",
     "UnknownCustomers",
     "applicable_pricing",
     "check_change",
     "chunks",
     "clean_name",
+    "credit_limits",
+    "default_group_id",
     "edited",
+    "group_analytics",
+    "group_offer",
     "group_view",
     "has_pricing",
     "merge_metadata",
     "name_key",
     "new_group",
     "new_group_id",
+    "new_price",
+    "price_view",
+    "resolve_price",
     "unique",
 ]

@@ -13,6 +13,13 @@ class MetadataItem(TypedDict):
     v: MetadataValue
 
 
+class CreditLimit(TypedDict):
+    """How far below zero a member's balance may go in one currency (buying on account)."""
+
+    currency: str
+    amount: int  # minor units, >= 0
+
+
 class GroupDoc(TypedDict):
     """`groups` (the current state) and the `state` of a `groups_changes` record."""
 
@@ -26,6 +33,8 @@ class GroupDoc(TypedDict):
     discount_percent: int | None
     price_tier: str | None
     priority: int
+    payment_terms_days: NotRequired[int | None]  # net days to pay an invoice; absent: none
+    credit_limits: NotRequired[list[CreditLimit]]  # at most one per currency
     created_at: datetime
     updated_at: datetime
 
@@ -88,12 +97,23 @@ class MembershipEvents(TypedDict):
     published: bool
 
 
+class Spend(TypedDict):
+    """What a customer has spent in one currency, as the customers service counts it
+    (cancelled orders left out, refunds deducted): from `stats.per_currency` of its events."""
+
+    currency: str
+    orders: int
+    total_spent: int  # minor units
+
+
 class KnownCustomer(TypedDict):
     """`known_customers`: a customer this service has seen, from customer events."""
 
     _id: str
     version: NotRequired[int]  # absent when erasure was the first thing seen
     deleted: bool
+    spend: NotRequired[list[Spend]]  # of the newest version seen; dropped on erasure
+    buyer: NotRequired[bool]  # has at least one order that counts: the analytics scan these
 
 
 class GroupDeletion(TypedDict):
@@ -101,3 +121,48 @@ class GroupDeletion(TypedDict):
 
     _id: str  # the group id
     started_at: datetime
+
+
+class PriceDoc(TypedDict):
+    """`group_prices` (an outbox source): one entry of a group's price list, with the
+    group.pricing.updated event of its creation (the entry and its event are one insert).
+
+    Either a fixed `amount` for one SKU in one currency, or `percent_off` for one SKU or for
+    every SKU (`sku` None), in one currency or in every currency (`currency` None)."""
+
+    _id: str  # the entry id, "prc_..."
+    id: str
+    group_id: str
+    sku: str | None
+    sku_key: str  # the sku, or "*" for every SKU: the equality lookups use it
+    currency: str | None
+    amount: int | None  # minor units
+    percent_off: int | None  # whole percent
+    starts_at: datetime | None  # inclusive; None: always began
+    ends_at: datetime | None  # exclusive; None: never ends
+    created_at: datetime
+    recorded_at: datetime
+    outbox: list[dict[str, Any]]
+    published: bool
+
+
+class PriceRemoval(TypedDict):
+    """`price_removals` (an outbox source): the removal of one price-list entry, inserted once
+    (unique `<entry id>:removed`) before the entry is deleted, so it is announced once."""
+
+    _id: str
+    group_id: str
+    recorded_at: datetime
+    outbox: list[dict[str, Any]]
+    published: bool
+
+
+class DefaultGroupClaim(TypedDict):
+    """`default_groups`: a default group of the installation, created at most once (unique
+    `_id` = its name key), whoever starts first; `done` once it exists (or its name was taken)."""
+
+    _id: str  # the name key
+    group_id: str  # deterministic from the name: every replica creates the same group
+    name: str
+    claimed_at: datetime
+    done: bool

@@ -1,8 +1,10 @@
 """The groups service's use cases, the only code that writes: `Groups` (create, edit, delete,
 read groups) and `Memberships` (change members, the customers that exist, finishing changes a
-crash interrupted, reading memberships and pricing). They raise crm_servicekit.errors."""
+crash interrupted, reading memberships and pricing) and `PriceLists` (price-list entries,
+the price a customer pays for a SKU). They raise crm_servicekit.errors."""
 
 from crm_groups.service.groups import Groups, Listing
 from crm_groups.service.membership import MembersChanged, Memberships
+from crm_groups.service.pricing import PriceLists
 
-__all__ = ["Groups", "Listing", "MembersChanged", "Memberships"]
+__all__ = ["Groups", "Listing", "MembersChanged", "Memberships", "PriceLists"]

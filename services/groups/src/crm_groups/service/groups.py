@@ -1,7 +1,8 @@
 """Creating, editing, deleting and reading groups: load, decide (domain), commit with the events."""
 
+import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from crm_contracts import new_event
@@ -14,9 +15,11 @@ from crm_groups.domain import (
     GroupView,
     MetadataLimits,
     clean_name,
+    default_group_id,
     edited,
     group_view,
     merge_metadata,
+    name_key,
     new_group,
     new_group_id,
 )
@@ -24,7 +27,9 @@ from crm_groups.settings import GroupsSettings
 from crm_groups.store import GroupStore
 from crm_servicekit.clock import now_ms
 from crm_servicekit.errors import Conflict, NotFound
-from crm_servicekit.versioned import retry_on_conflict
+from crm_servicekit.versioned import VersionConflict, retry_on_conflict
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -56,6 +61,7 @@ async def group_or_not_found(store: GroupStore, group_id: str) -> GroupDoc:
 class Groups:
     store: GroupStore
     settings: GroupsSettings
+    _defaults_done: bool = field(default=False, init=False)
 
     @property
     def metadata_limits(self) -> MetadataLimits:
@@ -155,5 +161,43 @@ class Groups:
             await store.deletion_done(group_id)
             raise
         await store.delete_all_members(group_id)
+        await store.delete_group_prices(group_id)
         await store.release_name(doc["name_key"], group_id)
         await store.deletion_done(group_id)
+
+    # --- default groups ---------------------------------------------------------------------
+
+    async def create_default_groups(self) -> None:
+        """Creates each configured default group once per installation, whichever replica
+        starts first (a unique claim per name, and the same group id on every replica). A
+        default group removed later is not made again; a name already taken is skipped."""
+        if self._defaults_done:
+            return
+        for name in self.settings.default_group_names:
+            key = name_key(name)
+            claim = await self.store.claim_default(
+                {
+                    "_id": key,
+                    "group_id": default_group_id(key),
+                    "name": clean_name(name),
+                    "claimed_at": now_ms(),
+                    "done": False,
+                }
+            )
+            if not claim["done"]:
+                await self._create_default(claim["group_id"], claim["name"])
+                await self.store.default_done(key)
+        self._defaults_done = True
+
+    async def _create_default(self, group_id: str, name: str) -> None:
+        store = self.store
+        if await store.group_ever_recorded(group_id):
+            return  # made before (by another replica, or before a crash), maybe removed since
+        doc = new_group(group_id, {"name": name}, {}, now_ms())
+        if not await store.claim_name(doc["name_key"], group_id):
+            log.info("default group %r not created: a group of that name exists", name)
+            return
+        try:
+            await store.record_group(doc, [self._state_event(EventType.GROUP_CREATED, doc, 0)])
+        except VersionConflict:
+            pass  # another replica created it at the same time

@@ -20,13 +20,16 @@ from crm_contracts.outbound import GroupMembersChanged
 from crm_contracts.types import utcnow
 from crm_groups.domain import (
     CustomerGroupView,
+    GroupAnalytics,
     GroupDoc,
     MembershipDoc,
     MembershipOp,
+    Spend,
     UnknownCustomers,
     applicable_pricing,
     check_change,
     chunks,
+    group_analytics,
     group_view,
     unique,
 )
@@ -58,9 +61,9 @@ class Memberships:
 
     # --- the customers that exist ------------------------------------------------------------
 
-    async def customer_seen(self, customer_id: str, version: int) -> None:
-        """customer.created / updated / registered: the customer exists."""
-        await self.store.customer_seen(customer_id, version)
+    async def customer_seen(self, customer_id: str, version: int, spend: list[Spend]) -> None:
+        """customer.created / updated / registered: the customer exists, and has spent this."""
+        await self.store.customer_seen(customer_id, version, spend)
 
     async def require_customer(self, customer_id: str) -> None:
         """NotFound for a customer this service does not know (or that was erased)."""
@@ -166,6 +169,7 @@ class Memberships:
             if await store.get(group_id) is None:
                 log.warning("finishing interrupted deletion of group %s", group_id)
                 await store.delete_all_members(group_id)
+                await store.delete_group_prices(group_id)
             await store.deletion_done(group_id)
         await store.prune(utcnow() - timedelta(days=self.settings.keep_records_days))
 
@@ -199,3 +203,11 @@ class Memberships:
         rows = await self.store.memberships_of(customer_id)
         groups = await self.store.groups_by_id([r["group_id"] for r in rows])
         return applicable_pricing(groups.values())
+
+    async def analytics(self, group_id: str) -> GroupAnalytics:
+        """Members, buyers, orders, total spent and average order of the group's current
+        members (their lifetime figures as the customers service counts them). Raises NotFound."""
+        await group_or_not_found(self.store, group_id)
+        members = await self.store.member_ids(group_id)
+        spend = await self.store.spend_of(members)
+        return group_analytics(len(members), spend.values())

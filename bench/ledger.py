@@ -149,6 +149,11 @@ async def scenario(
     work = plan(accounts, ops, seed=n_accounts)
     out: dict[str, Any] = {"accounts": n_accounts, "ops": ops, "concurrency": concurrency}
 
+    # The ledger moves money only for customers it has heard of: as if their customer.created
+    # had been consumed (the read model as the service stores it).
+    await db_ours["known_customers"].insert_many(
+        [{"_id": a, "version": 1, "email_key": f"{a}@example.com"} for a in accounts]
+    )
     bare = Bare(db_bare)
     await bare.setup()
     for label, do, records, key in (

@@ -20,6 +20,8 @@ ENV = {
     "CRM_REWARD_COUPON_VALUE": "500",
     "CRM_REWARD_COUPON_CURRENCY": "EUR",
     "CRM_REWARD_COUPON_DAYS": "30",
+    "CRM_LEDGER_TAKE_BACK_POINTS": "true",  # off by default (order-dependent, see settings)
+    "CRM_LEDGER_UNKNOWN_CUSTOMER_HTTP_WAIT_SECONDS": "3",  # known(): customer.created in flight
 }
 
 
@@ -30,6 +32,14 @@ def ledger(system):
 
 def cid() -> str:
     return f"cus_{uuid.uuid4().hex[:12]}"
+
+
+async def known(broker: Broker, email: str | None = None) -> str:
+    """A customer the ledger hears of (customer.created): money moves only for those. The
+    first request for it waits for the event (the unknown-customer grace)."""
+    c = cid()
+    await broker.publish(envelope("customer.created", customer_state(c, email or f"{c}@example.com")))
+    return c
 
 
 def iso(delta: timedelta) -> str:
@@ -106,7 +116,7 @@ async def entries(http, customer_id: str, **params) -> list[dict]:
 
 
 async def test_funding_unfunding_history_and_insufficient_funds(ledger, broker: Broker):
-    c = cid()
+    c = await known(broker)
     async with ledger.client() as http:
         await fund(http, c, 1000, reason="goodwill", operator="ops@shop")
         await fund(http, c, 250, currency="USD")
@@ -160,8 +170,8 @@ async def test_funding_unfunding_history_and_insufficient_funds(ledger, broker: 
         assert (await anonymous.get(f"/v1/accounts/{c}")).status_code == 401
 
 
-async def test_fifty_concurrent_unfundings_never_overdraw(ledger):
-    c = cid()
+async def test_fifty_concurrent_unfundings_never_overdraw(ledger, broker: Broker):
+    c = await known(broker)
     async with ledger.client() as http:
         await fund(http, c, 1000)
 
@@ -179,8 +189,8 @@ async def test_fifty_concurrent_unfundings_never_overdraw(ledger):
         assert sorted(e["balance_after"] for e in unfundings) == list(range(0, 1000, 100))
 
 
-async def test_idempotency_key_replays_the_first_result_and_refuses_another_body(ledger):
-    c = cid()
+async def test_idempotency_key_replays_the_first_result_and_refuses_another_body(ledger, broker: Broker):
+    c = await known(broker)
     key = f"key-{uuid.uuid4()}"
     body = {"kind": "funding", "amount": 500, "currency": "EUR", "reason": "welcome"}
     async with ledger.client() as http:
@@ -214,7 +224,7 @@ async def test_idempotency_key_replays_the_first_result_and_refuses_another_body
 
 
 async def test_order_with_store_credit_debits_once_or_is_rejected(ledger, broker: Broker):
-    c = cid()
+    c = await known(broker)
     async with ledger.client() as http:
         await fund(http, c, 1000)
         paid = envelope("order.placed", order(c, credit=600))
@@ -249,7 +259,7 @@ async def test_order_with_store_credit_debits_once_or_is_rejected(ledger, broker
 
 
 async def test_concurrent_orders_spending_credit_never_overdraw(ledger, broker: Broker):
-    c = cid()
+    c = await known(broker)
     async with ledger.client() as http:
         await fund(http, c, 1000)
         await asyncio.gather(
@@ -281,8 +291,8 @@ async def test_store_credit_of_an_unknown_guest_is_dead_lettered_then_found_by_e
 
 
 async def test_replaying_every_event_twice_changes_nothing(ledger, broker: Broker, mongo, system):
-    c1, c2 = cid(), cid()
     e2 = f"{uuid.uuid4().hex[:8]}@example.com"
+    c1, c2 = await known(broker), await known(broker, e2)
     async with ledger.client() as http:
         await fund(http, c1, 1000)
         await fund(http, c2, 500, expires_at=iso(timedelta(days=5)))
@@ -346,7 +356,7 @@ async def test_replaying_every_event_twice_changes_nothing(ledger, broker: Broke
 
 
 async def test_hold_blocks_a_debit_the_balance_alone_would_allow(ledger, broker: Broker):
-    c = cid()
+    c = await known(broker)
     async with ledger.client() as http:
         await fund(http, c, 1000)
         r = await http.post(f"/v1/accounts/{c}/holds", json={"amount": 800, "currency": "EUR"})
@@ -380,8 +390,8 @@ async def test_hold_blocks_a_debit_the_balance_alone_would_allow(ledger, broker:
     assert (data.amount, data.captured_amount, data.available_after) == (800, 700, 300)
 
 
-async def test_hold_with_idempotency_key_is_placed_once(ledger):
-    c = cid()
+async def test_hold_with_idempotency_key_is_placed_once(ledger, broker: Broker):
+    c = await known(broker)
     key = f"key-{uuid.uuid4()}"
     async with ledger.client() as http:
         await fund(http, c, 1000)
@@ -404,7 +414,7 @@ async def test_hold_with_idempotency_key_is_placed_once(ledger):
 
 
 async def test_order_captures_its_hold_once_and_void_releases(ledger, broker: Broker):
-    c = cid()
+    c = await known(broker)
     async with ledger.client() as http:
         await fund(http, c, 1000)
         h1 = (await http.post(f"/v1/accounts/{c}/holds", json={"amount": 400, "currency": "EUR"})).json()
@@ -425,7 +435,7 @@ async def test_order_captures_its_hold_once_and_void_releases(ledger, broker: Br
 
 
 async def test_hold_expires_and_releases_the_amount(ledger, broker: Broker):
-    c = cid()
+    c = await known(broker)
     async with ledger.client() as http:
         await fund(http, c, 1000)
         hold = (
@@ -444,7 +454,7 @@ async def test_hold_expires_and_releases_the_amount(ledger, broker: Broker):
 
 
 async def test_soonest_expiring_credit_is_spent_first_and_the_rest_expires(ledger, broker: Broker):
-    c = cid()
+    c = await known(broker)
     async with ledger.client() as http:
         await fund(http, c, 500)  # never expires
         late = await fund(http, c, 300, expires_at=iso(timedelta(days=30)))
@@ -478,7 +488,7 @@ async def test_soonest_expiring_credit_is_spent_first_and_the_rest_expires(ledge
 async def test_credit_that_expired_while_the_ledger_was_down_expires_once_after_restart(
     system, ledger, broker: Broker
 ):
-    c = cid()
+    c = await known(broker)
     async with ledger.client() as http:
         await fund(http, c, 700)
         await fund(http, c, 300, expires_at=iso(timedelta(seconds=2)))
@@ -502,7 +512,7 @@ async def test_credit_that_expired_while_the_ledger_was_down_expires_once_after_
 
 
 async def test_coupon_issued_exactly_when_points_reach_the_target(ledger, broker: Broker):
-    c = cid()
+    c = await known(broker)
     first = envelope("order.placed", order(c, total=9950))  # 99 points
     await broker.publish(first)
     await broker.publish(first)
@@ -525,13 +535,15 @@ async def test_coupon_issued_exactly_when_points_reach_the_target(ledger, broker
         assert len(broker.events("reward.coupon.issued", lambda b: b["data"]["customer_id"] == c)) == 3
 
         code = coupon["code"]
-        r1 = await http.post(f"/v1/coupons/{code}/redeem", json={"order_id": "ord_a"})
-        r2 = await http.post(f"/v1/coupons/{code}/redeem", json={"order_id": "ord_a"})
+        mine = {"customer_id": c}
+        r1 = await http.post(f"/v1/coupons/{code}/redeem", json={**mine, "order_id": "ord_a"})
+        r2 = await http.post(f"/v1/coupons/{code}/redeem", json={**mine, "order_id": "ord_a"})
         assert r1.status_code == r2.status_code == 200 and r1.json() == r2.json()
         assert r1.json()["status"] == "redeemed"
-        r3 = await http.post(f"/v1/coupons/{code}/redeem", json={"order_id": "ord_b"})
+        r3 = await http.post(f"/v1/coupons/{code}/redeem", json={**mine, "order_id": "ord_b"})
         assert r3.status_code == 409 and r3.json()["type"].endswith("/coupon-used")
-        assert (await http.post("/v1/coupons/RW-NOPE/redeem")).status_code == 404
+        assert (await http.post("/v1/coupons/RW-NOPE/redeem", json=mine)).status_code == 404
+        assert (await http.post(f"/v1/coupons/{code}/redeem")).status_code == 422  # who redeems?
 
 
 async def _points(http, customer_id: str, points: int) -> bool:
@@ -552,7 +564,7 @@ async def test_points_of_a_guest_order_wait_for_the_customer_to_be_known(ledger,
 
 
 async def test_customer_deleted_keeps_entries_but_anonymises_them(ledger, broker: Broker):
-    c = cid()
+    c = await known(broker)
     async with ledger.client() as http:
         await fund(http, c, 400, reason="apology to Ana Lima", operator="bob@shop")
         key = f"key-{uuid.uuid4()}"
@@ -567,7 +579,150 @@ async def test_customer_deleted_keeps_entries_but_anonymises_them(ledger, broker
         items = await eventually(anonymised)
         assert [e["amount"] for e in items] == [-100, 400]
         assert (await balance(http, c))["balance"] == 300
-        # the stored response that repeated the reason is gone; the entry is not booked twice
+        # the stored response that repeated the reason is gone; no money moves for them any more
         again = await http.post(f"/v1/accounts/{c}/entries", json=body, headers={"Idempotency-Key": key})
-        assert again.status_code == 201 and again.json()["reason"] is None
+        assert again.status_code == 404 and again.json()["type"].endswith("/not-found")
         assert (await balance(http, c))["balance"] == 300
+
+
+# -- issue 16: refunds by refund id, known customers, coupons bound to their owner, points back --
+
+
+def refunded(order_id: str, customer_id: str, amount: int, refund_id: str | None, to_credit: bool) -> dict:
+    body = {
+        "order_id": order_id,
+        "refunded_at": "2026-11-23T10:00:00Z",
+        "customer": {"email": "x@example.com", "customer_id": customer_id},
+        "currency": "EUR",
+        "amount": amount,
+        "to_store_credit": to_credit,
+    }
+    return {**body, "refund_id": refund_id} if refund_id else body
+
+
+async def _rewards(http, customer_id: str) -> dict:
+    return (await http.get(f"/v1/customers/{customer_id}/rewards")).json()
+
+
+async def test_a_refund_re_sent_under_a_new_event_id_counts_once_and_takes_points_back(
+    ledger, broker: Broker
+):
+    c = await known(broker)
+    placed = order(c, total=8000)  # 80 points (target 100: no coupon yet)
+    await broker.publish(envelope("order.placed", placed))
+    async with ledger.client() as http:
+        await eventually(lambda: _points(http, c, 80))
+        oid = placed["order_id"]
+        for _ in range(3):  # the same refund, each time under a new event id
+            await broker.publish(envelope("order.refunded", refunded(oid, c, 2000, "rf-1", True)))
+        await broker.publish(envelope("order.refunded", refunded(oid, c, 1000, "rf-2", False)))
+        await broker.wait_for("reward.points.reversed", lambda b: b["data"]["customer_id"] == c, count=2)
+        await eventually(lambda: _points(http, c, 50))  # 20 + 10 taken back
+        await eventually(lambda: _kinds(http, c, "refund", 1))
+        await asyncio.sleep(1)  # the re-sent copies had their chance
+        assert [e["amount"] for e in await entries(http, c, kind="refund")] == [2000]
+        assert (await balance(http, c))["balance"] == 2000
+        rewards = await _rewards(http, c)
+        assert (rewards["points"], rewards["earned_total"], rewards["reversed_total"]) == (50, 80, 30)
+        # the two refunds are handled in either order: each takes back its share once
+        movements = {m["points"]: m for m in rewards["movements"] if m["kind"] == "reversed"}
+        assert sorted(movements) == [-20, -10] and all(m["order_id"] == oid for m in movements.values())
+        assert movements[-10]["reason"].startswith(f"order {oid} refunded 1000 EUR (")
+        assert movements[-10]["reason"].endswith(": 10 of its 80 points taken back")
+    events = broker.events("reward.points.reversed", lambda b: b["data"]["customer_id"] == c)
+    assert sorted((e["body"]["data"]["refund_id"], e["body"]["data"]["points"]) for e in events) == [
+        ("rf-1", 20),
+        ("rf-2", 10),
+    ]
+
+
+async def test_a_cancelled_order_takes_back_its_points_once_never_below_zero(ledger, broker: Broker):
+    c = await known(broker)
+    placed = order(c, total=12000)  # 120 points: a coupon for 100, 20 left
+    await broker.publish(envelope("order.placed", placed))
+    await broker.wait_for("reward.coupon.issued", lambda b: b["data"]["customer_id"] == c)
+    cancelled = {
+        "order_id": placed["order_id"],
+        "cancelled_at": "2026-11-23T10:00:00Z",
+        "customer": {"email": "x@example.com", "customer_id": c},
+    }
+    await broker.publish(envelope("order.cancelled", cancelled))
+    await broker.publish(envelope("order.cancelled", cancelled))
+    reversed_ = await broker.wait_for("reward.points.reversed", lambda b: b["data"]["customer_id"] == c)
+    data = reversed_[0]["body"]["data"]
+    assert (data["cause"], data["requested"], data["points"], data["points_after"]) == (
+        "cancellation",
+        120,
+        20,
+        0,
+    )
+    assert "100 more were due but the balance was 20" in data["reason"]
+    async with ledger.client() as http:
+        await eventually(lambda: _points(http, c, 0))
+        await broker.publish(envelope("order.placed", order(c, total=3000)))
+        await eventually(lambda: _points(http, c, 30))  # no debt carried into later orders
+    assert len(broker.events("reward.points.reversed", lambda b: b["data"]["customer_id"] == c)) == 1
+
+
+async def test_money_never_moves_for_an_unknown_or_erased_customer(ledger, broker: Broker):
+    stranger = cid()
+    async with ledger.client() as http:
+        for path, body in (
+            (f"/v1/accounts/{stranger}/entries", {"kind": "funding", "amount": 500, "currency": "EUR"}),
+            (f"/v1/accounts/{stranger}/holds", {"amount": 100, "currency": "EUR"}),
+        ):
+            r = await http.post(path, json=body)
+            assert r.status_code == 404 and r.json()["type"].endswith("/not-found"), r.text
+        assert (await http.get(f"/v1/accounts/{stranger}")).json()["balances"] == []
+
+        # Created a moment ago: its customer.created is in flight; the request waits for it.
+        late = cid()
+        post = asyncio.create_task(
+            http.post(
+                f"/v1/accounts/{late}/entries", json={"kind": "funding", "amount": 500, "currency": "EUR"}
+            )
+        )
+        await asyncio.sleep(0.5)
+        await broker.publish(envelope("customer.created", customer_state(late, f"{late}@example.com")))
+        assert (await post).status_code == 201
+
+        c = await known(broker)
+        await fund(http, c, 1000)
+        hold = (await http.post(f"/v1/accounts/{c}/holds", json={"amount": 300, "currency": "EUR"})).json()
+        await broker.publish(envelope("customer.deleted", {"id": c}))
+
+        async def refused():  # a probe that moves no money
+            return (await http.get(f"/v1/customers/{c}/referral")).status_code == 404
+
+        await eventually(refused)
+        # a late customer.updated of the erased customer brings nothing back
+        await broker.publish(envelope("customer.updated", customer_state(c, "new@example.com", version=7)))
+        await asyncio.sleep(0.5)
+        started = time.monotonic()
+        assert (
+            await http.post(f"/v1/accounts/{c}/holds", json={"amount": 1, "currency": "EUR"})
+        ).status_code == 404
+        assert time.monotonic() - started < 2  # erased: refused at once, not after the grace
+        assert (await http.post(f"/v1/accounts/{c}/holds/{hold['id']}/capture")).status_code == 404
+        assert (await http.post(f"/v1/accounts/{c}/holds/{hold['id']}/void")).status_code == 200  # releases
+        assert (await balance(http, c))["balance"] == 1000
+
+
+async def test_a_coupon_is_redeemed_only_by_its_owner_and_once_under_concurrency(ledger, broker: Broker):
+    c, other = await known(broker), await known(broker)
+    await broker.publish(envelope("order.placed", order(c, total=10000)))
+    issued = await broker.wait_for("reward.coupon.issued", lambda b: b["data"]["customer_id"] == c)
+    code = issued[0]["body"]["data"]["code"]
+    async with ledger.client() as http:
+        r = await http.post(f"/v1/coupons/{code}/redeem", json={"customer_id": other, "order_id": "ord_x"})
+        assert r.status_code == 404 and r.json()["type"].endswith("/not-found")
+        replies = await asyncio.gather(
+            *(
+                http.post(f"/v1/coupons/{code}/redeem", json={"customer_id": c, "order_id": f"ord_{i}"})
+                for i in range(10)
+            )
+        )
+        assert sorted(r.status_code for r in replies) == [200] + [409] * 9, [r.text for r in replies]
+        assert all(r.json()["type"].endswith("/coupon-used") for r in replies if r.status_code == 409)
+        (coupon,) = (await http.get(f"/v1/customers/{c}/coupons")).json()["items"]
+        assert coupon["status"] == "redeemed"

@@ -2,27 +2,41 @@
 handlers get back (domain errors with their HTTP members, events, parked points)."""
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from crm_contracts.inbound import OrderPlaced
+from crm_contracts.inbound import OrderCancelled, OrderPlaced, OrderRefunded
 from crm_contracts.outbound import CustomerState
 from crm_contracts.types import email_key
-from crm_ledger.domain import AccountState, HoldNotActive, InsufficientFunds, Program
-from crm_ledger.service import Customers, Ledger, Rewards
+from crm_ledger.domain import AccountState, CouponTerms, HoldNotActive, InsufficientFunds, Program, Threshold
+from crm_ledger.service import Customers, Ledger, Programmes, Rewards
 from crm_ledger.store import account_key
 from crm_servicekit.errors import Conflict, Invalid, NotFound
 from crm_servicekit.versioned import AlreadyApplied, VersionConflict
 
 PROGRAM = Program(
     points_per_unit=1,
-    target=100,
-    coupon_kind="amount",
-    coupon_value=500,
-    coupon_currency="EUR",
-    coupon_days=30,
+    thresholds=(Threshold(100, CouponTerms("amount", 500, "EUR", 30)),),
 )
+
+
+class FakeProgrammeStore:
+    def __init__(self):
+        self.docs: dict[str, dict] = {}
+
+    async def all(self):
+        return list(self.docs.values())
+
+    async def record(self, doc):
+        if doc["_id"] in self.docs:
+            return False
+        self.docs[doc["_id"]] = doc
+        return True
+
+
+def programmes(default: Program = PROGRAM) -> Programmes:
+    return Programmes(FakeProgrammeStore(), default, cache_seconds=0)  # type: ignore[arg-type]
 
 
 class FakeJournal:
@@ -78,12 +92,20 @@ def ledger() -> tuple[Ledger, FakeJournal]:
 
 
 def order(
-    customer_id: str | None, credit: int, total: int = 0, hold_id: str | None = None, email="a@example.com"
+    customer_id: str | None,
+    credit: int,
+    total: int = 0,
+    hold_id: str | None = None,
+    email="a@example.com",
+    order_id: str = "o1",
+    placed_at: datetime | None = None,
+    referral_code: str | None = None,
 ):
     return OrderPlaced.model_validate(
         {
-            "order_id": "o1",
-            "placed_at": datetime.now(UTC).isoformat(),
+            "order_id": order_id,
+            "referral_code": referral_code,
+            "placed_at": (placed_at or datetime.now(UTC)).isoformat(),
             "customer": {"email": email, "customer_id": customer_id},
             "currency": "EUR",
             "total": max(total, credit),
@@ -142,6 +164,38 @@ class FakeRewardStore:
         self.codes: dict[str, str] = {}
         self.causes: set[str] = set()
         self.events: list[dict] = []
+        self.order_points: dict[str, dict] = {}
+        self.parked: dict[str, dict] = {}
+        self.birthdays: dict[str, dict] = {}
+        self.referral_codes: dict[str, str] = {}
+        self.referrals: dict[str, dict] = {}
+        self.reversals: dict[str, dict] = {}
+
+    async def record_reversal(self, doc):
+        self.reversals.setdefault(doc["_id"], doc)
+
+    async def share_code(self, customer_id, code):
+        self.referral_codes.setdefault(code, customer_id)
+
+    async def sharer_of(self, code):
+        return self.referral_codes.get(code)
+
+    async def record_referral(self, doc):
+        return self.referrals.setdefault(doc["_id"], doc)
+
+    async def conversions_of(self, referrer_id):
+        return sum(r["referrer_id"] == referrer_id for r in self.referrals.values())
+
+    async def earned_before(self, customer_id, order_id):
+        return any(
+            p["customer_id"] == customer_id and p["order_id"] != order_id for p in self.order_points.values()
+        )
+
+    async def birthday_done(self, customer_id, year):
+        return f"{customer_id}:{year}" in self.birthdays
+
+    async def record_birthday(self, doc):
+        self.birthdays.setdefault(doc["_id"], doc)
 
     async def get(self, customer_id):
         from crm_ledger.domain.rewards import empty
@@ -165,24 +219,36 @@ class FakeRewardStore:
     async def owner_of(self, code):
         return self.codes.get(code)
 
+    async def record_order_points(self, doc):
+        self.order_points.setdefault(doc["_id"], doc)
+
+    async def order_points_of(self, customer_id, order_id):
+        return self.order_points.get(f"{customer_id}:{order_id}")
+
+    async def park_reversal(self, doc):
+        self.parked.setdefault(doc["_id"], doc)
+
+    async def parked_reversals(self, customer_id, order_id):
+        return [d for d in self.parked.values() if d["order_key"] == f"{customer_id}:{order_id}"]
+
 
 async def test_points_issue_one_coupon_per_cause_and_it_is_redeemed_once():
     store = FakeRewardStore()
-    rewards = Rewards(store, PROGRAM, "/crm/ledger")  # type: ignore[arg-type]
-    await rewards.earn("c1", 150, "evt-1", "o1")
-    await rewards.earn("c1", 150, "evt-1", "o1")  # the same order event again
+    rewards = Rewards(store, programmes(), "/crm/ledger")  # type: ignore[arg-type]
+    await rewards.earn("c1", 150, "evt-1", "o1", PROGRAM)
+    await rewards.earn("c1", 150, "evt-1", "o1", PROGRAM)  # the same order event again
     state = await rewards.of("c1")
     assert (state["points"], state["earned_total"], len(state["coupons"])) == (50, 150, 1)
     assert [e["type"] for e in store.events] == ["reward.coupon.issued"]
     code = state["coupons"][0]["code"]
 
-    used = await rewards.redeem(code, "order:o9")
-    assert used["redemption"] == "order:o9" and (await rewards.redeem(code, "order:o9")) == used
+    used = await rewards.redeem(code, "c1", "order:o9")
+    assert used["redemption"] == "order:o9" and (await rewards.redeem(code, "c1", "order:o9")) == used
     with pytest.raises(Conflict) as e:
-        await rewards.redeem(code, "order:other")
+        await rewards.redeem(code, "c1", "order:other")
     assert (e.value.slug, e.value.title) == ("coupon-used", "Coupon cannot be redeemed")
     with pytest.raises(NotFound) as nf:
-        await rewards.redeem("RW-NOPE", None)
+        await rewards.redeem("RW-NOPE", "c1", None)
     assert (nf.value.status, nf.value.title, nf.value.detail) == (
         404,
         "Coupon not found",
@@ -190,10 +256,61 @@ async def test_points_issue_one_coupon_per_cause_and_it_is_redeemed_once():
     )
 
 
+async def test_a_cancellation_that_arrives_before_its_order_takes_the_points_back_when_it_comes():
+    store = FakeRewardStore()
+    rewards = Rewards(store, programmes(), "/crm/ledger")  # type: ignore[arg-type]
+    await rewards.earn("c1", 40, "evt-0", "o0", PROGRAM)
+    await rewards.take_back("c1", "o1", "cancel:o1", None)  # o1 not seen yet: parked
+    assert (await rewards.of("c1"))["points"] == 40
+    await rewards.earn("c1", 30, "evt-1", "o1", PROGRAM, total=3000, currency="EUR")
+    state = await rewards.of("c1")
+    assert (state["points"], state["earned_total"]) == (40, 70)  # o1's 30 went back at once
+    assert [e["type"] for e in store.events] == ["reward.points.reversed"]
+    await rewards.take_back("c1", "o1", "cancel:o1", None)  # the cancellation redelivered
+    assert (await rewards.of("c1"))["points"] == 40 and len(store.events) == 1
+
+
+async def test_points_stay_when_taking_back_is_switched_off():
+    store = FakeRewardStore()
+    rewards = Rewards(store, programmes(), "/crm/ledger", take_back_points=False)  # type: ignore[arg-type]
+    await rewards.earn("c1", 30, "evt-1", "o1", PROGRAM, total=3000, currency="EUR")
+    await rewards.take_back("c1", "o1", "cancel:o1", None)
+    assert (await rewards.of("c1"))["points"] == 30 and store.events == []
+
+
 class FakeDirectory:
     def __init__(self):
         self.emails: dict[str, str] = {}
         self.parked: dict[str, dict] = {}
+        self.known: dict[str, dict] = {}
+        self.erased: set[str] = set()
+
+    async def known_customer(self, customer_id):
+        return self.known.get(customer_id)
+
+    async def remember(self, customer_id, email, version, birthday, consent):
+        if self.known.get(customer_id, {"version": 0})["version"] < version:
+            self.known[customer_id] = {
+                "_id": customer_id,
+                "version": version,
+                "email_key": email_key(email),
+                "birthday": birthday,
+                "consent": consent,
+            }
+
+    async def born_on(self, birthday):
+        return [k for k in self.known.values() if k.get("birthday") == birthday]
+
+    async def exists(self, customer_id):
+        return customer_id in self.known and customer_id not in self.erased
+
+    async def is_erased(self, customer_id):
+        return customer_id in self.erased
+
+    async def mark_erased(self, customer_id):
+        self.erased.add(customer_id)
+        if customer_id in self.known:
+            self.known[customer_id] = {**self.known[customer_id], "birthday": None, "consent": False}
 
     async def customer_of(self, email):
         return self.emails.get(email_key(email))
@@ -225,7 +342,7 @@ class FakeResponses:
 def customers(grace: float = 0.0):
     lg, journal = ledger()
     store, directory, responses = FakeRewardStore(), FakeDirectory(), FakeResponses()
-    rewards = Rewards(store, PROGRAM, "/crm/ledger")  # type: ignore[arg-type]
+    rewards = Rewards(store, programmes(), "/crm/ledger")  # type: ignore[arg-type]
     c = Customers(lg, rewards, directory, journal, responses, grace)  # type: ignore[arg-type]
     return c, journal, store, directory, responses
 
@@ -262,3 +379,177 @@ async def test_points_of_an_unknown_e_mail_are_parked_until_the_customer_is_know
 def test_hold_default_lifetime_is_the_setting():
     lg, _ = ledger()
     assert lg.hold_default == timedelta(seconds=900)
+
+
+def state_of(customer_id: str, email: str, version: int = 1, **more) -> CustomerState:
+    now = datetime.now(UTC)
+    return CustomerState(
+        id=customer_id, version=version, email=email, has_account=True, created_at=now, updated_at=now, **more
+    )
+
+
+def refund(order_id: str, amount: int, refund_id: str | None = None, to_store_credit: bool = True):
+    return OrderRefunded.model_validate(
+        {
+            "order_id": order_id,
+            "refunded_at": datetime.now(UTC).isoformat(),
+            "customer": {"email": "a@example.com", "customer_id": "c1"},
+            "currency": "EUR",
+            "amount": amount,
+            "to_store_credit": to_store_credit,
+            "refund_id": refund_id,
+        }
+    )
+
+
+async def test_a_refund_re_sent_under_a_new_event_id_counts_once_by_its_refund_id():
+    c, journal, store, *_ = customers()
+    await c.learn(state_of("c1", "a@example.com"))
+    await c.record_order("evt-o", order("c1", 0, total=5_000))  # 50 points
+    await c.record_refund("evt-1", refund("o1", 1000, "rf-1"))
+    await c.record_refund("evt-2", refund("o1", 1000, "rf-1"))  # the same refund, a new event id
+    await c.record_refund("evt-3", refund("o1", 1000))  # no refund_id: the event id is the key
+    await c.record_refund("evt-3", refund("o1", 1000))
+    refunds = [r for r in journal.records.values() if r["kind"] == "refund"]
+    assert [r["amount"] for r in refunds] == [1000, 1000]
+    assert (await journal.latest("c1:EUR"))["balance_after"] == 2000
+    state = await store.get("c1")
+    assert (state["points"], state["reversed_total"]) == (30, 20)  # 10 + 10, once per refund
+    reversed_events = [e for e in store.events if e["type"] == "reward.points.reversed"]
+    assert [e["data"]["points"] for e in reversed_events] == [10, 10]
+    assert reversed_events[0]["data"]["refund_id"] == "rf-1"
+
+
+async def test_a_cancellation_takes_back_what_is_left_of_the_orders_points_once():
+    c, _, store, *_ = customers()
+    await c.learn(state_of("c1", "a@example.com"))
+    await c.record_order("evt-o", order("c1", 0, total=8_000))  # 80 points
+    await c.record_refund("evt-1", refund("o1", 2000, "rf-1", to_store_credit=False))  # 20 back
+    cancelled = OrderCancelled.model_validate(
+        {
+            "order_id": "o1",
+            "cancelled_at": datetime.now(UTC).isoformat(),
+            "customer": {"email": "a@example.com"},
+        }
+    )
+    await c.record_cancellation(cancelled)
+    await c.record_cancellation(cancelled)
+    state = await store.get("c1")
+    assert (state["points"], state["earned_total"], state["reversed_total"]) == (0, 80, 80)
+    assert [m["points"] for m in state["movements"]] == [80, -20, -60]
+    assert state["movements"][-1]["reason"] == "order o1 cancelled: 60 of its 80 points taken back"
+
+
+async def test_money_moves_only_for_a_known_customer_and_never_for_an_erased_one():
+    c, *_ = customers(grace=0.3)
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(NotFound) as e:
+        await c.require("c-new")  # never heard of: waited for a customer.created in flight
+    assert asyncio.get_running_loop().time() - started >= 0.3
+    assert (e.value.status, e.value.detail) == (404, "no customer with id 'c-new'")
+
+    async def created_meanwhile():
+        await asyncio.sleep(0.1)
+        await c.learn(state_of("c-new", "new@example.com"))
+
+    await asyncio.gather(c.require("c-new"), created_meanwhile())  # arrives within the grace
+    await c.erase("c-new")
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(NotFound):
+        await c.require("c-new")
+    assert asyncio.get_running_loop().time() - started < 0.2  # erased: refused at once
+    await c.learn(state_of("c-new", "other@example.com", version=5))  # a late event
+    with pytest.raises(NotFound):
+        await c.require("c-new")
+
+
+async def test_a_programme_change_applies_to_orders_placed_after_it_only():
+    c, _, store, *_ = customers()
+    before = datetime.now(UTC) - timedelta(seconds=5)
+    changed = await c.rewards.programmes.change("default", {"points_per_unit": 3, "minimum_order": 1000})
+    assert (changed.id, changed.version) == ("default", 1)
+    await c.record_order("evt-1", order("c1", 0, total=5000, order_id="o-old", placed_at=before))
+    assert (await store.get("c1"))["earned_total"] == 50  # placed under version 0: 1 per EUR
+    await c.record_order("evt-2", order("c1", 0, total=2000, order_id="o-new"))
+    await c.record_order("evt-3", order("c1", 0, total=900, order_id="o-small"))  # below the minimum
+    assert (await store.get("c1"))["earned_total"] == 50 + 60
+    assert [p.version for p in await c.rewards.programmes.list()] == [1]
+    with pytest.raises(NotFound):
+        await c.rewards.programmes.change("prg_nope", {"name": "x"})
+
+
+async def test_a_birthday_coupon_once_a_year_to_consenting_customers_born_today():
+    c, _, store, directory, _ = customers()
+    today = datetime(2027, 3, 14, 9, 0, tzinfo=UTC)
+    await c.learn(state_of("c1", "a@example.com", birthday=date(1990, 3, 14), email_subscribed=True))
+    await c.learn(state_of("c2", "b@example.com", birthday=date(1991, 3, 14)))  # no consent
+    await c.learn(state_of("c3", "c@example.com", birthday=date(1992, 3, 15), email_subscribed=True))
+    await c.learn(state_of("c4", "d@example.com", birthday=date(1993, 3, 14), email_subscribed=True))
+    await c.erase("c4")
+    assert await c.birthday_pass(today) == 0  # the programme has no birthday coupon
+    await c.rewards.programmes.change("default", {"birthday_coupon": CouponTerms("percentage", 15, None, 14)})
+    assert await c.birthday_pass(today) == 1
+    assert await c.birthday_pass(today + timedelta(hours=1)) == 0  # again the same day
+    # two replicas at once: still one
+    results = await asyncio.gather(c.birthday_pass(today), c.birthday_pass(today))
+    assert sum(results) == 0
+    (coupon,) = (await store.get("c1"))["coupons"]
+    assert (coupon["kind"], coupon["value"], coupon["source"]) == ("percentage", 15, "birthday")
+    assert coupon["expires_at"] == today + timedelta(days=14)
+    assert [e["data"]["source"] for e in store.events] == ["birthday"]
+    assert (await store.get("c2"))["coupons"] == [] and (await store.get("c4"))["coupons"] == []
+    next_year = today.replace(year=2028)  # the next one; two replicas deciding at once issue it once
+    assert sum(await asyncio.gather(c.birthday_pass(next_year), c.birthday_pass(next_year))) == 1
+    assert len((await store.get("c1"))["coupons"]) == 2
+
+
+def test_a_29_february_birthday_is_celebrated_on_the_28th_in_other_years():
+    from crm_ledger.domain.rewards import birthday_keys
+
+    assert birthday_keys(date(2027, 2, 28)) == ["02-28", "02-29"]
+    assert birthday_keys(date(2028, 2, 28)) == ["02-28"]
+    assert birthday_keys(date(2028, 2, 29)) == ["02-29"]
+
+
+async def test_a_referred_customers_first_order_rewards_both_once_never_a_self_referral():
+    c, _, store, *_ = customers(grace=0.2)
+    await c.rewards.programmes.change(
+        "default",
+        {
+            "referrer_coupon": CouponTerms("amount", 1000, "EUR", 30),
+            "referee_coupon": CouponTerms("percentage", 10, None, 30),
+        },
+    )
+    for cid in ("ana", "bea", "cid", "dan"):
+        await c.learn(state_of(cid, f"{cid}@example.com"))
+    code = await c.rewards.referral_code_of("ana")
+    assert code == await c.rewards.referral_code_of("ana") and code.startswith("REF-")
+
+    await c.record_order("e1", order("ana", 0, total=1000, order_id="o-self", referral_code=code))
+    await c.record_order("e2", order("bea", 0, total=1000, order_id="o-b1", referral_code=code.lower()))
+    await c.record_order("e2", order("bea", 0, total=1000, order_id="o-b1", referral_code=code))  # again
+    await c.record_order("e3", order("bea", 0, total=1000, order_id="o-b2", referral_code=code))  # 2nd order
+    await c.record_order("e4", order("cid", 0, total=1000, order_id="o-c0"))  # ordered before...
+    await c.record_order(
+        "e5", order("cid", 0, total=1000, order_id="o-c1", referral_code=code)
+    )  # ...not first
+    await c.record_order("e6", order("dan", 0, total=1000, order_id="o-d1", referral_code="REF-NOPE"))
+    assert await c.rewards.conversions("ana") == 1
+    ana = [(x["kind"], x["value"], x["source"]) for x in (await store.get("ana"))["coupons"]]
+    bea = [(x["kind"], x["value"], x["source"]) for x in (await store.get("bea"))["coupons"]]
+    assert ana == [("amount", 1000, "referral")] and bea == [("percentage", 10, "referral")]
+    (converted,) = [e for e in store.events if e["type"] == "referral.converted"]
+    assert converted["data"] | {"at": None} == {
+        "referrer_id": "ana",
+        "referee_id": "bea",
+        "code": code,
+        "order_id": "o-b1",
+        "at": None,
+    }
+
+    await c.erase("ana")  # an erased referrer earns nothing more
+    await c.record_order("e7", order("dan", 0, total=1000, order_id="o-d2", referral_code=code))
+    assert await c.rewards.conversions("ana") == 1
+
+    with pytest.raises(Invalid):  # a referred guest whose customer.created never comes
+        await c.record_order("e8", order(None, 0, total=100, email="new@example.com", referral_code=code))

@@ -10,20 +10,24 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
-from crm_contracts.types import utcnow
+from crm_contracts.types import UtcDatetime, utcnow
 from crm_ledger.context import Context, Ctx
 from crm_ledger.domain import ENTRY_KINDS, derived_id
 from crm_ledger.schemas import (
     Capture,
     NewEntry,
     NewHold,
+    ProgrammeIn,
+    ProgrammePatch,
     Redeem,
     balance_view,
     coupon_view,
     entry_view,
     program_view,
+    programme_view,
     rewards_view,
 )
+from crm_servicekit.errors import NotFound
 from crm_servicekit.idempotency import fingerprint
 from crm_servicekit.pagination import BadCursor, Cursor, Limit, decode_cursor, encode_cursor
 
@@ -98,7 +102,9 @@ async def get_entry(customer_id: str, entry_id: str, ctx: Ctx) -> dict[str, Any]
 async def post_entry(
     customer_id: str, body: NewEntry, ctx: Ctx, request: Request, key: IdemKey = None
 ) -> JSONResponse:
-    """Funds or unfunds store credit. With an `Idempotency-Key` the entry is recorded once."""
+    """Funds or unfunds store credit. With an `Idempotency-Key` the entry is recorded once.
+    404 for a customer the ledger has not heard of (after a short wait) or that was erased."""
+    await ctx.customers.require(customer_id)
     record_id = derived_id("ent", "http", customer_id, key) if key else f"ent_{uuid4().hex[:24]}"
 
     async def action() -> tuple[int, Any]:
@@ -124,7 +130,8 @@ async def place_hold(
     customer_id: str, body: NewHold, ctx: Ctx, request: Request, key: IdemKey = None
 ) -> JSONResponse:
     """Reserves an amount for a checkout: it no longer counts as available until it is
-    captured (a purchase), voided, or expires."""
+    captured (a purchase), voided, or expires. 404 for an unknown or erased customer."""
+    await ctx.customers.require(customer_id)
     hold_id = derived_id("hold", "http", customer_id, key) if key else f"hold_{uuid4().hex[:24]}"
 
     async def action() -> tuple[int, Any]:
@@ -151,7 +158,9 @@ async def get_hold(customer_id: str, hold_id: str, ctx: Ctx) -> dict[str, Any]:
 async def capture_hold(
     customer_id: str, hold_id: str, ctx: Ctx, body: Capture | None = None
 ) -> dict[str, Any]:
-    """Becomes a `purchase` entry. Capturing a captured hold again returns the same result."""
+    """Becomes a `purchase` entry. Capturing a captured hold again returns the same result.
+    404 for an erased customer (voiding stays possible: it moves no money)."""
+    await ctx.customers.require(customer_id)
     body = body or Capture()
     return jsonable_encoder(await ctx.ledger.capture_hold(customer_id, hold_id, body.amount, body.order_id))
 
@@ -165,12 +174,69 @@ async def void_hold(customer_id: str, hold_id: str, ctx: Ctx) -> dict[str, Any]:
 # -- rewards and coupons -----------------------------------------------------------------------
 @router.get("/reward-program", tags=["rewards"])
 async def reward_program(ctx: Ctx) -> dict[str, Any]:
-    return program_view(ctx.rewards.program)
+    """The programme orders placed now earn by (404 when none is in effect)."""
+    program = await ctx.rewards.programmes.in_effect_now()
+    if program is None:
+        raise NotFound("Reward programme", "in effect now")
+    return jsonable_encoder(program_view(program))
+
+
+@router.get("/reward-programmes", tags=["rewards"])
+async def list_reward_programmes(ctx: Ctx) -> dict[str, Any]:
+    """Every programme (its newest version), `default` first: the environment settings until
+    it is changed."""
+    return jsonable_encoder({"items": [programme_view(p) for p in await ctx.rewards.programmes.list()]})
+
+
+@router.post("/reward-programmes", tags=["rewards"], status_code=201)
+async def create_reward_programme(body: ProgrammeIn, ctx: Ctx) -> dict[str, Any]:
+    """A programme, for orders placed from now on (with dates: while it runs). Of the
+    programmes running at a time, the one that started last applies."""
+    return jsonable_encoder(programme_view(await ctx.rewards.programmes.create(body.fields())))
+
+
+@router.get("/reward-programmes/{programme_id}", tags=["rewards"])
+async def get_reward_programme(programme_id: str, ctx: Ctx) -> dict[str, Any]:
+    return jsonable_encoder(programme_view(await ctx.rewards.programmes.get(programme_id)))
+
+
+@router.patch("/reward-programmes/{programme_id}", tags=["rewards"])
+async def change_reward_programme(programme_id: str, body: ProgrammePatch, ctx: Ctx) -> dict[str, Any]:
+    """A new version, for orders placed from now on; orders placed before keep the version
+    they were placed under (and points already earned stay). End a programme with `ends_at`."""
+    return jsonable_encoder(programme_view(await ctx.rewards.programmes.change(programme_id, body.fields())))
 
 
 @router.get("/customers/{customer_id}/rewards", tags=["rewards"])
 async def customer_rewards(customer_id: str, ctx: Ctx) -> dict[str, Any]:
-    return rewards_view(customer_id, await ctx.rewards.of(customer_id), ctx.rewards.program)
+    state = await ctx.rewards.of(customer_id)
+    return jsonable_encoder(rewards_view(customer_id, state, await ctx.rewards.programmes.in_effect_now()))
+
+
+@router.get("/loyalty/kpis", tags=["rewards"])
+async def loyalty_kpis(
+    ctx: Ctx,
+    from_: Annotated[UtcDatetime, Query(alias="from", description="Start of the period (included)")],
+    to: Annotated[UtcDatetime, Query(description="End of the period (excluded)")],
+) -> dict[str, Any]:
+    """Enrolment rate, points issued, reversed, redeemed (turned into coupons) and expired
+    (points never expire), coupons issued and redeemed, redemption rate, referral conversions,
+    for the period [from, to)."""
+    kpis = await ctx.customers.loyalty_kpis(from_, to)
+    return jsonable_encoder({"from": from_, "to": to, **kpis.to_dict()})
+
+
+@router.get("/customers/{customer_id}/referral", tags=["rewards"])
+async def customer_referral(customer_id: str, ctx: Ctx) -> dict[str, Any]:
+    """The code the customer shares (a newcomer's first order naming it as `referral_code`
+    rewards both), and how many referred customers converted. 404 for an unknown customer."""
+    await ctx.customers.require(customer_id)
+    code = await ctx.rewards.referral_code_of(customer_id)
+    return {
+        "customer_id": customer_id,
+        "code": code,
+        "conversions": await ctx.rewards.conversions(customer_id),
+    }
 
 
 @router.get("/customers/{customer_id}/coupons", tags=["rewards"])
@@ -199,10 +265,10 @@ async def customer_coupons(
     tags=["rewards"],
     responses={409: {"description": "coupon-used or coupon-expired"}},
 )
-async def redeem_coupon(
-    code: str, ctx: Ctx, request: Request, body: Redeem | None = None, key: IdemKey = None
-) -> dict[str, Any]:
-    """Single use. The same order (or Idempotency-Key) redeeming again gets the same success."""
-    body = body or Redeem()
+async def redeem_coupon(code: str, body: Redeem, ctx: Ctx, key: IdemKey = None) -> dict[str, Any]:
+    """Single use, by the customer it was issued to (another customer's coupon: 404), before it
+    expires. The same order (or Idempotency-Key) redeeming again gets the same success."""
+    await ctx.customers.require(body.customer_id)
     redemption = f"order:{body.order_id}" if body.order_id else (f"key:{key}" if key else None)
-    return jsonable_encoder(coupon_view(await ctx.rewards.redeem(code, redemption), utcnow()))
+    coupon = await ctx.rewards.redeem(code, body.customer_id, redemption)
+    return jsonable_encoder(coupon_view(coupon, utcnow()))

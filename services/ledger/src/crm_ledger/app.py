@@ -3,23 +3,27 @@ outbox and the expiry job."""
 
 from crm_ledger.api import router
 from crm_ledger.context import Context
-from crm_ledger.domain import Program
+from crm_ledger.domain import CouponTerms, Program, Threshold
 from crm_ledger.handlers import handlers
-from crm_ledger.service import Customers, Ledger, Rewards
+from crm_ledger.service import Customers, Ledger, Programmes, Rewards
 from crm_ledger.settings import LedgerSettings
 from crm_ledger.store import Store
 from crm_servicekit.idempotency import IdempotencyKeys
 from crm_servicekit.service import Periodic, Runtime, Service, Wiring
 
 
-def program(s: LedgerSettings) -> Program:
+def default_program(s: LedgerSettings) -> Program:
+    """Version 0 of the programme `default`: the environment settings, until it is changed
+    over HTTP (/v1/reward-programmes/default)."""
+    coupon = CouponTerms(
+        s.reward_coupon_kind,
+        s.reward_coupon_value,
+        s.reward_coupon_currency if s.reward_coupon_kind == "amount" else None,
+        s.reward_coupon_days,
+    )
     return Program(
         points_per_unit=s.reward_points_per_unit,
-        target=s.reward_target,
-        coupon_kind=s.reward_coupon_kind,
-        coupon_value=s.reward_coupon_value,
-        coupon_currency=s.reward_coupon_currency,
-        coupon_days=s.reward_coupon_days,
+        thresholds=(Threshold(s.reward_target, coupon),),
         currency=s.reward_currency,
     )
 
@@ -29,7 +33,8 @@ async def setup(rt: Runtime) -> Wiring[Context]:
     store = Store(rt.db, rt.notify_outbox)
     idempotency = IdempotencyKeys(rt.db["idempotency_keys"])
     ledger = Ledger(store.journal, settings.source, settings.hold_default_seconds)
-    rewards = Rewards(store.rewards, program(settings), settings.source)
+    programmes = Programmes(store.programmes, default_program(settings), settings.programme_cache_seconds)
+    rewards = Rewards(store.rewards, programmes, settings.source, take_back_points=settings.take_back_points)
     customers = Customers(
         ledger,
         rewards,
@@ -37,12 +42,19 @@ async def setup(rt: Runtime) -> Wiring[Context]:
         store.journal,
         idempotency,
         settings.unknown_customer_grace_seconds,
+        settings.unknown_customer_http_wait_seconds,
     )
     return Wiring(
         Context(settings, ledger, rewards, customers, idempotency),
         indexes={**store.indexes, **idempotency.indexes},
         outbox=store.outbox_sources(),
-        periodic=[Periodic("expire-holds-and-credit", settings.expiry_job_seconds, ledger.expire_due)],
+        periodic=[
+            Periodic("expire-holds-and-credit", settings.expiry_job_seconds, ledger.expire_due),
+            Periodic("birthday-rewards", settings.birthday_job_seconds, customers.birthday_pass),
+            Periodic(
+                "reload-reward-programmes", max(settings.programme_cache_seconds, 0.1), programmes.refresh
+            ),
+        ],
     )
 
 

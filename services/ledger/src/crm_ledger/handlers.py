@@ -3,7 +3,7 @@
 money twice; an event naming a customer the ledger cannot know is dead-lettered (Invalid)."""
 
 from crm_contracts.envelope import CloudEvent
-from crm_contracts.inbound import OrderPlaced, OrderRefunded
+from crm_contracts.inbound import OrderCancelled, OrderPlaced, OrderRefunded
 from crm_contracts.names import EventType
 from crm_contracts.outbound import CustomerDeleted, CustomerState
 from crm_ledger.context import Context
@@ -20,6 +20,11 @@ async def on_order_placed(event: CloudEvent[OrderPlaced], ctx: Context) -> None:
 @handlers.on(EventType.ORDER_REFUNDED, OrderRefunded)
 async def on_order_refunded(event: CloudEvent[OrderRefunded], ctx: Context) -> None:
     await ctx.customers.record_refund(event.id, event.data)
+
+
+@handlers.on(EventType.ORDER_CANCELLED, OrderCancelled)
+async def on_order_cancelled(event: CloudEvent[OrderCancelled], ctx: Context) -> None:
+    await ctx.customers.record_cancellation(event.data)
 
 
 @handlers.on(EventType.CUSTOMER_CREATED, CustomerState)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from crm_contracts.types import CurrencyCode, UtcDatetime, utcnow
-from crm_ledger.domain import Coupon, JournalRecord, Program, RewardState
+from crm_ledger.domain import Coupon, CouponTerms, JournalRecord, Program, RewardState, Threshold
 from crm_ledger.domain.rewards import coupon_status
 
 MAX_AMOUNT = 10**13
@@ -72,9 +72,105 @@ class Capture(BaseModel):
 class Redeem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    customer_id: str = Field(min_length=1, max_length=100, description="Who redeems: the coupon's owner")
+
     order_id: str | None = Field(
         default=None, max_length=100, description="Redeeming again for the same order is the same success"
     )
+
+
+class CouponTermsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["amount", "percentage"]
+    value: int = Field(ge=1, le=MAX_AMOUNT, description="Minor units (amount) or whole percent (percentage)")
+    currency: CurrencyCode | None = Field(default=None, description="Amount coupons: required")
+    valid_days: int = Field(ge=1, le=3660)
+
+    def terms(self) -> CouponTerms:
+        return CouponTerms(
+            self.kind, self.value, self.currency if self.kind == "amount" else None, self.valid_days
+        )
+
+
+class ThresholdIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    points: int = Field(ge=1, le=10**9)
+    coupon: CouponTermsIn
+
+
+class ProgrammeIn(BaseModel):
+    """A reward programme. Changes apply to orders placed after them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    points_per_unit: int = Field(
+        ge=0, le=10**6, description="Points per major unit of currency (1 EUR, 1 JPY)"
+    )
+    currency: CurrencyCode | None = Field(default=None, description="Only orders in it earn (default: all)")
+    rounding: Literal["down", "nearest", "up"] = "down"
+    minimum_order: int = Field(default=0, ge=0, le=MAX_AMOUNT, description="Minor units; below it no points")
+    thresholds: list[ThresholdIn] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Ascending; reaching one issues its coupon once per cycle; the highest closes the cycle "
+        "(its points are spent, the rest carries over)",
+    )
+    birthday_coupon: CouponTermsIn | None = Field(
+        default=None, description="Issued on the customer's birthday"
+    )
+    referrer_coupon: CouponTermsIn | None = Field(
+        default=None, description="For who referred a customer, at that customer's first order"
+    )
+    referee_coupon: CouponTermsIn | None = Field(default=None, description="For the referred customer")
+    starts_at: UtcDatetime | None = None
+    ends_at: UtcDatetime | None = None
+
+    def fields(self) -> dict[str, Any]:
+        return programme_fields(self, set(type(self).model_fields))
+
+
+class ProgrammePatch(BaseModel):
+    """Only the members sent change (null clears the optional ones)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    points_per_unit: int | None = Field(default=None, ge=0, le=10**6)
+    currency: CurrencyCode | None = None
+    rounding: Literal["down", "nearest", "up"] | None = None
+    minimum_order: int | None = Field(default=None, ge=0, le=MAX_AMOUNT)
+    thresholds: list[ThresholdIn] | None = Field(default=None, max_length=20)
+    birthday_coupon: CouponTermsIn | None = None
+    referrer_coupon: CouponTermsIn | None = None
+    referee_coupon: CouponTermsIn | None = None
+    starts_at: UtcDatetime | None = None
+    ends_at: UtcDatetime | None = None
+
+    @model_validator(mode="after")
+    def _required_stay_set(self) -> "ProgrammePatch":
+        for name in ("name", "points_per_unit", "rounding", "minimum_order", "thresholds"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+    def fields(self) -> dict[str, Any]:
+        return programme_fields(self, self.model_fields_set)
+
+
+def programme_fields(body: BaseModel, names: set[str]) -> dict[str, Any]:
+    """The members named, as domain.Program fields."""
+    out: dict[str, Any] = {}
+    for name in names:
+        value = getattr(body, name)
+        if name == "thresholds":
+            value = tuple(Threshold(t.points, t.coupon.terms()) for t in value)
+        elif name in ("birthday_coupon", "referrer_coupon", "referee_coupon") and value is not None:
+            value = value.terms()
+        out[name] = value
+    return out
 
 
 # -- response bodies ------------------------------------------------------------------------
@@ -115,27 +211,47 @@ def balance_view(latest: JournalRecord, now: datetime) -> dict[str, Any]:
     }
 
 
-def program_view(p: Program) -> dict[str, Any]:
+def coupon_terms_view(c: CouponTerms | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {"kind": c.kind, "value": c.value, "currency": c.currency, "valid_days": c.valid_days}
+
+
+def programme_view(p: Program) -> dict[str, Any]:
     return {
+        "id": p.id,
+        "name": p.name,
+        "version": p.version,
+        "source": "environment" if p.version == 0 else "api",
         "points_per_unit": p.points_per_unit,
         "currency": p.currency,
-        "target": p.target,
-        "coupon": {
-            "kind": p.coupon_kind,
-            "value": p.coupon_value,
-            "currency": p.coupon_currency if p.coupon_kind == "amount" else None,
-            "valid_days": p.coupon_days,
-        },
+        "rounding": p.rounding,
+        "minimum_order": p.minimum_order,
+        "thresholds": [{"points": t.points, "coupon": coupon_terms_view(t.coupon)} for t in p.thresholds],
+        "birthday_coupon": coupon_terms_view(p.birthday_coupon),
+        "referrer_coupon": coupon_terms_view(p.referrer_coupon),
+        "referee_coupon": coupon_terms_view(p.referee_coupon),
+        "starts_at": p.starts_at,
+        "ends_at": p.ends_at,
+        "effective_from": p.effective_from,
     }
 
 
-def rewards_view(customer_id: str, state: RewardState, program: Program) -> dict[str, Any]:
+def program_view(p: Program) -> dict[str, Any]:
+    """The programme in effect; `target` and `coupon` are those of its highest threshold."""
+    top = p.thresholds[-1].coupon if p.thresholds else None
+    return {**programme_view(p), "target": p.target, "coupon": coupon_terms_view(top)}
+
+
+def rewards_view(customer_id: str, state: RewardState, program: Program | None) -> dict[str, Any]:
     return {
         "customer_id": customer_id,
         "points": state["points"],
         "earned_total": state["earned_total"],
-        "target": program.target,
+        "reversed_total": state.get("reversed_total", 0),
+        "target": program.target if program else None,
         "coupons_issued": len(state["coupons"]),
+        "movements": list(reversed(state.get("movements", []))),  # newest first
     }
 
 

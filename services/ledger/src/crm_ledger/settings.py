@@ -29,7 +29,39 @@ class LedgerSettings(ServiceSettings):
         description="How long an order spending store credit waits for its customer's e-mail "
         "to become known (customer.created may be handled concurrently) before dead-lettering",
     )
-    # The reward program (REWARD_POINTS_PER_UNIT=0 switches it off).
+    birthday_job_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        validation_alias="CRM_LEDGER_BIRTHDAY_JOB_SECONDS",
+        description="How often the birthday job looks for today's birthdays (each customer gets "
+        "one birthday coupon a year however often it runs)",
+    )
+    take_back_points: bool = Field(
+        default=False,
+        validation_alias="CRM_LEDGER_TAKE_BACK_POINTS",
+        description=(
+            "Take an order's points back on its refunds and cancellation. Off by default: with"
+            " threshold coupons the result depends on the order events arrive in (a coupon issued"
+            " from points later taken back is not revoked), and events are not ordered."
+        ),
+    )
+    unknown_customer_http_wait_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=10,
+        validation_alias="CRM_LEDGER_UNKNOWN_CUSTOMER_HTTP_WAIT_SECONDS",
+        description="How long a request moving money for a customer the ledger has not heard of "
+        "waits for its customer.created (possibly in flight) before 404",
+    )
+    programme_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        validation_alias="CRM_LEDGER_PROGRAMME_CACHE_SECONDS",
+        description="How often each replica reloads the reward programmes (a change made through "
+        "another replica is seen within this time)",
+    )
+    # The reward programme `default` until it is changed over HTTP (REWARD_POINTS_PER_UNIT=0
+    # switches it off).
     reward_points_per_unit: int = Field(
         default=1,
         ge=0,

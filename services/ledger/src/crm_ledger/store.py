@@ -35,14 +35,23 @@ from pymongo.errors import DuplicateKeyError
 from crm_contracts.types import email_key
 from crm_ledger.domain import (
     AccountState,
+    BirthdayReward,
     Change,
     Contention,
     Coupon,
     DirectoryEntry,
     EntryNote,
+    ErasedCustomer,
     JournalRecord,
+    KnownCustomer,
     Note,
+    OrderPoints,
     ParkedPoints,
+    PendingReversal,
+    PointsReversal,
+    ProgrammeVersion,
+    Referral,
+    ReferralCode,
     RewardState,
     rewards,
 )
@@ -61,8 +70,17 @@ INDEXES: IndexSpec = {
     ],
     "entry_notes": [IndexModel([("customer_id", ASCENDING)])],
     "coupon_codes": [],
+    "order_points": [IndexModel([("customer_id", ASCENDING)])],
+    "referral_codes": [],
+    "referrals": [IndexModel([("referrer_id", ASCENDING)])],
+    "points_reversals": [],
+    "pending_reversals": [IndexModel([("order_key", ASCENDING)])],
     "customer_emails": [IndexModel([("customer_id", ASCENDING)])],
     "parked_points": [IndexModel([("email_key", ASCENDING)])],
+    "known_customers": [IndexModel([("birthday", ASCENDING)])],
+    "erased_customers": [],
+    "reward_programmes": [],
+    "birthday_rewards": [],
 }
 """The collections named here; the versioned `rewards` add theirs (Store.indexes)."""
 
@@ -257,6 +275,12 @@ class RewardStore:
     def __init__(self, db: AsyncDatabase, notify: Callable[[], None]) -> None:
         self.states = VersionedStore(db, "rewards", notify)
         self.codes = db["coupon_codes"]
+        self.order_points = db["order_points"]
+        self.birthdays = db["birthday_rewards"]
+        self.referral_codes = db["referral_codes"]
+        self.referrals = db["referrals"]
+        self.reversals = db["points_reversals"]
+        self.pending_reversals = db["pending_reversals"]
 
     def outbox_source(self) -> OutboxSource:
         return self.states.outbox_source()
@@ -282,13 +306,139 @@ class RewardStore:
         doc = await self.codes.find_one({"_id": code})
         return doc["customer_id"] if doc else None
 
+    async def share_code(self, customer_id: str, code: str) -> None:
+        doc: ReferralCode = {"_id": code, "customer_id": customer_id}
+        await insert_once(self.referral_codes, doc)
+
+    async def sharer_of(self, code: str) -> str | None:
+        doc = await self.referral_codes.find_one({"_id": code})
+        return doc["customer_id"] if doc else None
+
+    async def record_referral(self, doc: Referral) -> Referral:
+        """The referee's conversion: this one, or the one recorded before (unique referee)."""
+        if await insert_once(self.referrals, doc):
+            return doc
+        return cast(Referral, await self.referrals.find_one({"_id": doc["_id"]}))
+
+    async def conversions_of(self, referrer_id: str) -> int:
+        return await self.referrals.count_documents({"referrer_id": referrer_id})
+
+    async def earned_before(self, customer_id: str, order_id: str) -> bool:
+        """Whether another order of the customer earned points (so `order_id` is not its first)."""
+        doc = await self.order_points.find_one(
+            {"customer_id": customer_id, "order_id": {"$ne": order_id}}, {"_id": 1}
+        )
+        return doc is not None
+
+    async def record_reversal(self, doc: PointsReversal) -> None:
+        await insert_once(self.reversals, doc)
+
+    # -- loyalty KPIs: read whole, on request (never on the event path) ------------------------
+    async def earnings(self) -> list[tuple[str, int, datetime]]:
+        docs = await self.order_points.find({}, {"customer_id": 1, "points": 1, "at": 1}).to_list()
+        return [(d["customer_id"], d["points"], d["at"]) for d in docs]
+
+    async def reversals_between(self, start: datetime, end: datetime) -> list[tuple[int, datetime]]:
+        docs = await self.reversals.find(
+            {"at": {"$gte": start, "$lt": end}}, {"points": 1, "at": 1}
+        ).to_list()
+        return [(d["points"], d["at"]) for d in docs]
+
+    async def coupons(self) -> list[tuple[datetime, datetime | None, int]]:
+        """(issued, redeemed, points spent) of every coupon, from the reward states."""
+        out = []
+        async for doc in self.states.current.find({}, {"coupons": 1}):
+            for c in doc.get("coupons", []):
+                out.append((c["issued_at"], c.get("redeemed_at"), c.get("points_spent", 0)))
+        return out
+
+    async def conversions_between(self, start: datetime, end: datetime) -> list[datetime]:
+        docs = await self.referrals.find({"at": {"$gte": start, "$lt": end}}, {"at": 1}).to_list()
+        return [d["at"] for d in docs]
+
+    async def birthday_done(self, customer_id: str, year: int) -> bool:
+        return await self.birthdays.find_one({"_id": f"{customer_id}:{year}"}, {"_id": 1}) is not None
+
+    async def record_birthday(self, doc: BirthdayReward) -> None:
+        """Unique per (customer, year)."""
+        await insert_once(self.birthdays, doc)
+
+    async def record_order_points(self, doc: OrderPoints) -> None:
+        """Once per (customer, order): the first record of what an order earned stays."""
+        await insert_once(self.order_points, doc)
+
+    async def order_points_of(self, customer_id: str, order_id: str) -> OrderPoints | None:
+        doc = await self.order_points.find_one({"_id": f"{customer_id}:{order_id}"})
+        return cast(OrderPoints | None, doc)
+
+    async def park_reversal(self, doc: PendingReversal) -> None:
+        await insert_once(self.pending_reversals, doc)
+
+    async def parked_reversals(self, customer_id: str, order_id: str) -> list[PendingReversal]:
+        docs = await self.pending_reversals.find({"order_key": f"{customer_id}:{order_id}"}).to_list()
+        return cast(list[PendingReversal], docs)
+
 
 class Directory:
-    """Which customer an e-mail belongs to, and reward points parked under an e-mail."""
+    """Which customers exist (known, erased), which customer an e-mail belongs to, and reward
+    points parked under an e-mail."""
 
     def __init__(self, db: AsyncDatabase) -> None:
         self.emails = db["customer_emails"]
         self.parked = db["parked_points"]
+        self.known = db["known_customers"]
+        self.erased = db["erased_customers"]
+
+    async def known_customer(self, customer_id: str) -> KnownCustomer | None:
+        return cast(KnownCustomer | None, await self.known.find_one({"_id": customer_id}))
+
+    async def remember(
+        self, customer_id: str, email: str, version: int, birthday: str | None, consent: bool
+    ) -> None:
+        """The customer exists, with this e-mail, birthday ("MM-DD") and marketing consent; an
+        older version never overwrites a newer."""
+        doc: KnownCustomer = {
+            "_id": customer_id,
+            "version": version,
+            "email_key": email_key(email),
+            "birthday": birthday,
+            "consent": consent,
+            "since": now_ms(),
+        }
+        if await insert_once(self.known, doc):
+            return
+        changed = {k: v for k, v in doc.items() if k not in ("_id", "since")}
+        await self.known.update_one({"_id": customer_id, "version": {"$lt": version}}, {"$set": changed})
+
+    async def exists(self, customer_id: str) -> bool:
+        """Heard of and not erased. Customers learnt before `known_customers` existed are
+        found through their e-mail mapping (index on customer_id)."""
+        if await self.erased.find_one({"_id": customer_id}, {"_id": 1}) is not None:
+            return False
+        if await self.known.find_one({"_id": customer_id}, {"_id": 1}) is not None:
+            return True
+        return await self.emails.find_one({"customer_id": customer_id}, {"_id": 1}) is not None
+
+    async def is_erased(self, customer_id: str) -> bool:
+        return await self.erased.find_one({"_id": customer_id}, {"_id": 1}) is not None
+
+    async def mark_erased(self, customer_id: str) -> None:
+        doc: ErasedCustomer = {"_id": customer_id, "at": now_ms()}
+        await insert_once(self.erased, doc)
+        # Personal: the birthday goes (the tombstone above is what keeps them refused).
+        await self.known.update_one({"_id": customer_id}, {"$set": {"birthday": None, "consent": False}})
+
+    async def customers_since(self) -> list[tuple[str, datetime | None]]:
+        """Every known customer and when first heard of (the loyalty KPIs; read whole)."""
+        docs = await self.known.find({}, {"since": 1}).to_list()
+        return [(d["_id"], d.get("since")) for d in docs]
+
+    async def erased_ids(self) -> set[str]:
+        return {d["_id"] for d in await self.erased.find({}, {"_id": 1}).to_list()}
+
+    async def born_on(self, birthday: str) -> list[KnownCustomer]:
+        """Customers whose stored birthday is "MM-DD" (equality, index-served)."""
+        return cast(list[KnownCustomer], await self.known.find({"birthday": birthday}).to_list())
 
     async def learn(self, email: str, customer_id: str, version: int) -> None:
         """Older versions never overwrite newer ones (events may arrive out of order)."""
@@ -323,6 +473,21 @@ class Directory:
         await self.emails.delete_many({"customer_id": customer_id})
 
 
+class ProgrammeStore:
+    """Reward programme versions, insert-only (`_id` = "<id>:<version>", unique): two changes
+    made from the same version cannot both be recorded. A handful of documents: read whole."""
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        self.versions = db["reward_programmes"]
+
+    async def all(self) -> list[ProgrammeVersion]:
+        return cast(list[ProgrammeVersion], await self.versions.find({}).to_list())
+
+    async def record(self, version: ProgrammeVersion) -> bool:
+        """False when this version of the programme was recorded already (by someone else)."""
+        return await insert_once(self.versions, version)
+
+
 class Store:
     """The ledger's stores, for wiring: their indexes and outbox sources."""
 
@@ -330,6 +495,7 @@ class Store:
         self.journal = Journal(db, notify)
         self.rewards = RewardStore(db, notify)
         self.directory = Directory(db)
+        self.programmes = ProgrammeStore(db)
 
     @property
     def indexes(self) -> IndexSpec:

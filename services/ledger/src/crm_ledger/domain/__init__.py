@@ -1,5 +1,5 @@
 """The ledger's pure rules and typed documents (no I/O): `account` (balances, holds, expiring
-credit, the records they decide), `rewards` (points and coupons), `documents` (what every
+credit, the records they decide), `rewards` (points and coupons), `programmes` (reward programmes as data), `documents` (what every
 stored document holds)."""
 
 from crm_ledger.domain.account import (
@@ -20,20 +20,32 @@ from crm_ledger.domain.account import (
     hold_view,
 )
 from crm_ledger.domain.documents import (
+    BirthdayReward,
     ChangeFields,
     Coupon,
     CouponCode,
     DirectoryEntry,
     EntryNote,
+    ErasedCustomer,
     HoldStatus,
     JournalRecord,
+    KnownCustomer,
     Note,
+    OrderPoints,
+    OrderShare,
     ParkedPoints,
+    PendingReversal,
+    PointsMovement,
+    PointsReversal,
+    ProgrammeVersion,
     RecordFields,
+    Referral,
+    ReferralCode,
     RewardState,
     StoredState,
 )
-from crm_ledger.domain.rewards import CouponNotRedeemable, Program
+from crm_ledger.domain.programmes import CouponTerms, Program, Threshold
+from crm_ledger.domain.rewards import CouponNotRedeemable, Reversal
 
 __all__ = [
     "CREDIT_KINDS",
@@ -41,28 +53,42 @@ __all__ = [
     "ENTRY_KINDS",
     "HOLD_KINDS",
     "AccountState",
+    "BirthdayReward",
     "Change",
     "ChangeFields",
     "Contention",
     "Coupon",
+    "CouponTerms",
     "CouponCode",
     "CouponNotRedeemable",
     "DirectoryEntry",
     "EntryNote",
+    "ErasedCustomer",
     "Hold",
     "HoldNotActive",
     "HoldStatus",
     "HoldView",
     "InsufficientFunds",
     "JournalRecord",
+    "KnownCustomer",
     "Lot",
     "Note",
     "NothingToDo",
+    "OrderPoints",
+    "OrderShare",
     "ParkedPoints",
+    "PointsMovement",
+    "PendingReversal",
+    "PointsReversal",
+    "ProgrammeVersion",
+    "Referral",
+    "ReferralCode",
     "Program",
     "RecordFields",
+    "Reversal",
     "RewardState",
     "StoredState",
+    "Threshold",
     "derived_id",
     "hold_view",
 ]

@@ -3,7 +3,9 @@
 Collections: `journal` (JournalRecord, append-only; also the outbox of its events),
 `entry_notes` (EntryNote: what people wrote about a record, kept apart for erasure),
 `rewards` / `rewards_changes` (RewardState through crm_servicekit.versioned), `coupon_codes`
-(CouponCode), `customer_emails` (DirectoryEntry) and `parked_points` (ParkedPoints).
+(CouponCode), `order_points` (OrderPoints), `customer_emails` (DirectoryEntry),
+`parked_points` (ParkedPoints), `known_customers` (KnownCustomer) and `erased_customers`
+(ErasedCustomer).
 """
 
 from datetime import datetime
@@ -12,6 +14,7 @@ from typing import Literal, NotRequired, Required, TypedDict
 RecordType = Literal["entry", "hold", "rejection"]
 HoldStatus = Literal["active", "captured", "voided", "expired"]
 CouponKind = Literal["amount", "percentage"]
+CouponSource = Literal["points", "birthday", "referral"]
 
 
 # -- journal ------------------------------------------------------------------------------
@@ -106,17 +109,144 @@ class Coupon(TypedDict):
     order_id: str | None  # the order whose points crossed the target
     redeemed_at: datetime | None
     redemption: str | None  # "order:<id>" or "key:<Idempotency-Key>": redeeming again is the same
+    source: NotRequired[CouponSource]  # missing: points
+    points_spent: NotRequired[int]  # the points it cost (a closed cycle's); missing: 0
+
+
+class OrderShare(TypedDict):
+    """What a refunded or cancelled order has taken back of its points so far."""
+
+    order_id: str
+    refunded: int  # minor units refunded so far (refunds counted once each)
+    reversed: int  # the order's points taken back so far (its share, at most what it earned)
+    cancelled: bool  # everything taken back: later refunds change nothing
+
+
+class PointsMovement(TypedDict):
+    """One change of the points, with why (the newest few are kept in the reward state; every
+    reversal is also published as reward.points.reversed)."""
+
+    kind: Literal["earned", "reversed"]
+    points: int  # signed: what moved
+    requested: int  # for a reversal: the order's share, which the balance may not cover
+    order_id: str | None
+    reason: str
+    at: datetime
+
+
+class CouponTermsDoc(TypedDict):
+    kind: CouponKind
+    value: int  # minor units (amount coupons) or whole percent
+    currency: str | None
+    valid_days: int
+
+
+class ThresholdDoc(TypedDict):
+    points: int
+    coupon: CouponTermsDoc
+
+
+class ProgrammeVersion(TypedDict):
+    """One version of a reward programme (`reward_programmes`, insert-only: `_id` unique)."""
+
+    _id: str  # "<programme id>:<version>"
+    id: str
+    version: int  # 1, 2, 3... (0 is the environment settings' default, never stored)
+    name: str
+    points_per_unit: int
+    currency: str | None
+    rounding: Literal["down", "nearest", "up"]
+    minimum_order: int
+    thresholds: list[ThresholdDoc]
+    birthday_coupon: CouponTermsDoc | None
+    referrer_coupon: NotRequired[CouponTermsDoc | None]
+    referee_coupon: NotRequired[CouponTermsDoc | None]
+    starts_at: datetime | None
+    ends_at: datetime | None
+    effective_from: datetime  # = recorded_at: orders placed from then on earn by this version
+    recorded_at: datetime
+
+
+class ReferralCode(TypedDict):
+    """code -> the customer who shares it (`_id` unique; the code comes from the customer id)."""
+
+    _id: str
+    customer_id: str
+
+
+class Referral(TypedDict):
+    """A referred customer's conversion, once ever (`_id` = the referee: unique)."""
+
+    _id: str  # the referee's customer id
+    referrer_id: str
+    code: str
+    order_id: str  # the first order
+    at: datetime
+
+
+class PendingReversal(TypedDict):
+    """A refund or cancellation that arrived before its order's points were known here (events
+    come in any order): applied when the order's points are recorded. `_id` =
+    "<customer>:<order>:<cause>", inserted once."""
+
+    _id: str
+    order_key: str  # "<customer_id>:<order_id>", the OrderPoints id it waits for
+    customer_id: str
+    order_id: str
+    cause: str
+    refunded: int | None  # None: a cancellation, everything goes back
+    currency: str | None
+    refund_id: str | None
+
+
+class PointsReversal(TypedDict):
+    """A fact for the loyalty KPIs, written once after a reversal was committed (`_id` =
+    "<customer>:<cause>"). A crash in between loses the fact, never the points' correctness."""
+
+    _id: str
+    customer_id: str
+    order_id: str
+    points: int  # taken back
+    at: datetime
+
+
+class BirthdayReward(TypedDict):
+    """One per customer and year (`_id` unique): the birthday job's claim."""
+
+    _id: str  # "<customer_id>:<year>"
+    customer_id: str
+    year: int
+    code: str
+    at: datetime
 
 
 class RewardState(TypedDict):
-    """One versioned document per customer."""
+    """One versioned document per customer. The members marked NotRequired came later: older
+    stored states lack them (domain.rewards reads them with defaults)."""
 
     _id: NotRequired[str]  # on the projection only
     id: str  # the customer id
     version: int
-    points: int  # towards the next coupon
+    points: int  # towards the next coupon; never below 0
     earned_total: int
     coupons: list[Coupon]  # oldest first; the n-th has code domain.coupon_code(customer, n)
+    reversed_total: NotRequired[int]  # points taken back by refunds and cancellations
+    shares: NotRequired[list[OrderShare]]  # orders refunded or cancelled
+    movements: NotRequired[list[PointsMovement]]  # newest last, the last rewards.MOVEMENTS_KEPT
+    ladder: NotRequired[int]  # the highest threshold issued in the current cycle (not again)
+
+
+class OrderPoints(TypedDict):
+    """What an order earned, written once before the points are granted: a refund or a
+    cancellation takes back from this, whatever the programme says by then."""
+
+    _id: str  # "<customer_id>:<order_id>"
+    customer_id: str
+    order_id: str
+    points: int
+    total: int  # the order's total, minor units (0: unknown, for points parked before)
+    currency: str | None
+    at: datetime
 
 
 class CouponCode(TypedDict):
@@ -142,3 +272,25 @@ class ParkedPoints(TypedDict):
     email_key: str
     order_id: str
     points: int
+    total: NotRequired[int]  # the order's, for taking points back in proportion
+    currency: NotRequired[str]
+    placed_at: NotRequired[datetime]  # which programme version the order earns by
+
+
+class KnownCustomer(TypedDict):
+    """A customer the ledger has heard of (customer.created / updated / registered). Written
+    when first heard of or when what the ledger keeps of it changes, not for every event."""
+
+    _id: str  # the customer id
+    version: int
+    email_key: str
+    since: NotRequired[datetime]  # first heard of (missing: before this was recorded)
+    birthday: NotRequired[str | None]  # "MM-DD" (the birthday job looks it up by equality)
+    consent: NotRequired[bool]  # email_subscribed: marketing (a birthday coupon) is welcome
+
+
+class ErasedCustomer(TypedDict):
+    """customer.deleted, as an insert: no later (or reordered) customer event brings it back."""
+
+    _id: str  # the customer id
+    at: datetime

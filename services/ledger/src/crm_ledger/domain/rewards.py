@@ -7,41 +7,22 @@ next coupon, earned_total, coupons. The n-th coupon of a customer has a code der
 target the n-th time is one coupon with one code.
 """
 
+import calendar
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 
-from crm_ledger.domain.documents import Coupon, CouponKind, RewardState
+from crm_ledger.domain.documents import (
+    Coupon,
+    CouponSource,
+    OrderPoints,
+    OrderShare,
+    PointsMovement,
+    RewardState,
+)
+from crm_ledger.domain.programmes import CouponTerms, Program
 from crm_servicekit.errors import Conflict, NotFound
-
-# ISO 4217 minor-unit exponents other than 2 (the rest use 2).
-_EXPONENTS = {
-    "BIF": 0,
-    "CLP": 0,
-    "DJF": 0,
-    "GNF": 0,
-    "ISK": 0,
-    "JPY": 0,
-    "KMF": 0,
-    "KRW": 0,
-    "PYG": 0,
-    "RWF": 0,
-    "UGX": 0,
-    "UYI": 0,
-    "VND": 0,
-    "VUV": 0,
-    "XAF": 0,
-    "XOF": 0,
-    "XPF": 0,
-    "BHD": 3,
-    "IQD": 3,
-    "JOD": 3,
-    "KWD": 3,
-    "LYD": 3,
-    "OMR": 3,
-    "TND": 3,
-}
 
 
 class CouponNotRedeemable(Conflict):
@@ -51,74 +32,232 @@ class CouponNotRedeemable(Conflict):
         super().__init__(slug, "Coupon cannot be redeemed", detail)
 
 
-@dataclass(frozen=True)
-class Program:
-    points_per_unit: int
-    target: int
-    coupon_kind: CouponKind
-    coupon_value: int
-    coupon_currency: str
-    coupon_days: int
-    currency: str | None = None  # only orders in this currency earn points
-
-    def points_for(self, total: int, currency: str) -> int:
-        """Points for an order total in minor units: per whole major unit (rounded down)."""
-        if self.points_per_unit == 0 or (self.currency and currency != self.currency):
-            return 0
-        return total * self.points_per_unit // 10 ** _EXPONENTS.get(currency, 2)
-
-
 def coupon_code(customer_id: str, n: int) -> str:
     digest = hashlib.sha256(f"{customer_id}:{n}".encode()).hexdigest()[:12].upper()
     return f"RW-{digest}"
+
+
+def referral_code(customer_id: str) -> str:
+    """The code a customer shares: the same for ever, from the customer id."""
+    return "REF-" + hashlib.sha256(f"referral:{customer_id}".encode()).hexdigest()[:10].upper()
+
+
+def grant_referral(
+    state: RewardState,
+    terms: CouponTerms | None,
+    role: Literal["referrer", "referee"],
+    referee_id: str,
+    order_id: str,
+    now: datetime,
+) -> tuple[RewardState | None, Coupon | None]:
+    """The reward of one side of a referee's conversion (None, None: the state has it already).
+    The new state records it even when the programme gives that side no coupon, so the
+    conversion's event goes out with it."""
+    code = "RF-" + hashlib.sha256(f"{role}:{referee_id}".encode()).hexdigest()[:12].upper()
+    if any(c["code"] == code for c in state["coupons"]):
+        return None, None
+    coupon = new_coupon(code, state["id"], terms, now, order_id, "referral") if terms else None
+    coupons = [*state["coupons"], coupon] if coupon else state["coupons"]
+    return {**state, "version": state["version"] + 1, "coupons": coupons}, coupon
+
+
+def birthday_code(customer_id: str, year: int) -> str:
+    digest = hashlib.sha256(f"birthday:{customer_id}:{year}".encode()).hexdigest()[:12].upper()
+    return f"BD-{digest}"
+
+
+def birthday_keys(today: date) -> list[str]:
+    """The stored birthdays ("MM-DD") celebrated today: 29 February on the 28th in other years."""
+    keys = [today.strftime("%m-%d")]
+    if (today.month, today.day) == (2, 28) and not calendar.isleap(today.year):
+        keys.append("02-29")
+    return keys
+
+
+def grant_birthday(
+    state: RewardState, terms: CouponTerms, year: int, now: datetime
+) -> tuple[RewardState | None, Coupon]:
+    """The birthday coupon of `year` (None: the state has it already). Its code comes from
+    (customer, year), so it is one coupon however often or wherever the job runs."""
+    code = birthday_code(state["id"], year)
+    existing = next((c for c in state["coupons"] if c["code"] == code), None)
+    if existing is not None:
+        return None, existing
+    coupon = new_coupon(code, state["id"], terms, now, None, "birthday")
+    return {**state, "version": state["version"] + 1, "coupons": [*state["coupons"], coupon]}, coupon
 
 
 def empty(customer_id: str) -> RewardState:
     return {"id": customer_id, "version": 0, "points": 0, "earned_total": 0, "coupons": []}
 
 
+def new_coupon(
+    code: str,
+    customer_id: str,
+    terms: CouponTerms,
+    now: datetime,
+    order_id: str | None,
+    source: CouponSource,
+) -> Coupon:
+    return {
+        "code": code,
+        "customer_id": customer_id,
+        "kind": terms.kind,
+        "value": terms.value,
+        "currency": terms.currency if terms.kind == "amount" else None,
+        "issued_at": now,
+        "expires_at": now + timedelta(days=terms.valid_days),
+        "order_id": order_id,
+        "redeemed_at": None,
+        "redemption": None,
+        "source": source,
+    }
+
+
 def earn(
     state: RewardState, program: Program, points: int, now: datetime, order_id: str | None
 ) -> tuple[RewardState, list[Coupon]]:
-    """Adds points; for every time they reach the target a coupon is issued and the target's
-    worth of points is spent. Returns (new state, new coupons)."""
+    """Adds points; reaching a threshold of the programme issues its coupon, once per cycle;
+    reaching the highest spends its worth of points and starts the next cycle (the rest carries
+    over). With one threshold: a coupon each time the points reach it. Points taken back by a
+    refund do not make a threshold issue again when reached again in the same cycle (the
+    refund exploit). Returns (new state, new coupons)."""
     total = state["points"] + points
+    reached = state.get("ladder", 0)
     issued: list[Coupon] = []
     n = len(state["coupons"])
-    while total >= program.target:
-        total -= program.target
-        n += 1
-        issued.append(
-            {
-                "code": coupon_code(state["id"], n),
-                "customer_id": state["id"],
-                "kind": program.coupon_kind,
-                "value": program.coupon_value,
-                "currency": program.coupon_currency if program.coupon_kind == "amount" else None,
-                "issued_at": now,
-                "expires_at": now + timedelta(days=program.coupon_days),
-                "order_id": order_id,
-                "redeemed_at": None,
-                "redemption": None,
-            }
-        )
+    cycle = program.target
+    while cycle is not None:
+        for t in program.thresholds:
+            if reached < t.points <= total:
+                n += 1
+                coupon = new_coupon(
+                    coupon_code(state["id"], n), state["id"], t.coupon, now, order_id, "points"
+                )
+                if t.points == cycle:
+                    coupon["points_spent"] = cycle  # the cycle closes: its points are spent
+                issued.append(coupon)
+                reached = t.points
+        if total < cycle:
+            break
+        total, reached = total - cycle, 0
+    movement: PointsMovement = {
+        "kind": "earned",
+        "points": points,
+        "requested": points,
+        "order_id": order_id,
+        "reason": f"order {order_id} earned {points} points" if order_id else f"{points} points earned",
+        "at": now,
+    }
     new: RewardState = {
         **state,
         "version": state["version"] + 1,
         "points": total,
         "earned_total": state["earned_total"] + points,
         "coupons": [*state["coupons"], *issued],
+        "movements": _kept([*state.get("movements", []), movement]),
+        "ladder": reached,
     }
     return new, issued
 
 
+MOVEMENTS_KEPT = 20
+"""Point movements kept in the reward state (the document stays small; every reversal is also
+published as reward.points.reversed, with its reason)."""
+
+
+def _kept(movements: list[PointsMovement]) -> list[PointsMovement]:
+    return movements[-MOVEMENTS_KEPT:]
+
+
+@dataclass(frozen=True)
+class Reversal:
+    """Points taken back from one order: what its share comes to (`requested`) and what the
+    balance allowed (`points`; never below zero)."""
+
+    order_id: str
+    cause: Literal["refund", "cancellation"]
+    requested: int
+    points: int
+    points_after: int
+    reason: str
+
+
+def reverse(
+    state: RewardState,
+    earned: OrderPoints,
+    refunded: int | None,
+    currency: str | None,
+    now: datetime,
+) -> tuple[RewardState, Reversal | None]:
+    """Takes back an order's points: for a refund of `refunded` (minor units) its share in
+    proportion to the order's total (all refunds so far together, rounded down, so partial
+    refunds add up to what one full refund would take); for a cancellation (`refunded` None)
+    all of it. Never more than the order earned, never the balance below zero (points spent on
+    coupons already stay spent). Returns the new state (always: it records the refund) and the
+    reversal, None when nothing is due (a cancelled order, a refund whose share rounds to 0)."""
+    order_id = earned["order_id"]
+    others = [x for x in state.get("shares", []) if x["order_id"] != order_id]
+    share = next((x for x in state.get("shares", []) if x["order_id"] == order_id), None)
+    refunded_before = share["refunded"] if share else 0
+    reversed_before = share["reversed"] if share else 0
+    if share is not None and share["cancelled"]:
+        return {**state, "version": state["version"] + 1}, None
+    total, points = earned["total"], earned["points"]
+    if refunded is None:
+        target, refunded_now = points, refunded_before
+        what = f"order {order_id} cancelled"
+    else:
+        refunded_now = refunded_before + refunded
+        capped = min(refunded_now, total)
+        target = points * capped // total if total > 0 else 0
+        what = f"order {order_id} refunded {refunded} {currency or ''}".rstrip() + (
+            f" ({capped} of {total} in all)" if total > 0 else " (its total is unknown)"
+        )
+    requested = max(min(target, points) - reversed_before, 0)
+    taken = min(requested, state["points"])
+    new_share: OrderShare = {
+        "order_id": order_id,
+        "refunded": refunded_now,
+        "reversed": reversed_before + requested,
+        "cancelled": refunded is None,
+    }
+    new: RewardState = {
+        **state,
+        "version": state["version"] + 1,
+        "points": state["points"] - taken,
+        "reversed_total": state.get("reversed_total", 0) + taken,
+        "shares": [*others, new_share],
+    }
+    if requested == 0:
+        return new, None
+    reason = f"{what}: {taken} of its {points} points taken back"
+    if taken < requested:
+        reason += (
+            f"; {requested - taken} more were due but the balance was {state['points']} "
+            "(points already spent on coupons stay spent; the balance never goes below 0)"
+        )
+    movement: PointsMovement = {
+        "kind": "reversed",
+        "points": -taken,
+        "requested": requested,
+        "order_id": order_id,
+        "reason": reason,
+        "at": now,
+    }
+    new["movements"] = _kept([*state.get("movements", []), movement])
+    cause: Literal["refund", "cancellation"] = "cancellation" if refunded is None else "refund"
+    return new, Reversal(order_id, cause, requested, taken, new["points"], reason)
+
+
 def redeem(
-    state: RewardState, code: str, redemption: str | None, now: datetime
+    state: RewardState, code: str, customer_id: str, redemption: str | None, now: datetime
 ) -> tuple[RewardState | None, Coupon]:
-    """(new state or None when nothing changes, the coupon). Redeeming again with the same
-    redemption key (order id or Idempotency-Key) is the same success; otherwise single use."""
+    """(new state or None when nothing changes, the coupon). Only its owner redeems a coupon
+    (someone else's is not found: codes are not to be guessed at). Redeeming again with the
+    same redemption key (order id or Idempotency-Key) is the same success; otherwise single use."""
     coupon = next((c for c in state["coupons"] if c["code"] == code), None)
-    if coupon is None:
+    if coupon is None or coupon["customer_id"] != customer_id:
         raise NotFound("Coupon", code)
     if coupon["redeemed_at"] is not None:
         if redemption is not None and coupon["redemption"] == redemption:

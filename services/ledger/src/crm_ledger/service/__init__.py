@@ -4,6 +4,7 @@ expiry job), `rewards` (points and coupons), `customers` (what order and custome
 
 from crm_ledger.service.accounts import Ledger
 from crm_ledger.service.customers import Customers, StoredResponses
+from crm_ledger.service.programmes import Programmes
 from crm_ledger.service.rewards import Rewards
 
-__all__ = ["Customers", "Ledger", "Rewards", "StoredResponses"]
+__all__ = ["Customers", "Ledger", "Programmes", "Rewards", "StoredResponses"]

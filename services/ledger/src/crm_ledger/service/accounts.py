@@ -118,11 +118,16 @@ class Ledger:
         return await self._append(customer_id, currency, record_id, decide)
 
     async def refund_to_credit(self, customer_id: str, event_id: str, refund: OrderRefunded) -> None:
-        """A `refund` entry, once per event."""
+        """A `refund` entry, once per refund: its `refund_id` (with the order) when it has one,
+        so the same refund re-sent under a new event id counts once; else once per event."""
+        if refund.refund_id is not None:
+            record_id = derived_id("ent", "refund", "refund_id", refund.order_id, refund.refund_id)
+        else:
+            record_id = derived_id("ent", "refund", event_id)
         await self.record_entry(
             customer_id,
             refund.currency,
-            derived_id("ent", "refund", event_id),
+            record_id,
             "refund",
             refund.amount,
             order_id=refund.order_id,

@@ -10,15 +10,23 @@ so a redelivered event, or the same event replayed after the inbox was lost, mov
 twice."""
 
 import asyncio
+import logging
+from datetime import datetime
 from typing import Protocol
 
-from crm_contracts.inbound import OrderPlaced, OrderRefunded
+from crm_contracts.inbound import OrderCancelled, OrderPlaced, OrderRefunded
 from crm_contracts.outbound import CustomerState
 from crm_contracts.types import email_key
+from crm_ledger.domain import Program, rewards
+from crm_ledger.domain.kpis import LoyaltyKpis, loyalty_kpis
+from crm_ledger.domain.programmes import DEFAULT_ID
 from crm_ledger.service.accounts import Ledger
 from crm_ledger.service.rewards import Rewards
 from crm_ledger.store import Directory, Journal
-from crm_servicekit.errors import Invalid
+from crm_servicekit.clock import now_ms
+from crm_servicekit.errors import Invalid, NotFound
+
+log = logging.getLogger(__name__)
 
 
 class StoredResponses(Protocol):
@@ -36,6 +44,7 @@ class Customers:
         journal: Journal,
         responses: StoredResponses,
         unknown_customer_grace: float = 3.0,
+        unknown_customer_http_wait: float | None = None,
     ) -> None:
         self.ledger = ledger
         self.rewards = rewards
@@ -43,11 +52,32 @@ class Customers:
         self.journal = journal
         self.responses = responses
         self.unknown_customer_grace = unknown_customer_grace
+        self.unknown_customer_http_wait = (
+            unknown_customer_grace if unknown_customer_http_wait is None else unknown_customer_http_wait
+        )
+
+    async def require(self, customer_id: str) -> None:
+        """Money moves (over HTTP) only for a customer the ledger has heard of and that was not
+        erased: NotFound otherwise. A customer created a moment ago may still have its
+        customer.created in flight to the ledger, so an unknown one is waited for a little
+        (`unknown_customer_http_wait`, 1 s by default) before the refusal; an erased one is
+        refused at once."""
+        deadline = asyncio.get_running_loop().time() + self.unknown_customer_http_wait
+        while True:
+            if await self.directory.exists(customer_id):
+                return
+            if await self.directory.is_erased(customer_id):
+                raise NotFound("Customer", customer_id)
+            if asyncio.get_running_loop().time() >= deadline:
+                raise NotFound("Customer", customer_id)
+            await asyncio.sleep(0.25)
 
     async def _customer_id(self, customer_id: str | None, email: str) -> str | None:
         return customer_id or await self.directory.customer_of(email)
 
-    async def _required_customer_id(self, customer_id: str | None, email: str, what: str) -> str:
+    async def _required_customer_id(
+        self, customer_id: str | None, email: str, what: str, refuse_erased: bool = True
+    ) -> str:
         """The customer an order's money belongs to. Events are handled concurrently, so the
         customer.created that makes an e-mail known may be in flight beside this event: wait
         for it a little before giving up (dead-letter, docs/contract.md §1)."""
@@ -55,6 +85,8 @@ class Customers:
         while True:
             found = await self._customer_id(customer_id, email)
             if found is not None:
+                if refuse_erased and await self.directory.is_erased(found):
+                    raise Invalid(f"erased customer: {what} names customer {found}, who was erased")
                 return found
             if asyncio.get_running_loop().time() >= deadline:
                 raise Invalid(
@@ -77,9 +109,39 @@ class Customers:
             )
             await self.ledger.pay_order(customer_id, event_id, order)
 
-        points = self.rewards.program.points_for(order.total, order.currency)
-        if points <= 0:
+        program = await self.rewards.programmes.at(order.placed_at)
+        points = program.points_for(order.total, order.currency) if program else 0
+        if program is not None and points > 0:
+            customer_id = await self._grant_points(event_id, order, customer_id, program, points)
+        if order.referral_code:
+            # A referred newcomer is usually a guest whose customer.created (made from this very
+            # order) is still on its way: wait for it, else dead-letter (replayable).
+            customer_id = customer_id or await self._required_customer_id(
+                order.customer.customer_id,
+                order.customer.email,
+                f"order {order.order_id} names a referral code but",
+                refuse_erased=False,  # no referral for them, but nothing to dead-letter either
+            )
+            await self._referred(customer_id, order, program)
+
+    async def _referred(self, customer_id: str, order: OrderPlaced, program: Program | None) -> None:
+        """An order naming a referral code: the referee's first order converts the referral,
+        once; never a self-referral, never for an erased referrer or referee, never for a
+        customer who ordered before (as far as the ledger knows: an order that earned points)."""
+        code = (order.referral_code or "").strip().upper()
+        referrer = await self.rewards.store.sharer_of(code)
+        if referrer is None or referrer == customer_id:
+            return  # an unknown code, or one's own
+        if await self.directory.is_erased(referrer) or await self.directory.is_erased(customer_id):
             return
+        if await self.rewards.store.earned_before(customer_id, order.order_id):
+            return  # not the referee's first order
+        await self.rewards.convert_referral(referrer, customer_id, code, order.order_id, program)
+
+    async def _grant_points(
+        self, event_id: str, order: OrderPlaced, customer_id: str | None, program: Program, points: int
+    ) -> str | None:
+        """The order's points, or parked under the e-mail; the customer id if known by now."""
         if customer_id is None:
             # The customers service creates this guest from the same order; its customer.created
             # may come after this event. Park the points under the e-mail until then.
@@ -89,42 +151,136 @@ class Customers:
                     "email_key": email_key(order.customer.email),
                     "order_id": order.order_id,
                     "points": points,
+                    "total": order.total,
+                    "currency": order.currency,
+                    "placed_at": order.placed_at,
                 }
             )
             customer_id = await self.directory.customer_of(order.customer.email)  # arrived meanwhile?
             if customer_id is None:
-                return
-            await self.rewards.earn(customer_id, points, event_id, order.order_id)
+                return None
+            await self.rewards.earn(
+                customer_id, points, event_id, order.order_id, program, order.total, order.currency
+            )
             await self.directory.unpark(event_id)
-            return
-        await self.rewards.earn(customer_id, points, event_id, order.order_id)
+            return customer_id
+        await self.rewards.earn(
+            customer_id, points, event_id, order.order_id, program, order.total, order.currency
+        )
+        return customer_id
 
     async def record_refund(self, event_id: str, refund: OrderRefunded) -> None:
-        """A refund to store credit becomes a `refund` entry. Raises Invalid for a customer
-        never known."""
-        if not refund.to_store_credit:
-            return
-        customer_id = await self._required_customer_id(
-            refund.customer.customer_id,
-            refund.customer.email,
-            f"refund of order {refund.order_id} to store credit",
+        """A refund to store credit becomes a `refund` entry; any refund takes back the order's
+        points in proportion. Each once per refund: by `refund_id` when the event has one
+        (the same refund re-sent under a new event id counts once), else by the event id.
+        Raises Invalid for a refund to store credit of a customer never known (or erased)."""
+        if refund.to_store_credit:
+            customer_id: str | None = await self._required_customer_id(
+                refund.customer.customer_id,
+                refund.customer.email,
+                f"refund of order {refund.order_id} to store credit",
+            )
+            assert customer_id is not None
+            await self.ledger.refund_to_credit(customer_id, event_id, refund)
+        else:
+            customer_id = await self._customer_id(refund.customer.customer_id, refund.customer.email)
+        if customer_id is None:
+            return  # no customer known: no points of theirs known either
+        key = (
+            f"refund:{refund.order_id}:{refund.refund_id}" if refund.refund_id else f"refund-event:{event_id}"
         )
-        await self.ledger.refund_to_credit(customer_id, event_id, refund)
+        await self.rewards.take_back(
+            customer_id, refund.order_id, key, refund.amount, refund.currency, refund.refund_id
+        )
+
+    async def record_cancellation(self, cancelled: OrderCancelled) -> None:
+        """The order's points are taken back, all that is left of them, once per order."""
+        customer_id = await self._customer_id(cancelled.customer.customer_id, cancelled.customer.email)
+        if customer_id is None:
+            return
+        await self.rewards.take_back(customer_id, cancelled.order_id, f"cancel:{cancelled.order_id}", None)
 
     async def learn(self, customer: CustomerState) -> None:
-        """The customer's e-mail, and the points parked under it."""
-        if await self.directory.customer_of(customer.email) == customer.id:
-            # Known already (most customer events are statistics changing): nothing to record,
-            # and no points can be parked for an e-mail the ledger already knew.
+        """The customer exists; its e-mail, and the points parked under it. One read for most
+        customer events (statistics changing): the known customer, by id."""
+        known = await self.directory.known_customer(customer.id)
+        birthday = customer.birthday.strftime("%m-%d") if customer.birthday else None
+        consent = customer.email_subscribed
+        if known is not None and (
+            known["version"] >= customer.version
+            or (
+                known["email_key"] == email_key(customer.email)
+                and known.get("birthday") == birthday
+                and known.get("consent", False) == consent
+            )
+        ):
+            # Known as it is (no points can be parked for an e-mail the ledger already knew),
+            # or this event is older than what is known.
             return
+        if await self.directory.is_erased(customer.id):
+            return  # a late event of an erased customer brings nothing back
         await self.directory.learn(customer.email, customer.id, customer.version)
         for parked in await self.directory.parked_for(customer.email):
-            await self.rewards.earn(customer.id, parked["points"], parked["_id"], parked.get("order_id"))
+            placed_at = parked.get("placed_at") or now_ms()
+            program = await self.rewards.programmes.at(placed_at) or await self.rewards.programmes.get(
+                DEFAULT_ID
+            )
+            await self.rewards.earn(
+                customer.id,
+                parked["points"],
+                parked["_id"],
+                parked.get("order_id"),
+                program,
+                parked.get("total", 0),
+                parked.get("currency"),
+            )
             await self.directory.unpark(parked["_id"])
+        if known is None:
+            await self.rewards.referral_code_of(customer.id)  # the code they can share
+        # last: all done
+        await self.directory.remember(customer.id, customer.email, customer.version, birthday, consent)
+
+    async def birthday_pass(self, now: datetime | None = None) -> int:
+        """The daily birthday job (run every so often; each pass looks at today, UTC): a
+        birthday coupon of the programme in effect to every customer born today who consents
+        to marketing (`email_subscribed`) and was not erased, once per customer and year, even
+        with several replicas running it (rewards.grant_birthday). Returns how many it issued."""
+        now = now or now_ms()
+        program = await self.rewards.programmes.at(now)
+        if program is None or program.birthday_coupon is None:
+            return 0
+        issued = 0
+        for key in rewards.birthday_keys(now.date()):
+            for known in await self.directory.born_on(key):
+                if not known.get("consent") or await self.directory.is_erased(known["_id"]):
+                    continue
+                try:
+                    issued += await self.rewards.grant_birthday(known["_id"], program.birthday_coupon, now)
+                except Exception:  # noqa: BLE001 - one customer must not hold up the others
+                    log.exception("birthday coupon of %s failed; the next pass retries", known["_id"])
+        return issued
+
+    async def loyalty_kpis(self, start: datetime, end: datetime) -> LoyaltyKpis:
+        """The loyalty KPIs of [start, end) (domain.kpis). Reads the loyalty facts whole: a report
+        asked for now and then, never on the event path. Raises Invalid for an empty period."""
+        if end <= start:
+            raise Invalid("to must be after from", errors=[{"field": "to", "message": "must be after from"}])
+        store = self.rewards.store
+        return loyalty_kpis(
+            start,
+            end,
+            customers=await self.directory.customers_since(),
+            erased=await self.directory.erased_ids(),
+            earnings=await store.earnings(),
+            reversals=await store.reversals_between(start, end),
+            coupons=await store.coupons(),
+            conversions=await store.conversions_between(start, end),
+        )
 
     async def erase(self, customer_id: str) -> None:
         """Entries are financial records and stay; reasons, operator names, e-mails and stored
         HTTP responses (which repeat them) go."""
+        await self.directory.mark_erased(customer_id)  # first: money stops moving for them
         await self.journal.anonymise(customer_id)
         await self.directory.forget(customer_id)
         await self.responses.forget(customer_id)

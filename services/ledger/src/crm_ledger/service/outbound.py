@@ -1,7 +1,8 @@
 """The events a journal record publishes (they go out through the record itself, the outbox)
-and the coupon-issued event of the rewards. Event ids are derived from the record id, so a
+and the events of the rewards (coupon issued, points reversed). Event ids are derived from the record id, so a
 record's event always has the same id."""
 
+from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
@@ -11,9 +12,11 @@ from crm_contracts.outbound import (
     LedgerDebitRejected,
     LedgerEntryRecorded,
     LedgerHoldChanged,
+    ReferralConverted,
     RewardCouponIssued,
+    RewardPointsReversed,
 )
-from crm_ledger.domain import Coupon, JournalRecord
+from crm_ledger.domain import Coupon, JournalRecord, Referral, Reversal
 
 HOLD_EVENTS = {
     "active": T.LEDGER_HOLD_PLACED,
@@ -110,7 +113,46 @@ def coupon_issued(source: str, coupon: Coupon) -> dict[str, Any]:
             value=coupon["value"],
             currency=coupon["currency"],
             expires_at=coupon["expires_at"],
+            source=coupon.get("source", "points"),
         ),
         subject=coupon["customer_id"],
         id=event_id("coupon", coupon["code"]),
+    )
+
+
+def points_reversed(
+    source: str, customer_id: str, cause: str, r: Reversal, refund_id: str | None, at: datetime
+) -> dict[str, Any]:
+    return new_event(
+        T.REWARD_POINTS_REVERSED,
+        source,
+        RewardPointsReversed(
+            customer_id=customer_id,
+            order_id=r.order_id,
+            cause=r.cause,
+            refund_id=refund_id,
+            requested=r.requested,
+            points=r.points,
+            points_after=r.points_after,
+            reason=r.reason,
+            at=at,
+        ),
+        subject=customer_id,
+        id=event_id("points-reversed", f"{customer_id}:{cause}"),
+    )
+
+
+def referral_converted(source: str, r: Referral) -> dict[str, Any]:
+    return new_event(
+        T.REFERRAL_CONVERTED,
+        source,
+        ReferralConverted(
+            referrer_id=r["referrer_id"],
+            referee_id=r["_id"],
+            code=r["code"],
+            order_id=r["order_id"],
+            at=r["at"],
+        ),
+        subject=r["referrer_id"],
+        id=event_id("referral", r["_id"]),
     )

@@ -1,8 +1,22 @@
 """The reward use cases: points earned once per cause (an order event), coupons issued when
-they reach the target (domain.rewards), coupons redeemed once."""
+they reach the target (domain.rewards), points taken back once per refund or cancellation,
+coupons redeemed once, by their owner."""
 
-from crm_ledger.domain import Coupon, Program, RewardState, rewards
-from crm_ledger.service.outbound import coupon_issued
+from datetime import datetime
+from typing import Any, Literal
+
+from crm_ledger.domain import (
+    Coupon,
+    CouponTerms,
+    OrderPoints,
+    PendingReversal,
+    Program,
+    Referral,
+    RewardState,
+    rewards,
+)
+from crm_ledger.service.outbound import coupon_issued, points_reversed, referral_converted
+from crm_ledger.service.programmes import Programmes
 from crm_ledger.store import RewardStore
 from crm_servicekit.clock import now_ms
 from crm_servicekit.errors import NotFound
@@ -10,22 +24,47 @@ from crm_servicekit.versioned import AlreadyApplied, retry_on_conflict
 
 
 class Rewards:
-    def __init__(self, store: RewardStore, program: Program, source: str) -> None:
+    def __init__(
+        self, store: RewardStore, programmes: Programmes, source: str, *, take_back_points: bool = True
+    ) -> None:
+        self.take_back_points = take_back_points  # settings.take_back_points says why it is off by default
         self.store = store
-        self.program = program
+        self.programmes = programmes
         self.source = source
 
     async def of(self, customer_id: str) -> RewardState:
         return await self.store.get(customer_id)
 
-    async def earn(self, customer_id: str, points: int, cause: str, order_id: str | None) -> None:
-        """Once per cause (the order event): points, and a coupon each time they reach the target."""
+    async def earn(
+        self,
+        customer_id: str,
+        points: int,
+        cause: str,
+        order_id: str | None,
+        program: Program,
+        total: int = 0,
+        currency: str | None = None,
+    ) -> None:
+        """Once per cause (the order event): points, and the coupons of the thresholds of
+        `program` they reach. What the order earned is recorded first, for a refund or a
+        cancellation later."""
         if points <= 0:
             return
+        if order_id is not None:
+            earned: OrderPoints = {
+                "_id": f"{customer_id}:{order_id}",
+                "customer_id": customer_id,
+                "order_id": order_id,
+                "points": points,
+                "total": total,
+                "currency": currency,
+                "at": now_ms(),
+            }
+            await self.store.record_order_points(earned)
 
         async def attempt() -> None:
             state = await self.store.get(customer_id)
-            new, issued = rewards.earn(state, self.program, points, now_ms(), order_id)
+            new, issued = rewards.earn(state, program, points, now_ms(), order_id)
             await self.store.claim_codes(customer_id, issued)
             try:
                 await self.store.commit(new, [coupon_issued(self.source, c) for c in issued], cause=cause)
@@ -33,17 +72,179 @@ class Rewards:
                 pass
 
         await retry_on_conflict(attempt, tries=100)
+        if order_id is not None:
+            # A refund or cancellation that came first (events arrive in any order) applies now.
+            # Its own take_back wrote the parked record before looking for these points, so one
+            # of the two sees the other; applying twice is refused by the cause.
+            for parked in await self.store.parked_reversals(customer_id, order_id):
+                await self.take_back(
+                    customer_id,
+                    order_id,
+                    parked["cause"],
+                    parked["refunded"],
+                    parked["currency"],
+                    parked["refund_id"],
+                )
 
-    async def redeem(self, code: str, redemption: str | None) -> Coupon:
-        """The redeemed coupon. Raises NotFound or CouponNotRedeemable (used, expired)."""
+    async def take_back(
+        self,
+        customer_id: str,
+        order_id: str,
+        cause: str,
+        refunded: int | None,
+        currency: str | None = None,
+        refund_id: str | None = None,
+    ) -> None:
+        """Once per cause (a refund's key, or the order's cancellation): the order's points in
+        proportion to `refunded`, or all of them (`refunded` None). Nothing when the order
+        earned none. When the order's points are not known here yet, the reversal is parked and
+        applied once they are (earn)."""
+        if not self.take_back_points:
+            return
+        earned = await self.store.order_points_of(customer_id, order_id)
+        if earned is None:
+            parked: PendingReversal = {
+                "_id": f"{customer_id}:{order_id}:{cause}",
+                "order_key": f"{customer_id}:{order_id}",
+                "customer_id": customer_id,
+                "order_id": order_id,
+                "cause": cause,
+                "refunded": refunded,
+                "currency": currency,
+                "refund_id": refund_id,
+            }
+            await self.store.park_reversal(parked)
+            earned = await self.store.order_points_of(customer_id, order_id)  # recorded meanwhile?
+            if earned is None:
+                return
+
+        async def attempt() -> None:
+            now = now_ms()
+            state = await self.store.get(customer_id)
+            new, reversal = rewards.reverse(state, earned, refunded, currency, now)
+            events = (
+                []
+                if reversal is None
+                else [points_reversed(self.source, customer_id, cause, reversal, refund_id, now)]
+            )
+            try:
+                await self.store.commit(new, events, cause=cause)
+            except AlreadyApplied:
+                return
+            if reversal is not None:  # the KPIs' fact, once
+                await self.store.record_reversal(
+                    {
+                        "_id": f"{customer_id}:{cause}",
+                        "customer_id": customer_id,
+                        "order_id": order_id,
+                        "points": reversal.points,
+                        "at": now,
+                    }
+                )
+
+        await retry_on_conflict(attempt, tries=100)
+
+    async def grant_birthday(self, customer_id: str, terms: CouponTerms, now: datetime) -> bool:
+        """The birthday coupon of this year, once: True when this call issued it. Two replicas
+        deciding at once both try to commit the next version of the customer's reward state
+        (a unique key): the loser decides again and finds the coupon there."""
+        year = now.year
+        if await self.store.birthday_done(customer_id, year):
+            return False
+
+        async def attempt() -> bool:
+            state = await self.store.get(customer_id)
+            new, coupon = rewards.grant_birthday(state, terms, year, now)
+            if new is None:
+                return False
+            await self.store.claim_codes(customer_id, [coupon])
+            try:
+                await self.store.commit(
+                    new, [coupon_issued(self.source, coupon)], cause=f"birthday:{customer_id}:{year}"
+                )
+            except AlreadyApplied:
+                return False
+            return True
+
+        done: bool = await retry_on_conflict(attempt, tries=100)
+        code = rewards.birthday_code(customer_id, year)
+        await self.store.record_birthday(
+            {
+                "_id": f"{customer_id}:{year}",
+                "customer_id": customer_id,
+                "year": year,
+                "code": code,
+                "at": now,
+            }
+        )
+        return done
+
+    # -- referrals ---------------------------------------------------------------------------
+    async def referral_code_of(self, customer_id: str) -> str:
+        """The customer's code, registered so that an order naming it finds them."""
+        code = rewards.referral_code(customer_id)
+        await self.store.share_code(customer_id, code)
+        return code
+
+    async def conversions(self, customer_id: str) -> int:
+        return await self.store.conversions_of(customer_id)
+
+    async def convert_referral(
+        self, referrer_id: str, referee_id: str, code: str, order_id: str, program: Program | None
+    ) -> bool:
+        """The referee's first order: its conversion, once ever per referee (a unique key), and
+        each side's coupon of the programme. A redelivered order completes what a crash left
+        undone; another order of the same referee changes nothing. True: this order converted."""
+        now = now_ms()
+        referral = await self.store.record_referral(
+            {"_id": referee_id, "referrer_id": referrer_id, "code": code, "order_id": order_id, "at": now}
+        )
+        if referral["order_id"] != order_id:
+            return False  # converted by another order before
+        converted = referral_converted(self.source, referral)
+        referrer_terms = program.referrer_coupon if program else None
+        referee_terms = program.referee_coupon if program else None
+        await self._grant_referral(referee_id, referee_terms, "referee", referral, [converted])
+        await self._grant_referral(referrer_id, referrer_terms, "referrer", referral, [])
+        return True
+
+    async def _grant_referral(
+        self,
+        customer_id: str,
+        terms: CouponTerms | None,
+        role: Literal["referrer", "referee"],
+        referral: Referral,
+        events: list[dict[str, Any]],
+    ) -> None:
+        async def attempt() -> None:
+            state = await self.store.get(customer_id)
+            new, coupon = rewards.grant_referral(
+                state, terms, role, referral["_id"], referral["order_id"], now_ms()
+            )
+            if new is None:
+                return
+            if coupon:
+                await self.store.claim_codes(customer_id, [coupon])
+            out = [*events, *([coupon_issued(self.source, coupon)] if coupon else [])]
+            try:
+                await self.store.commit(new, out, cause=f"referral:{role}:{referral['_id']}")
+            except AlreadyApplied:
+                pass
+
+        await retry_on_conflict(attempt, tries=100)
+
+    async def redeem(self, code: str, customer_id: str, redemption: str | None) -> Coupon:
+        """The redeemed coupon. Raises NotFound (no such coupon, or another customer's) or
+        CouponNotRedeemable (used, expired). Two concurrent redemptions cannot both succeed:
+        each commits the next version of the owner's reward state, a unique key."""
         owner = await self.store.owner_of(code)
-        if owner is None:
+        if owner is None or owner != customer_id:
             raise NotFound("Coupon", code)
 
         async def attempt() -> Coupon:
             now = now_ms()  # as stored (BSON keeps milliseconds): a replay shows the same time
             state = await self.store.get(owner)
-            new, coupon = rewards.redeem(state, code, redemption, now)
+            new, coupon = rewards.redeem(state, code, customer_id, redemption, now)
             if new is not None:
                 await self.store.commit(new, [])
             return coupon

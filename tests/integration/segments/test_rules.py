@@ -2,28 +2,34 @@
 filter (run by the real FerretDB/MongoDB) and the Python predicate select the same profiles."""
 
 import uuid
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pymongo import MongoClient
 
-from crm_segments.domain.rules import RuleError, compile_rule, parse, render
+from crm_segments.domain.rules import RuleError, compile_rule, parse, render, rfm
 from crm_segments.domain.rules.attributes import ATTRIBUTES, Kind
+from crm_segments.domain.rules.rfm import RfmBands
 from crm_segments.domain.rules.syntax import (
     AbsDate,
     And,
+    Anniversary,
     Between,
     Bool,
     Compare,
     Contains,
     IsNull,
+    NamedDate,
     Not,
     Number,
     Or,
     RelDate,
+    RfmGroup,
     Text,
 )
 
@@ -167,7 +173,12 @@ def _midnight(d: date) -> datetime:
 
 
 abs_dates = st.integers(-400, 3).map(lambda k: AbsDate(NOW.date() + timedelta(days=k)))
-rel_dates = st.builds(RelDate, st.sampled_from([0, 1, 2, 7, 30, 90, 365]), st.sampled_from("dwmy"))
+rel_dates = st.builds(
+    RelDate, st.sampled_from([0, 1, 2, 7, 30, 90, 365]), st.sampled_from("dwmy"), st.booleans()
+)
+named_dates = st.builds(NamedDate, st.sampled_from([0, 1, 7, 30, 90, 12]), st.sampled_from("dwmy"))
+any_date = abs_dates | rel_dates | named_dates
+ZONES = [UTC, ZoneInfo("Europe/Lisbon"), ZoneInfo("America/New_York"), ZoneInfo("Pacific/Kiritimati")]
 
 
 def value_for(attr: str) -> st.SearchStrategy:
@@ -176,8 +187,8 @@ def value_for(attr: str) -> st.SearchStrategy:
         return st.sampled_from(MONEY_LITERALS).map(Number)
     if kind is Kind.NUMBER:
         return st.sampled_from(["0", "1", "2", "2.5", "3", "-1"]).map(lambda x: Number(Decimal(x)))
-    if kind is Kind.DATE:
-        return abs_dates | rel_dates
+    if kind in (Kind.DATE, Kind.DAY):
+        return any_date
     if kind is Kind.BOOL:
         return st.booleans().map(Bool)
     if attr == "country":
@@ -189,14 +200,18 @@ def value_for(attr: str) -> st.SearchStrategy:
     return st.sampled_from(TAGS).map(Text)
 
 
-ORDERED = [a for a, k in ATTRIBUTES.items() if k in (Kind.MONEY, Kind.NUMBER, Kind.DATE)]
+ORDERED = [a for a, k in ATTRIBUTES.items() if k in (Kind.MONEY, Kind.NUMBER, Kind.DATE, Kind.DAY)]
 SCALAR = [a for a, k in ATTRIBUTES.items() if k is not Kind.LIST]
 LISTS = [a for a, k in ATTRIBUTES.items() if k is Kind.LIST]
 
 
 @st.composite
 def leaf(draw):
-    choice = draw(st.sampled_from(["cmp", "eq", "between", "contains", "null"]))
+    choice = draw(st.sampled_from(["cmp", "eq", "between", "contains", "null", "anniversary", "rfm"]))
+    if choice == "anniversary":
+        return Anniversary(draw(any_date), draw(any_date))
+    if choice == "rfm":
+        return RfmGroup(draw(st.sampled_from(rfm.GROUPS)))
     if choice == "cmp":
         a = draw(st.sampled_from(ORDERED))
         return Compare(a, draw(st.sampled_from(["<", "<=", ">", ">=", "=", "!="])), draw(value_for(a)))
@@ -236,11 +251,26 @@ instants = st.one_of(
     ),
 )
 maybe = lambda s: st.none() | s  # noqa: E731
+birthdays = st.dates(date(1950, 1, 1), date(2010, 12, 31)) | st.sampled_from(
+    [date(2000, 2, 29), date(1999, 2, 28), date(1990, 3, 1), date(1980, 12, 31), date(1985, 1, 1)]
+)
+# RFM bands as if scored over a store whose buyers have these values.
+BANDS = RfmBands.of(
+    Counter({NOW - timedelta(days=d): 1 for d in (0, 1, 2, 7, 30, 31, 90, 180, 365)}),
+    Counter({1: 4, 2: 3, 3: 1, 4: 1}),
+    Counter({v: 1 for v in MONEY_VALUES}),
+)
 
 
 @st.composite
 def profile(draw):
+    birthday = draw(maybe(birthdays))
     return {
+        "birthday": _midnight(birthday) if birthday else None,
+        "birthday_md": birthday.month * 100 + birthday.day if birthday else None,
+        "status": draw(maybe(st.sampled_from(["enabled", "inactive"]))),
+        "gender": draw(maybe(st.sampled_from(["female", "male", "other"]))),
+        "abandoned_checkout_date": draw(maybe(instants)),
         "active": True,
         "amount_spent": draw(st.sampled_from(MONEY_VALUES)),
         "average_order_value": draw(maybe(st.sampled_from(MONEY_VALUES))),
@@ -251,7 +281,11 @@ def profile(draw):
         "created_at": draw(instants),
         "country": draw(maybe(st.sampled_from(["PT", "ES"]))),
         "city": draw(maybe(st.sampled_from(["Lisboa", "Porto", "O'Neil"]))),
-        "email": draw(st.sampled_from(["a@x.io", "b@x.io"])),
+        **draw(
+            st.sampled_from(
+                [{"email": "a@x.io", "email_domain": "x.io"}, {"email": "b@Y.io", "email_domain": "y.io"}]
+            )
+        ),
         "customer_tags": draw(st.lists(st.sampled_from(TAGS), unique=True, max_size=3)),
         "customer_groups": draw(st.lists(st.sampled_from(TAGS), unique=True, max_size=2)),
         "categories_purchased": draw(st.lists(st.sampled_from(TAGS), unique=True, max_size=2)),
@@ -270,7 +304,7 @@ def profiles_collection(infra):
     client.close()
 
 
-@given(rule=rules, people=st.lists(profile(), min_size=1, max_size=6))
+@given(rule=rules, people=st.lists(profile(), min_size=1, max_size=6), tz=st.sampled_from(ZONES))
 @settings(
     max_examples=500,
     deadline=None,
@@ -280,10 +314,10 @@ def profiles_collection(infra):
         HealthCheck.data_too_large,
     ],
 )
-def test_mongo_filter_and_predicate_select_the_same_profiles(profiles_collection, rule, people):
+def test_mongo_filter_and_predicate_select_the_same_profiles(profiles_collection, rule, people, tz):
     text = render(rule)
     assert parse(text) == rule  # the text round-trips to the same tree
-    compiled = compile_rule(parse(text), NOW)
+    compiled = compile_rule(parse(text), NOW, tz=tz, rfm=BANDS)
     profiles_collection.delete_many({})
     profiles_collection.insert_many([{"_id": i, **p} for i, p in enumerate(people)])
     by_mongo = {d["_id"] for d in profiles_collection.find(compiled.filter, {"_id": 1})}

@@ -10,6 +10,7 @@ import pytest
 from crm_contracts.outbound import CustomerState, GroupMembersChanged, GroupState
 from crm_segments.domain.documents import GONE
 from crm_segments.domain.money import BaseMoney
+from crm_segments.domain.profiles import empty as profiles_empty
 from crm_segments.domain.segments import new_segment
 from crm_segments.service import profiles, segments
 from crm_segments.service.membership import Membership
@@ -18,6 +19,8 @@ from crm_servicekit.errors import Conflict, Invalid, NotFound
 from crm_servicekit.versioned import VersionConflict
 
 T = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
+NEW_FIELDS = {"email_key", "email_domain", "status", "gender", "birthday", "birthday_md", "city_code"}
+NEW_FIELDS |= {"abandoned_checkout_date"}
 
 
 class FakeStore:
@@ -31,6 +34,7 @@ class FakeStore:
         self.states: dict = {}
         self.groups: dict = {}
         self.runs: dict = {}
+        self.pending: dict = {}
         self.scrubbed: list[str] = []
         self.segment_writes: list = []
         self.conflict_next = False
@@ -43,6 +47,32 @@ class FakeStore:
 
     async def customers_in_group(self, group_id):
         return sorted(cid for cid, p in self.profiles.items() if group_id in p["group_ids"])
+
+    async def profiles_before_upgrade(self):
+        return [cid for cid, p in self.profiles.items() if "email_key" not in p]
+
+    async def all_runs(self):
+        return list(self.runs.values())
+
+    async def customer_with_email(self, key):
+        return next(
+            (cid for cid, p in self.profiles.items() if p["active"] and p.get("email_key") == key), None
+        )
+
+    async def keep_pending_checkout(self, checkout):
+        self.pending.setdefault(checkout["_id"], checkout)
+
+    async def pending_checkouts_of(self, key):
+        return [c for c in self.pending.values() if c["email_key"] == key]
+
+    async def forget_pending_checkouts(self, ids):
+        for i in ids:
+            self.pending.pop(i, None)
+
+    async def figures(self, rule_filter, fields):
+        for p in sorted(self.profiles.values(), key=lambda p: p["_id"]):
+            if p["active"]:
+                yield {k: p.get(k) for k in fields}
 
     async def memberships_of(self, customer_id):
         return {s["segment_id"]: s for s in self.states.values() if s["customer_id"] == customer_id}
@@ -268,3 +298,67 @@ async def test_group_names_follow_versions_and_a_deleted_group_takes_no_members(
     assert store.profiles["cus_1"]["customer_groups"] == []
     await profiles.add_group_members(live, added)  # late event of the deleted group
     assert store.profiles["cus_1"]["group_ids"] == []
+
+
+def checkout_of(email: str, at: datetime, customer_id: str | None = None, checkout_id: str = "chk_1"):
+    from crm_contracts.inbound import CheckoutAbandoned
+
+    return CheckoutAbandoned.model_validate(
+        {
+            "checkout_id": checkout_id,
+            "abandoned_at": at,
+            "customer": {"email": email, "customer_id": customer_id},
+        }
+    )
+
+
+async def test_a_checkout_abandoned_before_the_customer_exists_reaches_them_when_they_appear(store, live):
+    add_segment(store, "abandoned_checkout_date IS NOT NULL", name="Abandoned")
+    early, late = datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC)
+    await profiles.record_checkout(live, checkout_of("A@X.io", late, checkout_id="chk_2"))
+    await profiles.record_checkout(live, checkout_of("a@x.io", early))
+    assert store.profiles == {} and len(store.pending) == 2  # nobody has that e-mail yet
+    await profiles.record_customer(live, customer(1, 0, email="a@x.io"))
+    assert store.profiles["cus_1"]["abandoned_checkout_date"] == late  # the latest of the two
+    assert store.pending == {}
+    assert [e[0] for e in store.events()] == ["segment.member.joined"]
+    # A known customer's checkout goes straight to the profile; an older one changes nothing.
+    await profiles.record_checkout(live, checkout_of("a@x.io", early, checkout_id="chk_3"))
+    assert store.profiles["cus_1"]["abandoned_checkout_date"] == late and store.pending == {}
+
+
+async def test_erasing_a_customer_drops_the_checkouts_waiting_under_their_email(store, live):
+    await profiles.record_customer(live, customer(1, 0, email="a@x.io"))
+    store.pending["chk_9"] = {"_id": "chk_9", "email_key": "a@x.io", "abandoned_at": T}
+    await profiles.erase_customer(live, "cus_1")
+    assert store.pending == {} and store.profiles["cus_1"]["abandoned_checkout_date"] is None
+
+
+async def test_rfm_group_rules_score_against_every_customer(store, live):
+    add_segment(store, "rfm_group = 'prospects'", name="Prospects")
+    await profiles.record_customer(live, customer(1, 0))
+    assert [e[0] for e in store.events()] == ["segment.member.joined"]
+    assert live.rfm is not None  # scored on first need
+
+
+async def test_profiles_of_an_older_version_gain_the_derived_fields_once(store, live):
+    add_segment(store, "customer_email_domain = 'x.io'", name="x.io")
+    old = {k: v for k, v in profiles_empty("cus_old").items() if k not in NEW_FIELDS}
+    store.profiles["cus_old"] = {
+        **old,
+        "active": True,
+        "customer_version": 3,
+        "email": "Ann@X.io",
+        "city": "São Paulo",
+    }
+    await live.periodic()
+    p = store.profiles["cus_old"]
+    assert (p["email_key"], p["email_domain"], p["city_code"], p["status"]) == (
+        "ann@x.io",
+        "x.io",
+        "saopaulo",
+        None,
+    )
+    assert [e[0] for e in store.events()] == ["segment.member.joined"]
+    await live.periodic()  # nothing more to do
+    assert len(store.events()) == 1

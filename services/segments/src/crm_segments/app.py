@@ -16,7 +16,7 @@ async def setup(rt: Runtime) -> Wiring[Context]:
     settings = cast(SegmentsSettings, rt.settings)  # built from the class given to Service below
     store = SegmentStore(rt.db, rt.notify_outbox)
     money = BaseMoney(settings.base_currency, settings.fx_rates)
-    membership = Membership(store, money, settings.source)
+    membership = Membership(store, money, settings.source, settings.tz)
     return Wiring(
         Context(settings, store, membership),
         indexes=store.indexes,

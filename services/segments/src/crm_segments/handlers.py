@@ -1,8 +1,9 @@
-"""Events of the customers, groups and ledger services: one function per event type, each
+"""Events of the customers, groups and ledger services (and storefronts' checkout.abandoned): one function per event type, each
 calling the use case of service/profiles.py that changes the customer's profile (and so their
 segments)."""
 
 from crm_contracts.envelope import CloudEvent
+from crm_contracts.inbound import CheckoutAbandoned
 from crm_contracts.names import EventType
 from crm_contracts.outbound import (
     CustomerDeleted,
@@ -55,3 +56,8 @@ async def on_group_deleted(event: CloudEvent[GroupDeleted], ctx: Context) -> Non
 @handlers.on(EventType.LEDGER_ENTRY_RECORDED, LedgerEntryRecorded)
 async def on_ledger_entry(event: CloudEvent[LedgerEntryRecorded], ctx: Context) -> None:
     await profiles.record_ledger_entry(ctx.membership, event.data)
+
+
+@handlers.on(EventType.CHECKOUT_ABANDONED, CheckoutAbandoned)
+async def on_checkout_abandoned(event: CloudEvent[CheckoutAbandoned], ctx: Context) -> None:
+    await profiles.record_checkout(ctx.membership, event.data)

@@ -1,6 +1,6 @@
 """Every HTTP request and response model of the segments service."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, Field
@@ -66,11 +66,16 @@ class ProfileOut(BaseModel):
     customer_id: str
     customer_version: int
     email: str | None
+    email_domain: str | None = None
     email_subscribed: bool | None
     has_account: bool | None
+    status: str | None = None
+    gender: str | None = None
+    birthday: date | None = None
     country: str | None
     city: str | None
     created_at: datetime | None
+    abandoned_checkout_date: datetime | None = None
     customer_tags: list[str]
     number_of_orders: int
     first_order_date: datetime | None

@@ -1,5 +1,6 @@
 from decimal import Decimal
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
@@ -29,6 +30,25 @@ class SegmentsSettings(ServiceSettings):
         validation_alias="CRM_SEGMENTS_REEVALUATE_SECONDS",
         description="How often segments with relative dates (-90d) are re-evaluated",
     )
+
+    store_timezone: str = Field(
+        default="UTC",
+        validation_alias="CRM_STORE_TIMEZONE",
+        description="The store's IANA time zone (Europe/Lisbon): what 'today' and a date's day are in rules",
+    )
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.store_timezone)
+
+    @field_validator("store_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Lisbon)") from None
+        return value
 
     @field_validator("fx_rates", mode="before")
     @classmethod

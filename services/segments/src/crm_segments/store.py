@@ -12,6 +12,7 @@ Collections:
   for queries; only replaced by a higher n.
 - `segment_runs`: which version of each segment the last batch computation covered.
 - `groups`: the newest known name (and version) of each customer group.
+- `pending_checkouts`: checkout.abandoned events of e-mails no profile has yet, by checkout id.
 
 Queries on profiles take a rule's compiled MongoDB filter (or None: every customer) and add
 "active" here, so only customers that exist are ever counted or listed.
@@ -30,13 +31,14 @@ from crm_segments.domain.documents import (
     Group,
     MembershipChange,
     MembershipState,
+    PendingCheckout,
     Profile,
     ProfileFigures,
     Segment,
     SegmentRun,
 )
 from crm_segments.domain.membership import pair_id
-from crm_segments.domain.rules.attributes import ATTRIBUTES
+from crm_segments.domain.rules.attributes import FIELDS
 from crm_servicekit.clock import now_ms
 from crm_servicekit.outbox import OUTBOX_INDEXES, OutboxSource, ProjectedHere, pending
 from crm_servicekit.versioned import VersionedStore
@@ -73,6 +75,7 @@ class SegmentStore:
         self.memberships = db["memberships"]
         self.runs = db["segment_runs"]
         self.groups = db["groups"]
+        self.pending_checkouts = db["pending_checkouts"]
         self._notify = notify
         self._last = datetime.min.replace(tzinfo=UTC)
         self.projected_here = ProjectedHere()
@@ -80,10 +83,15 @@ class SegmentStore:
     @property
     def indexes(self) -> dict[str, list[IndexModel]]:
         # One index per attribute a rule may filter on; lists get multikey indexes.
-        attribute_indexes = [IndexModel([(a, ASCENDING)]) for a in ATTRIBUTES if a != "email"]
+        attribute_indexes = [IndexModel([(a, ASCENDING)]) for a in FIELDS if a != "email"]
         return {
             **self.segments.indexes,
-            "profiles": [*attribute_indexes, IndexModel([("group_ids", ASCENDING)])],
+            "profiles": [
+                *attribute_indexes,
+                IndexModel([("group_ids", ASCENDING)]),
+                IndexModel([("email_key", ASCENDING)]),
+            ],
+            "pending_checkouts": [IndexModel([("email_key", ASCENDING)])],
             "membership_changes": [
                 IndexModel([("segment_id", ASCENDING), ("customer_id", ASCENDING), ("n", DESCENDING)]),
                 IndexModel([("customer_id", ASCENDING)]),
@@ -115,6 +123,28 @@ class SegmentStore:
     async def save_profile(self, profile: Profile) -> None:
         """Only called by the one writer of this customer (the per-customer lock)."""
         await self.profiles.replace_one({"_id": profile["_id"]}, profile, upsert=True)
+
+    async def profiles_before_upgrade(self) -> list[str]:
+        """Ids of profiles stored before the fields of Shopify's filters (no `email_key`)."""
+        return [d["_id"] async for d in self.profiles.find({"email_key": {"$exists": False}}, {"_id": 1})]
+
+    async def customer_with_email(self, key: str) -> str | None:
+        """The id of the existing customer whose e-mail key is `key`, if any."""
+        d = await self.profiles.find_one({"email_key": key, "active": True}, {"_id": 1})
+        return None if d is None else str(d["_id"])
+
+    async def keep_pending_checkout(self, checkout: PendingCheckout) -> None:
+        try:
+            await self.pending_checkouts.insert_one(dict(checkout))
+        except DuplicateKeyError:
+            pass  # the same checkout again
+
+    async def pending_checkouts_of(self, key: str) -> list[PendingCheckout]:
+        return cast(list[PendingCheckout], await self.pending_checkouts.find({"email_key": key}).to_list())
+
+    async def forget_pending_checkouts(self, checkout_ids: list[str]) -> None:
+        for checkout_id in checkout_ids:  # few; by _id, what FerretDB serves by index
+            await self.pending_checkouts.delete_one({"_id": checkout_id})
 
     async def customers_in_group(self, group_id: str) -> list[str]:
         return [d["_id"] async for d in self.profiles.find({"group_ids": group_id}, {"_id": 1})]

@@ -28,11 +28,19 @@ class Profile(TypedDict):
     deleted: bool  # a tombstone: no personal data, late events are ignored
     customer_version: int
     email: str | None
+    email_key: NotRequired[str | None]  # crm_contracts.types.email_key: finds checkouts by e-mail
+    email_domain: NotRequired[str | None]  # lower-cased, after the last "@"
     email_subscribed: bool | None
     has_account: bool | None
+    status: NotRequired[str | None]  # "enabled" / "inactive"
+    gender: NotRequired[str | None]
+    birthday: NotRequired[datetime | None]  # the date at UTC midnight
+    birthday_md: NotRequired[int | None]  # month * 100 + day, for anniversary()
     country: str | None  # upper-cased
     city: str | None
+    city_code: NotRequired[str | None]  # Shopify's city code: letters and digits, lower-cased
     created_at: datetime | None
+    abandoned_checkout_date: NotRequired[datetime | None]  # the latest checkout.abandoned
     customer_tags: list[str]
     number_of_orders: int  # every order, whatever its currency
     counted_orders: int  # orders in a currency that counts (base, or one with a rate)
@@ -58,6 +66,15 @@ class ProfileFigures(TypedDict):
     amount_spent: int
     country: NotRequired[str | None]
     counted_orders: NotRequired[int]
+
+
+class PendingCheckout(TypedDict):
+    """`pending_checkouts`: a checkout.abandoned of an e-mail no profile has yet; applied and
+    removed when a customer with that e-mail appears (or is erased)."""
+
+    _id: str  # the checkout id
+    email_key: str
+    abandoned_at: datetime
 
 
 # segments ---------------------------------------------------------------------------------------

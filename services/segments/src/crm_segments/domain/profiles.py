@@ -2,18 +2,31 @@
 events: each function returns the new profile for one event, or None when it changes nothing.
 Money is in minor units of the base currency."""
 
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import TypedDict
 
 from crm_contracts.outbound import CustomerState, LedgerEntryRecorded
+from crm_contracts.types import email_key
 from crm_segments.domain.documents import CreditHeld, GroupRef, Profile
 from crm_segments.domain.money import BaseMoney
+from crm_segments.domain.rules.compile import month_day
+from crm_segments.domain.rules.shopify import city_code
 from crm_servicekit.clock import to_ms
 
 
 def _ms(t: datetime | None) -> datetime | None:
     """Profiles are cut to milliseconds so the predicate sees what MongoDB stores."""
     return None if t is None else to_ms(t)
+
+
+def _midnight(d: date | None) -> datetime | None:
+    return None if d is None else datetime.combine(d, time(), tzinfo=UTC)
+
+
+def email_domain(email: str) -> str | None:
+    """`customer_email_domain`: what follows the last "@", lower-cased."""
+    _, at, domain = email.strip().rpartition("@")
+    return domain.lower() if at and domain else None
 
 
 def empty(customer_id: str) -> Profile:
@@ -24,11 +37,19 @@ def empty(customer_id: str) -> Profile:
         "deleted": False,
         "customer_version": 0,
         "email": None,
+        "email_key": None,
+        "email_domain": None,
         "email_subscribed": None,
         "has_account": None,
+        "status": None,
+        "gender": None,
+        "birthday": None,
+        "birthday_md": None,
         "country": None,
         "city": None,
+        "city_code": None,
         "created_at": None,
+        "abandoned_checkout_date": None,
         "customer_tags": [],
         "number_of_orders": 0,
         "counted_orders": 0,
@@ -61,10 +82,17 @@ def apply_customer(p: Profile, state: CustomerState, money: BaseMoney) -> Profil
         "active": True,
         "customer_version": state.version,
         "email": state.email,
+        "email_key": email_key(state.email),
+        "email_domain": email_domain(state.email),
         "email_subscribed": state.email_subscribed,
         "has_account": state.has_account,
+        "status": state.status,
+        "gender": state.gender,
+        "birthday": _midnight(state.birthday),
+        "birthday_md": month_day(state.birthday) if state.birthday else None,
         "country": state.country.upper() if state.country else None,
         "city": state.city,
+        "city_code": city_code(state.city) if state.city else None,
         "created_at": _ms(state.created_at),
         "customer_tags": sorted(set(state.tags)),
         "number_of_orders": stats.number_of_orders,
@@ -76,6 +104,30 @@ def apply_customer(p: Profile, state: CustomerState, money: BaseMoney) -> Profil
         "categories_purchased": sorted(set(stats.categories_purchased)),
         "products_purchased": sorted(set(stats.products_purchased)),
     }
+
+
+def upgrade(p: Profile) -> Profile | None:
+    """A profile stored before Shopify's filters: the fields they read, derived from what it
+    holds (status, gender and birthday wait for the customer's next event). None if current."""
+    if "email_key" in p:
+        return None
+    email, city = p.get("email"), p.get("city")
+    return {
+        **empty(p["_id"]),
+        **p,
+        "email_key": email_key(email) if email else None,
+        "email_domain": email_domain(email) if email else None,
+        "city_code": city_code(city) if city else None,
+    }
+
+
+def abandon_checkout(p: Profile, abandoned_at: datetime) -> Profile | None:
+    """checkout.abandoned: the latest abandoned checkout's time (events may arrive reordered)."""
+    at = to_ms(abandoned_at)
+    held = p.get("abandoned_checkout_date")
+    if p["deleted"] or (held is not None and held >= at):
+        return None
+    return {**p, "abandoned_checkout_date": at}
 
 
 def erase(p: Profile) -> Profile | None:
@@ -135,11 +187,16 @@ class ProfileView(TypedDict):
     customer_id: str
     customer_version: int
     email: str | None
+    email_domain: str | None
     email_subscribed: bool | None
     has_account: bool | None
+    status: str | None
+    gender: str | None
+    birthday: date | None
     country: str | None
     city: str | None
     created_at: datetime | None
+    abandoned_checkout_date: datetime | None
     customer_tags: list[str]
     number_of_orders: int
     first_order_date: datetime | None
@@ -159,11 +216,16 @@ def public_view(p: Profile) -> ProfileView:
         "customer_id": p["_id"],
         "customer_version": p["customer_version"],
         "email": p["email"],
+        "email_domain": p.get("email_domain"),
         "email_subscribed": p["email_subscribed"],
         "has_account": p["has_account"],
+        "status": p.get("status"),
+        "gender": p.get("gender"),
+        "birthday": birthday.date() if (birthday := p.get("birthday")) else None,
         "country": p["country"],
         "city": p["city"],
         "created_at": p["created_at"],
+        "abandoned_checkout_date": p.get("abandoned_checkout_date"),
         "customer_tags": p["customer_tags"],
         "number_of_orders": p["number_of_orders"],
         "first_order_date": p["first_order_date"],

@@ -14,12 +14,14 @@ def parse_rule(rule: str) -> Node:
         return parse(rule)
     except RuleError as e:
         pos = {"line": e.position.line, "column": e.position.column, "offset": e.position.offset}
+        about = {"attribute": e.attribute} if e.attribute else {}
         raise Invalid(
             f"rule: {e}",
             slug="invalid-rule",
             title="Invalid segment rule",
-            errors=[{"field": "rule", "message": e.message, **pos}],
+            errors=[{"field": "rule", "message": e.message, **pos, **about}],
             position=pos,
+            **about,
         ) from None
 
 

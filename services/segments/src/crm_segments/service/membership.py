@@ -13,14 +13,16 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 from crm_contracts.types import utcnow
-from crm_segments.domain import profiles
+from crm_segments.domain import analytics, profiles
 from crm_segments.domain.documents import GONE, MembershipChange, MembershipState, Profile, Segment
 from crm_segments.domain.membership import differences, transition_event
 from crm_segments.domain.money import BaseMoney
 from crm_segments.domain.rules import Compiled, Node, compile_rule, has_relative_dates, parse
+from crm_segments.domain.rules.rfm import RfmBands
+from crm_segments.domain.rules.syntax import uses_rfm
 from crm_segments.store import MembershipTaken, SegmentStore
 
 log = logging.getLogger(__name__)
@@ -51,13 +53,16 @@ class KeyedLocks:
 
 
 class Membership:
-    def __init__(self, store: SegmentStore, money: BaseMoney, source: str) -> None:
+    def __init__(self, store: SegmentStore, money: BaseMoney, source: str, tz: tzinfo = UTC) -> None:
         self.store = store
         self.money = money
         self.source = source
+        self.tz = tz  # the store's time zone: what "today" is
         self.customers = KeyedLocks()
         self.segment_locks = KeyedLocks()
         self._parsed: dict[tuple[str, int], Node] = {}
+        self.rfm: RfmBands | None = None  # scored on first need, refreshed by periodic()
+        self.upgraded = False  # profiles of an older version brought up to date, once per process
 
     # rules ---------------------------------------------------------------------------------
 
@@ -69,7 +74,26 @@ class Membership:
         return node
 
     def compiled(self, segment: Segment, now: datetime) -> Compiled:
-        return compile_rule(self.rule_of(segment), now, self.money.scale)
+        """The segment's filter and predicate now (an rfm_group rule: call scored() first)."""
+        return self.compile(self.rule_of(segment), now)
+
+    def compile(self, node: Node, now: datetime) -> Compiled:
+        return compile_rule(node, now, self.money.scale, self.tz, self.rfm)
+
+    async def scored(self, *rules: Node) -> None:
+        """Makes sure the RFM bands exist if one of the rules names rfm_group."""
+        if self.rfm is None and any(uses_rfm(r) for r in rules):
+            await self.refresh_rfm()
+
+    async def refresh_rfm(self) -> None:
+        """Scores every active customer again (one pass over the profiles' RFM fields)."""
+        r, f, m = analytics.Quintiles(), analytics.Quintiles(), analytics.Quintiles()
+        async for p in self.store.figures(None, analytics.RFM_FIELDS):
+            if analytics.is_buyer(p):
+                r.add(p["last_order_date"])
+                f.add(p["number_of_orders"])
+                m.add(p["amount_spent"])
+        self.rfm = RfmBands.of(r.counts, f.counts, m.counts)
 
     def is_time_dependent(self, segment: Segment) -> bool:
         return has_relative_dates(self.rule_of(segment))
@@ -92,7 +116,9 @@ class Membership:
     async def _reevaluate(self, profile: Profile) -> None:
         now = utcnow()
         current = await self.store.memberships_of(profile["_id"])
-        for segment in await self.store.all_segments():
+        segments = await self.store.all_segments()
+        await self.scored(*(self.rule_of(s) for s in segments))
+        for segment in segments:
             wanted = profile["active"] and self.compiled(segment, now).predicate(profile)
             await self._settle(segment["id"], segment["name"], profile, wanted, current.get(segment["id"]))
 
@@ -138,6 +164,7 @@ class Membership:
             if segment is None:
                 return await self._leave_all(segment_id)
             version, now = segment["version"], utcnow()
+            await self.scored(self.rule_of(segment))
             compiled = self.compiled(segment, now)
             candidates = await differences(
                 self.store.matching_ids(compiled.filter), self.store.member_ids(segment_id)
@@ -169,11 +196,19 @@ class Membership:
         return len(candidates)
 
     async def periodic(self) -> None:
-        """Re-evaluates what time alone changes (relative dates), and finishes any batch that a
-        crash, an edit or a deletion left undone."""
+        """Re-evaluates what time alone changes (relative dates, RFM groups), and finishes any
+        batch that a crash, an edit or a deletion left undone. The first run of a process also
+        brings profiles stored by an older version up to date (profiles.upgrade)."""
+        if not self.upgraded:
+            for customer_id in await self.store.profiles_before_upgrade():
+                await self.change_profile(customer_id, profiles.upgrade)
+            self.upgraded = True
         runs = {r["_id"]: r.get("version") for r in await self.store.all_runs()}
         live = set()
-        for segment in await self.store.all_segments():
+        segments = await self.store.all_segments()
+        if any(uses_rfm(self.rule_of(s)) for s in segments):
+            await self.refresh_rfm()  # other customers' orders move everyone's scores
+        for segment in segments:
             live.add(segment["id"])
             if self.is_time_dependent(segment) or runs.get(segment["id"]) != segment["version"]:
                 await self.recompute(segment["id"])

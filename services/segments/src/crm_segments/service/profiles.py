@@ -1,8 +1,11 @@
 """What the events of the customers, groups and ledger services change: the customer's profile
 (domain/profiles.py), then, through live membership, the segments the customer is in."""
 
+from crm_contracts.inbound import CheckoutAbandoned
 from crm_contracts.outbound import CustomerState, GroupMembersChanged, GroupState, LedgerEntryRecorded
+from crm_contracts.types import email_key
 from crm_segments.domain import profiles
+from crm_segments.domain.documents import Profile
 from crm_segments.service.membership import Membership
 
 DELETED_GROUP_VERSION = 1 << 62
@@ -10,13 +13,61 @@ DELETED_GROUP_VERSION = 1 << 62
 
 
 async def record_customer(live: Membership, state: CustomerState) -> None:
-    """customer.created / .updated / .registered: applied if newer than the profile's version."""
-    await live.change_profile(state.id, lambda p: profiles.apply_customer(p, state, live.money))
+    """customer.created / .updated / .registered: applied if newer than the profile's version.
+    A customer whose e-mail is new to the profile takes the checkouts abandoned under it."""
+    before: dict[str, str | None] = {}
+
+    def apply(p: Profile) -> Profile | None:
+        before["email_key"] = p.get("email_key")
+        return profiles.apply_customer(p, state, live.money)
+
+    changed = await live.change_profile(state.id, apply)
+    key = email_key(state.email)
+    if changed and before.get("email_key") != key:
+        await _take_pending_checkouts(live, state.id, key)
+
+
+async def _take_pending_checkouts(live: Membership, customer_id: str, key: str) -> None:
+    pending = await live.store.pending_checkouts_of(key)
+    if not pending:
+        return
+    latest = max(c["abandoned_at"] for c in pending)
+    await live.change_profile(customer_id, lambda p: profiles.abandon_checkout(p, latest))
+    await live.store.forget_pending_checkouts([c["_id"] for c in pending])
+
+
+async def record_checkout(live: Membership, checkout: CheckoutAbandoned) -> None:
+    """checkout.abandoned: the customer named by id, else the one with that e-mail; a checkout of
+    an e-mail no customer has yet waits in `pending_checkouts` for that customer."""
+    at = checkout.abandoned_at
+    if checkout.customer.customer_id:
+        await live.change_profile(checkout.customer.customer_id, lambda p: profiles.abandon_checkout(p, at))
+        return
+    key = email_key(str(checkout.customer.email))
+    customer_id = await live.store.customer_with_email(key)
+    if customer_id is None:
+        await live.store.keep_pending_checkout(
+            {"_id": checkout.checkout_id, "email_key": key, "abandoned_at": at}
+        )
+        # The customer may have appeared meanwhile, after it looked for pending checkouts: look
+        # again now that this one is recorded (one of the two sides sees the other).
+        customer_id = await live.store.customer_with_email(key)
+        if customer_id is None:
+            return
+        await _take_pending_checkouts(live, customer_id, key)
+        return
+    await live.change_profile(customer_id, lambda p: profiles.abandon_checkout(p, at))
 
 
 async def erase_customer(live: Membership, customer_id: str) -> None:
-    """customer.deleted: the profile becomes a tombstone and leaves every segment."""
+    """customer.deleted: the profile becomes a tombstone and leaves every segment; checkouts
+    waiting under the customer's e-mail go too."""
+    known = await live.store.profile(customer_id)
     await live.change_profile(customer_id, profiles.erase)
+    key = known.get("email_key") if known else None
+    if key:
+        pending = await live.store.pending_checkouts_of(key)
+        await live.store.forget_pending_checkouts([c["_id"] for c in pending])
 
 
 async def add_group_members(live: Membership, g: GroupMembersChanged) -> None:

@@ -15,7 +15,6 @@ from crm_contracts.types import utcnow
 from crm_segments.domain import analytics
 from crm_segments.domain.analytics import RfmScore, Summary
 from crm_segments.domain.documents import Profile, Segment
-from crm_segments.domain.rules import compile_rule
 from crm_segments.domain.segments import edited, new_segment, parse_rule, view
 from crm_segments.service.membership import Membership
 from crm_segments.store import Filter, SegmentStore
@@ -112,7 +111,9 @@ async def list_segments(store: SegmentStore, after: str | None, limit: int) -> P
 
 async def preview(live: Membership, rule: str, sample_size: int) -> tuple[int, list[Profile]]:
     """Member count and a sample of a rule over the current profiles; nothing is stored."""
-    rule_filter = compile_rule(parse_rule(rule), utcnow(), live.money.scale).filter
+    node = parse_rule(rule)
+    await live.scored(node)
+    rule_filter = live.compile(node, utcnow()).filter
     count = await live.store.count_matching(rule_filter)
     sample = await live.store.sample_matching(rule_filter, sample_size) if sample_size else []
     return count, sample
@@ -184,6 +185,7 @@ async def scope(live: Membership, segment_id: str | None) -> Filter | None:
     if segment_id is None:
         return None
     seg = await segment(live.store, segment_id)
+    await live.scored(live.rule_of(seg))
     return live.compiled(seg, utcnow()).filter
 
 

@@ -1,5 +1,8 @@
 """The attributes a segment rule may name (docs/contract.md §3) and their kinds. A profile document
-stores each attribute under the same name, so the compiled filter is a plain field filter."""
+stores each attribute under the same name, so the compiled filter is a plain field filter.
+
+Shopify's filter names (`customer_countries`, `customer_added_date`...) are not attributes of their
+own: shopify.py translates them into conditions on these."""
 
 from enum import Enum
 
@@ -7,7 +10,8 @@ from enum import Enum
 class Kind(Enum):
     MONEY = "money"  # major units of the base currency in rules; minor units in profiles
     NUMBER = "number"
-    DATE = "date"
+    DATE = "date"  # an instant; a date literal stands for a day in the store's time zone
+    DAY = "day"  # a calendar date with no time zone (a birthday), stored as UTC midnight
     TEXT = "text"
     BOOL = "bool"
     LIST = "list"  # list of strings
@@ -21,9 +25,14 @@ ATTRIBUTES: dict[str, Kind] = {
     "first_order_date": Kind.DATE,
     "last_order_date": Kind.DATE,
     "created_at": Kind.DATE,
+    "abandoned_checkout_date": Kind.DATE,
+    "birthday": Kind.DAY,
     "country": Kind.TEXT,
     "city": Kind.TEXT,
     "email": Kind.TEXT,
+    "email_domain": Kind.TEXT,
+    "status": Kind.TEXT,
+    "gender": Kind.TEXT,
     "customer_tags": Kind.LIST,
     "customer_groups": Kind.LIST,
     "categories_purchased": Kind.LIST,
@@ -32,5 +41,17 @@ ATTRIBUTES: dict[str, Kind] = {
     "email_subscribed": Kind.BOOL,
 }
 
-ORDERED = {Kind.MONEY, Kind.NUMBER, Kind.DATE}
+DERIVED: dict[str, Kind] = {
+    "city_code": Kind.TEXT,  # the city's letters and digits, lower-cased: Shopify's city code
+    "birthday_md": Kind.NUMBER,  # month * 100 + day of the birthday: anniversary()
+}
+"""Fields a profile keeps for Shopify's filters; rules reach them only through shopify.py."""
+
+FIELDS: dict[str, Kind] = {**ATTRIBUTES, **DERIVED}
+"""Every field a compiled rule may filter on (each has an index, store.py)."""
+
+LOWER_CASED = {"email_domain", "city_code", "status", "gender"}
+"""Text compared lower-cased (rules and profiles alike); `country` is compared upper-cased."""
+
+ORDERED = {Kind.MONEY, Kind.NUMBER, Kind.DATE, Kind.DAY}
 """Kinds that `<`, `<=`, `>`, `>=` and BETWEEN apply to."""

@@ -1,18 +1,66 @@
 """Parsing a segment rule (docs/contract.md §3) into a typed syntax tree, with a Lark LALR grammar.
 
-Every error, syntactic or semantic (unknown attribute, a value of the wrong kind), is a
-`RuleError` carrying the line, column (both 1-based) and offset (0-based) it points at.
+Every error, syntactic or semantic (unknown attribute, a value of the wrong kind, data this CRM
+does not have), is a `RuleError` carrying the line, column (both 1-based) and offset (0-based) it
+points at. Shopify's filter names and functions are translated into our conditions (shopify.py).
 """
 
 import re
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
+from crm_segments.domain.rules import shopify
 from crm_segments.domain.rules.attributes import ATTRIBUTES, ORDERED, Kind
+from crm_segments.domain.rules.shopify import Arg
+from crm_segments.domain.rules.tree import (
+    AbsDate,
+    And,
+    Anniversary,
+    Between,
+    Bool,
+    Compare,
+    Contains,
+    IsNull,
+    NamedDate,
+    Node,
+    Not,
+    Number,
+    Or,
+    Position,
+    RelDate,
+    RfmGroup,
+    RuleError,
+    Text,
+    Value,
+)
+
+__all__ = [
+    "AbsDate",
+    "And",
+    "Anniversary",
+    "Between",
+    "Bool",
+    "Compare",
+    "Contains",
+    "IsNull",
+    "NamedDate",
+    "Node",
+    "Not",
+    "Number",
+    "Or",
+    "Position",
+    "RelDate",
+    "RfmGroup",
+    "RuleError",
+    "Text",
+    "Value",
+    "has_relative_dates",
+    "parse",
+    "render",
+]
 
 MAX_RULE_LENGTH = 10_000
 MAX_DEPTH = 100  # nesting of AND/OR/NOT; keeps the compilers' recursion far from its limit
@@ -31,7 +79,14 @@ GRAMMAR = r"""
      | ATTR _NOT _CONTAINS value -> not_contains
      | ATTR _IS _NULL -> is_null
      | ATTR _IS _NOT _NULL -> is_not_null
-?value: NUMBER | STRING | DATE | RELDATE | TRUE | FALSE
+     | call OP value -> call_compare
+     | call _BETWEEN value _AND value -> call_between
+call: ATTR "(" [param ("," param)*] ")"
+param: ATTR ":" argument
+?argument: value
+     | "(" value ("," value)* ")" -> values
+     | OP value -> bound
+?value: NUMBER | STRING | DATE | RELDATE | NAMEDDATE | TRUE | FALSE
 _OR.3: /or\b/i
 _AND.3: /and\b/i
 _NOT.3: /not\b/i
@@ -41,111 +96,17 @@ _IS.3: /is\b/i
 _NULL.3: /null\b/i
 TRUE.3: /true\b/i
 FALSE.3: /false\b/i
-ATTR: /[a-z_][a-z0-9_]*/i
+NAMEDDATE.3: /(today|yesterday|\d{1,5}_(days|weeks|months|years)_ago)\b/i
+ATTR: /[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*/i
 OP: ">=" | "<=" | "!=" | "=" | "<" | ">"
 DATE.2: /\d{4}-\d{2}-\d{2}(?![\w.])/
-RELDATE.2: /-\d{1,5}[dwmy](?!\w)/
+RELDATE.2: /[-+]\d{1,5}[dwmy](?!\w)/
 NUMBER: /-?\d+(\.\d+)?(?![\w.])/
 STRING: /'(?:[^'\\\n]|\\.)*'/ | /"(?:[^"\\\n]|\\.)*"/
 %ignore /\s+/
 """
 
 _parser = Lark(GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=False)
-
-
-@dataclass(frozen=True)
-class Position:
-    line: int
-    column: int
-    offset: int
-
-
-class RuleError(ValueError):
-    def __init__(self, message: str, position: Position) -> None:
-        super().__init__(f"{message} at line {position.line}, column {position.column}")
-        self.message = message
-        self.position = position
-
-
-# Values -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Number:
-    value: Decimal
-
-
-@dataclass(frozen=True)
-class Text:
-    value: str
-
-
-@dataclass(frozen=True)
-class Bool:
-    value: bool
-
-
-@dataclass(frozen=True)
-class AbsDate:
-    value: date
-
-
-@dataclass(frozen=True)
-class RelDate:
-    amount: int
-    unit: str  # d, w, m, y: `-30d` is RelDate(30, "d"), thirty days before now
-
-
-Value = Number | Text | Bool | AbsDate | RelDate
-
-# Conditions ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Compare:
-    attr: str
-    op: str  # = != < <= > >=
-    value: Value
-
-
-@dataclass(frozen=True)
-class Between:
-    attr: str
-    low: Value
-    high: Value
-
-
-@dataclass(frozen=True)
-class Contains:
-    attr: str
-    value: Text
-    negated: bool = False
-
-
-@dataclass(frozen=True)
-class IsNull:
-    attr: str
-    negated: bool = False
-
-
-@dataclass(frozen=True)
-class And:
-    items: tuple["Node", ...]
-
-
-@dataclass(frozen=True)
-class Or:
-    items: tuple["Node", ...]
-
-
-@dataclass(frozen=True)
-class Not:
-    item: "Node"
-
-
-Node = Compare | Between | Contains | IsNull | And | Or | Not
-
-# Parsing ------------------------------------------------------------------------------------
 
 
 def _position(text: str, offset: int) -> Position:
@@ -164,12 +125,15 @@ _NAMES = {
     "STRING": "a quoted text",
     "DATE": "a date (2026-01-31)",
     "RELDATE": "a relative date (-30d)",
+    "NAMEDDATE": "a named date (today)",
     "TRUE": "true",
     "FALSE": "false",
     "ATTR": "an attribute",
     "OP": "a comparison (= != < <= > >=)",
     "LPAR": "'('",
     "RPAR": "')'",
+    "COMMA": "','",
+    "COLON": "':'",
     "_OR": "OR",
     "_AND": "AND",
     "_NOT": "NOT",
@@ -243,9 +207,16 @@ class _Builder:
             return And(tuple(self.node(x, depth + 1) for x in c))
         if kind == "negation":
             return Not(self.node(c[0], depth + 1))
-        # Every condition is ATTR followed by tokens: an operator and values, or none.
+        if kind in ("call_compare", "call_between"):
+            return self.call(t)
+        # Every other condition is ATTR followed by tokens: an operator and values, or none.
         attr_token, *rest = (_token(x) for x in c)
-        attr = self.attribute(attr_token)
+        name = str(attr_token).lower()
+        if name not in ATTRIBUTES:
+            return self.shopify(kind, name, attr_token, rest)
+        return self.condition(kind, name, attr_token, rest)
+
+    def condition(self, kind: str, attr: str, attr_token: Token, rest: list[Token]) -> Node:
         a_kind = ATTRIBUTES[attr]
         if kind == "compare":
             op_token, value_token = rest
@@ -272,11 +243,72 @@ class _Builder:
             return IsNull(attr, negated=kind == "is_not_null")
         raise AssertionError(kind)  # pragma: no cover - the grammar has no other rule
 
-    def attribute(self, token: Token) -> str:
-        name = str(token).lower()
-        if name not in ATTRIBUTES:
-            raise RuleError(f"unknown attribute {str(token)!r}", _at(self.text, token))
-        return name
+    def shopify(self, kind: str, name: str, attr_token: Token, rest: list[Token]) -> Node:
+        """A Shopify filter name: renamed to ours, translated, or refused with the reason."""
+        at = _at(self.text, attr_token)
+        renamed = shopify.RENAMED.get(name)
+        if renamed is not None:
+            return self.condition(kind, renamed, attr_token, rest)
+        if name not in shopify.FILTERS:
+            raise RuleError(*shopify.unknown(name, function=False), at, attribute=str(attr_token))
+        op = str(rest[0]) if kind == "compare" else None
+        values = [self.literal(x) for x in (rest[1:] if kind == "compare" else rest)]
+        return shopify.filter_condition(name, kind, op, values, at)
+
+    def call(self, t: Tree) -> Node:
+        call, *rest = t.children
+        assert isinstance(call, Tree)
+        name_token, *params = call.children
+        name_token = _token(name_token)
+        name = str(name_token).lower()
+        at = _at(self.text, name_token)
+        if name not in shopify.FUNCTIONS:
+            raise RuleError(*shopify.unknown(name, function=True), at, attribute=str(name_token))
+        args: dict[str, Arg] = {}
+        for p in params:
+            assert isinstance(p, Tree)
+            key_token, argument = p.children
+            key = str(_token(key_token)).lower()
+            key_at = _at(self.text, _token(key_token))
+            if key in args:
+                raise RuleError(f"{name}(): parameter {key!r} given twice", key_at, attribute=name)
+            args[key] = self.argument(argument, key_at)
+        tokens = [_token(x) for x in rest]
+        if t.data == "call_compare":
+            op, values = str(tokens[0]), [self.literal(tokens[1])]
+            form = "compare"
+        else:
+            op, values, form = None, [self.literal(x) for x in tokens], "between"
+        return shopify.function_condition(name, args, form, op, values, at)
+
+    def argument(self, a: Tree | Token, at: Position) -> Arg:
+        if isinstance(a, Token):
+            return Arg((self.literal(a),), None, at)
+        if a.data == "bound":
+            op, value = (_token(x) for x in a.children)
+            return Arg((self.literal(value),), str(op), at)
+        return Arg(tuple(self.literal(_token(x)) for x in a.children), None, at)  # values
+
+    def literal(self, token: Token) -> Value:
+        """A value as written, whatever attribute it is for."""
+        t, s, pos = token.type, str(token), _at(self.text, token)
+        if t == "NUMBER":
+            number = Decimal(s)
+            if abs(number) >= MAX_NUMBER:
+                raise RuleError(f"number out of range (at most {MAX_NUMBER:,})", pos)
+            return Number(number)
+        if t == "STRING":
+            return Text(_unquote(s))
+        if t in ("TRUE", "FALSE"):
+            return Bool(t == "TRUE")
+        if t == "RELDATE":
+            return RelDate(int(s[1:-1]), s[-1].lower(), forward=s[0] == "+")
+        if t == "NAMEDDATE":
+            return _named_date(s)
+        try:
+            return AbsDate(date.fromisoformat(s))
+        except ValueError:
+            raise RuleError(f"no such date {s}", pos) from None
 
     def value(self, token: Token, attr: str) -> Value:
         kind = ATTRIBUTES[attr]
@@ -292,15 +324,12 @@ class _Builder:
             if abs(number) >= MAX_NUMBER:
                 raise RuleError(f"number out of range (at most {MAX_NUMBER:,})", pos)
             return Number(number)
-        if kind is Kind.DATE:
-            if t == "RELDATE":
-                return RelDate(int(str(token)[1:-1]), str(token)[-1].lower())
-            if t != "DATE":
-                raise RuleError(f"{attr} needs a date (2026-01-31) or a relative date (-30d)", pos)
-            try:
-                return AbsDate(date.fromisoformat(str(token)))
-            except ValueError:
-                raise RuleError(f"no such date {str(token)}", pos) from None
+        if kind in (Kind.DATE, Kind.DAY):
+            if t not in ("RELDATE", "DATE", "NAMEDDATE"):
+                raise RuleError(
+                    f"{attr} needs a date (2026-01-31), a relative date (-30d) or a named date (today)", pos
+                )
+            return self.literal(token)
         if kind is Kind.BOOL:
             if t not in ("TRUE", "FALSE"):
                 raise RuleError(f"{attr} needs true or false", pos)
@@ -308,6 +337,19 @@ class _Builder:
         if t != "STRING":
             raise RuleError(f"{attr} needs a quoted text", pos)
         return Text(_unquote(str(token)))
+
+
+_UNITS = {"days": "d", "weeks": "w", "months": "m", "years": "y"}
+
+
+def _named_date(s: str) -> NamedDate:
+    s = s.lower()
+    if s == "today":
+        return NamedDate(0, "d")
+    if s == "yesterday":
+        return NamedDate(1, "d")
+    amount, unit, _ = s.split("_")
+    return NamedDate(int(amount), _UNITS[unit])
 
 
 _ESCAPE = re.compile(r"\\(.)")
@@ -337,6 +379,10 @@ def render(node: Node) -> str:
         return f"{node.attr} {'NOT ' if node.negated else ''}CONTAINS {render_value(node.value)}"
     if isinstance(node, IsNull):
         return f"{node.attr} IS {'NOT ' if node.negated else ''}NULL"
+    if isinstance(node, Anniversary):
+        return f"anniversary(date: 'birthday') BETWEEN {render_value(node.low)} AND {render_value(node.high)}"
+    if isinstance(node, RfmGroup):
+        return f"rfm_group = {quote(node.group)}"
     raise TypeError(node)
 
 
@@ -353,17 +399,36 @@ def render_value(v: Value) -> str:
         return "true" if v.value else "false"
     if isinstance(v, AbsDate):
         return v.value.isoformat()
-    return f"-{v.amount}{v.unit}"
+    if isinstance(v, NamedDate):
+        if v.unit == "d" and v.amount in (0, 1):
+            return "today" if v.amount == 0 else "yesterday"
+        unit = {u: name for name, u in _UNITS.items()}[v.unit]
+        return f"{v.amount}_{unit}_ago"
+    return f"{'+' if v.forward else '-'}{v.amount}{v.unit}"
+
+
+def _moves(v: Value) -> bool:
+    return isinstance(v, (RelDate, NamedDate))
 
 
 def has_relative_dates(node: Node) -> bool:
-    """Whether the rule's meaning changes as time passes (it then needs periodic re-evaluation)."""
+    """Whether the rule's meaning changes as time passes (it then needs periodic re-evaluation):
+    relative and named dates, and RFM groups (the scores move with every other customer)."""
     if isinstance(node, (And, Or)):
         return any(has_relative_dates(x) for x in node.items)
     if isinstance(node, Not):
         return has_relative_dates(node.item)
     if isinstance(node, Compare):
-        return isinstance(node.value, RelDate)
-    if isinstance(node, Between):
-        return isinstance(node.low, RelDate) or isinstance(node.high, RelDate)
-    return False
+        return _moves(node.value)
+    if isinstance(node, (Between, Anniversary)):
+        return _moves(node.low) or _moves(node.high)
+    return isinstance(node, RfmGroup)
+
+
+def uses_rfm(node: Node) -> bool:
+    """Whether compiling the rule needs the current RFM scores."""
+    if isinstance(node, (And, Or)):
+        return any(uses_rfm(x) for x in node.items)
+    if isinstance(node, Not):
+        return uses_rfm(node.item)
+    return isinstance(node, RfmGroup)

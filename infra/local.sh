@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Local infrastructure without Docker: RabbitMQ and PostgreSQL from Debian's packages, and
-# FerretDB 1.24 on that PostgreSQL, built from the Go module proxy. Sourced by ./crm; every
+# Local infrastructure without Docker: RabbitMQ and PostgreSQL from Debian's packages,
+# FerretDB 1.24 on that PostgreSQL and Mailpit (SMTP server with a web inbox and an API, where
+# the engagement service's mail lands), both built from the Go module proxy. Sourced by ./crm; every
 # function is idempotent. Data lives under $CRM_DATA (default: <repo>/.data), so it survives
 # restarts. Why PostgreSQL and not SQLite: FerretDB/SQLite pushes no filter down but `_id`, and
 # even that scans, so every query decodes its whole collection; on PostgreSQL equality filters
@@ -13,6 +14,10 @@ FERRETDB_VERSION=v1.24.2
 FERRETDB_BIN=$ROOT/.cache/ferretdb-$FERRETDB_VERSION-$(cat "$ROOT/infra/ferretdb/main.go" "$ROOT/infra/ferretdb/go.mod" | sha1sum | cut -c1-8)
 FERRETDB_ADDR=${FERRETDB_ADDR:-127.0.0.1:27017}
 PG_PORT=${PG_PORT:-5442}
+MAILPIT_VERSION=v1.33.1
+MAILPIT_BIN=$ROOT/.cache/mailpit-$MAILPIT_VERSION
+MAILPIT_SMTP_PORT=${MAILPIT_SMTP_PORT:-1025}
+MAILPIT_HTTP_PORT=${MAILPIT_HTTP_PORT:-8025}
 PGDATA_DIR=$CRM_DATA/postgres  # see pg_resolve_data
 RABBIT_PORT=${RABBIT_PORT:-5672}
 export RABBITMQ_NODENAME=${RABBITMQ_NODENAME:-crm@localhost}
@@ -62,6 +67,9 @@ load_secrets() {
   # connection while holding the lock every other command needs: the server hangs.
   export CRM_FERRETDB_POSTGRESQL_URL=${CRM_FERRETDB_POSTGRESQL_URL:-postgres://crm:$CRM_PG_PASSWORD@127.0.0.1:$PG_PORT/ferretdb?pool_max_conns=200}
   export CRM_API_TOKENS=${CRM_API_TOKENS:-$CRM_API_TOKEN}
+  # Where the engagement service sends mail: the local Mailpit (no TLS, no credentials).
+  export CRM_SMTP_HOST=${CRM_SMTP_HOST:-127.0.0.1} CRM_SMTP_PORT=${CRM_SMTP_PORT:-$MAILPIT_SMTP_PORT}
+  export CRM_MAILPIT_URL=${CRM_MAILPIT_URL:-http://127.0.0.1:$MAILPIT_HTTP_PORT}
 }
 
 rabbit_install() {
@@ -227,5 +235,50 @@ ferretdb_stop() {
   rm -f "$(ferretdb_pidfile)"
 }
 
-infra_start() { load_secrets; rabbit_start; pg_start; ferretdb_start; }
-infra_stop() { ferretdb_stop; pg_stop; rabbit_stop; }
+mailpit_build() {
+  [ -x "$MAILPIT_BIN" ] && return 0
+  command -v go >/dev/null || { log "Go is required to build Mailpit"; return 1; }
+  log "building Mailpit $MAILPIT_VERSION (first run only; about a minute)"
+  mkdir -p "$ROOT/.cache"
+  local gobin; gobin=$(mktemp -d "$ROOT/.cache/mailpit-build.XXXX")
+  (CGO_ENABLED=0 GOBIN=$gobin go install "github.com/axllent/mailpit@$MAILPIT_VERSION" \
+    && mv "$gobin/mailpit" "$MAILPIT_BIN") || { rm -rf "$gobin"; return 1; }
+  rm -rf "$gobin"
+}
+
+mailpit_pidfile() { echo "$CRM_DATA/mailpit.pid"; }
+
+mailpit_running() {
+  local pid; pid=$(cat "$(mailpit_pidfile)" 2>/dev/null) || return 1
+  kill -0 "$pid" 2>/dev/null
+}
+
+mailpit_start() {
+  mailpit_build
+  if ! mailpit_running; then
+    if port_open "127.0.0.1:$MAILPIT_SMTP_PORT"; then
+      log "something else already listens on 127.0.0.1:$MAILPIT_SMTP_PORT"; return 1
+    fi
+    log "starting Mailpit (SMTP 127.0.0.1:$MAILPIT_SMTP_PORT, inbox http://127.0.0.1:$MAILPIT_HTTP_PORT)"
+    mkdir -p "$CRM_DATA"
+    nohup "$MAILPIT_BIN" --listen "127.0.0.1:$MAILPIT_HTTP_PORT" --smtp "127.0.0.1:$MAILPIT_SMTP_PORT" \
+      --database "$CRM_DATA/mailpit.db" --max 5000 --disable-version-check \
+      --smtp-auth-accept-any --smtp-auth-allow-insecure --block-remote-css-and-fonts \
+      >>"$CRM_DATA/mailpit.log" 2>&1 &
+    echo $! > "$(mailpit_pidfile)"
+  fi
+  for _ in $(seq 1 100); do port_open "127.0.0.1:$MAILPIT_HTTP_PORT" && return 0; sleep 0.1; done
+  log "Mailpit did not start; see $CRM_DATA/mailpit.log"; return 1
+}
+
+mailpit_stop() {
+  mailpit_running || return 0
+  log "stopping Mailpit"
+  local pid; pid=$(cat "$(mailpit_pidfile)")
+  kill "$pid" 2>/dev/null
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  rm -f "$(mailpit_pidfile)"
+}
+
+infra_start() { load_secrets; rabbit_start; pg_start; ferretdb_start; mailpit_start; }
+infra_stop() { mailpit_stop; ferretdb_stop; pg_stop; rabbit_stop; }

@@ -1,0 +1,3 @@
+from crm_engagement.app import service
+
+service.run()

@@ -1,0 +1,45 @@
+"""What a route or handler receives: the settings, the store and the use cases."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends
+
+from crm_engagement.mailer import Mailer
+from crm_engagement.service import Automations, Campaigns, Contacts, Messages, Sender, Templates
+from crm_engagement.settings import EngagementSettings
+from crm_engagement.store import EngagementStore
+from crm_servicekit.service import context
+
+
+@dataclass
+class Context:
+    settings: EngagementSettings
+    store: EngagementStore
+    contacts: Contacts
+    templates: Templates
+    messages: Messages
+    automations: Automations
+    campaigns: Campaigns
+    sender: Sender
+
+    @classmethod
+    def wire(
+        cls, settings: EngagementSettings, store: EngagementStore, secret: str, notify: Callable[[], None]
+    ) -> "Context":
+        messages = Messages(store, settings, secret)
+        return cls(
+            settings,
+            store,
+            Contacts(store, settings, secret, notify),
+            Templates(store, settings),
+            messages,
+            Automations(store, messages),
+            Campaigns(store, messages, settings.max_selection),
+            Sender(store, settings, Mailer(settings)),
+        )
+
+
+Ctx = Annotated[Context, Depends(context)]
+"""The FastAPI dependency: the service's Context."""

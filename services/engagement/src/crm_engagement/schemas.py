@@ -1,0 +1,141 @@
+"""Every HTTP request and response model of the engagement service."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from crm_contracts.types import UtcDatetime
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Id = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TemplateIn(Strict):
+    name: Name
+    kind: Literal["marketing", "transactional"] = Field(
+        description="marketing: only with consent, counted against the frequency limit, with an "
+        "unsubscribe link; transactional: order mails, account mails"
+    )
+    subject: Annotated[str, Field(min_length=1, max_length=500)]
+    html: Annotated[str, Field(max_length=200_000)] = ""
+    text: Annotated[str, Field(max_length=200_000)] = ""
+
+    def parts(self) -> dict[str, str]:
+        return {"subject": self.subject, "html": self.html, "text": self.text}
+
+
+class TemplateOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+    subject: str
+    html: str
+    text: str
+    builtin: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class TemplatesPage(BaseModel):
+    items: list[TemplateOut]
+    next_cursor: str | None
+
+
+class PreviewIn(Strict):
+    customer_id: Id | None = Field(
+        default=None, description="Render with this customer's data; default: a sample"
+    )
+
+
+class PreviewOut(BaseModel):
+    subject: str
+    html: str
+    text: str
+
+
+class MessageIn(Strict):
+    template_id: Id
+
+
+class MessageOut(BaseModel):
+    id: str
+    customer_id: str | None
+    email: str
+    kind: str
+    template_id: str
+    campaign_id: str | None
+    subject: str
+    status: Literal["queued", "sent", "failed", "bounced", "skipped"]
+    reason: str | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+
+
+class MessagesList(BaseModel):
+    items: list[MessageOut]
+
+
+class CampaignIn(Strict):
+    name: Name
+    template_id: Id = Field(description="A marketing template")
+    segment_id: Id | None = Field(default=None, description="Everyone in this segment at launch")
+    customer_ids: list[Id] | None = Field(default=None, min_length=1, description="Or these customers")
+    scheduled_at: UtcDatetime | None = Field(default=None, description="UTC; default: now")
+
+
+class CampaignOut(BaseModel):
+    id: str
+    name: str
+    template_id: str
+    segment_id: str | None
+    customer_ids: list[str] | None
+    scheduled_at: datetime
+    status: Literal["scheduled", "sending", "completed"]
+    created_at: datetime
+    launched_at: datetime | None = None
+    completed_at: datetime | None = None
+    audience: int = Field(description="Before launch: customers it would reach now; after: messages queued")
+    not_found: int | None = Field(default=None, description="Selected customers this service does not know")
+    counts: dict[str, int] = Field(description="Messages by status: queued, sent, failed, bounced, skipped")
+
+
+class SegmentAudienceOut(BaseModel):
+    segment_id: str
+    customers: int
+
+
+class CampaignsPage(BaseModel):
+    items: list[CampaignOut]
+    next_cursor: str | None
+
+
+class AutomationIn(Strict):
+    enabled: bool
+    template_id: Id | None = None
+
+
+class AutomationOut(BaseModel):
+    name: str
+    enabled: bool
+    template_id: str
+    updated_at: datetime
+
+
+class AutomationsList(BaseModel):
+    items: list[AutomationOut]
+
+
+class ContactOut(BaseModel):
+    customer_id: str
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    marketing_consent: bool
+    marketing_sent_in_window: int = Field(description="Marketing mails counted in the current rolling window")

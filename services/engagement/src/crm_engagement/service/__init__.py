@@ -1,0 +1,10 @@
+"""The use cases of the engagement service; the only code that writes."""
+
+from crm_engagement.service.automations import Automations
+from crm_engagement.service.campaigns import Campaigns
+from crm_engagement.service.contacts import Contacts
+from crm_engagement.service.messages import Messages, Recipient
+from crm_engagement.service.sender import Sender
+from crm_engagement.service.templates import Templates
+
+__all__ = ["Automations", "Campaigns", "Contacts", "Messages", "Recipient", "Sender", "Templates"]

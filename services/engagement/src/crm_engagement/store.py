@@ -1,0 +1,259 @@
+"""Every query and index of the engagement service; documents in, typed documents out.
+
+Collections (fields in domain/documents.py):
+- `contacts` {_id: customer id}: e-mail, names, categories, from customer.* events.
+- `consent_statements`: marketing consent statements by e-mail key, inserted only; the newest
+  decides. An unsubscribe made here carries its newsletter.unsubscribed (the outbox).
+- `segment_members` {_id: event id}: segment.member.joined / left, inserted only; the newest
+  per customer decides.
+- `templates`; `automations` {_id: name}; `secrets` {_id: name}: generated once.
+- `messages`: one per recipient and cause (the mail outbox), `_id` derived from the cause.
+- `send_claims` {_id: "<message>:<attempt>"}: who sends an attempt; taken before SMTP.
+- `frequency_slots` {_id: "<customer>:<seq>"}: marketing mails counted per customer.
+- `campaigns`.
+"""
+
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+from crm_engagement.domain import (
+    AutomationDoc,
+    CampaignDoc,
+    ConsentStatement,
+    ContactDoc,
+    FrequencySlot,
+    MessageDoc,
+    MessageStatus,
+    SecretDoc,
+    SegmentMember,
+    SendClaim,
+    TemplateDoc,
+    current_members,
+)
+from crm_servicekit.mongo import IndexSpec, insert_many_once, insert_once
+from crm_servicekit.outbox import OUTBOX_INDEXES, OutboxSource
+
+BATCH = 1000
+
+INDEXES: IndexSpec = {
+    "contacts": [IndexModel([("email_key", ASCENDING)])],
+    "consent_statements": [IndexModel([("email_key", ASCENDING), ("at", ASCENDING)]), *OUTBOX_INDEXES],
+    "segment_members": [IndexModel([("segment_id", ASCENDING)])],
+    "templates": [IndexModel([("name", ASCENDING)])],
+    "automations": [],
+    "secrets": [],
+    "messages": [
+        IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)]),
+        IndexModel([("customer_id", ASCENDING), ("created_at", DESCENDING)]),
+        IndexModel([("campaign_id", ASCENDING), ("status", ASCENDING)]),
+    ],
+    "send_claims": [],
+    "frequency_slots": [
+        IndexModel([("customer_id", ASCENDING), ("seq", DESCENDING)]),
+        IndexModel([("message_id", ASCENDING)]),
+    ],
+    "campaigns": [IndexModel([("status", ASCENDING), ("scheduled_at", ASCENDING)])],
+}
+
+
+class EngagementStore:
+    def __init__(self, db: AsyncDatabase) -> None:
+        self.contacts = db["contacts"]
+        self.consents = db["consent_statements"]
+        self.segment_members = db["segment_members"]
+        self.templates = db["templates"]
+        self.automations = db["automations"]
+        self.secrets = db["secrets"]
+        self.messages = db["messages"]
+        self.claims = db["send_claims"]
+        self.slots = db["frequency_slots"]
+        self.campaigns = db["campaigns"]
+
+    indexes = INDEXES
+
+    def outbox_sources(self) -> list[OutboxSource]:
+        return [OutboxSource(self.consents, ordered=False)]
+
+    async def secret(self, name: str) -> str:
+        """A secret generated once per installation, the same for every replica."""
+        mine: SecretDoc = {"_id": name, "value": secrets.token_urlsafe(32)}
+        await insert_once(self.secrets, mine)
+        doc = await self.secrets.find_one({"_id": name})
+        assert doc is not None
+        return str(doc["value"])
+
+    # --- contacts and consent -------------------------------------------------------------
+
+    async def contact(self, customer_id: str) -> ContactDoc | None:
+        return cast(ContactDoc | None, await self.contacts.find_one({"_id": customer_id, "deleted": False}))
+
+    async def contacts_by_id(self, customer_ids: Sequence[str]) -> dict[str, ContactDoc]:
+        out: dict[str, ContactDoc] = {}
+        ids = list(dict.fromkeys(customer_ids))
+        for i in range(0, len(ids), BATCH):
+            async for doc in self.contacts.find({"_id": {"$in": ids[i : i + BATCH]}, "deleted": False}):
+                out[doc["_id"]] = cast(ContactDoc, doc)
+        return out
+
+    async def contact_by_email(self, email_key: str) -> ContactDoc | None:
+        return cast(
+            ContactDoc | None, await self.contacts.find_one({"email_key": email_key, "deleted": False})
+        )
+
+    async def save_contact(self, doc: ContactDoc) -> bool:
+        """Stores a newer version of a contact; False if this version or a newer one (or the
+        erasure) is there. Only the event consumer writes contacts."""
+        if await insert_once(self.contacts, doc):
+            return True
+        result = await self.contacts.replace_one(
+            {"_id": doc["_id"], "deleted": False, "version": {"$lt": doc["version"]}}, dict(doc)
+        )
+        return result.modified_count > 0
+
+    async def erase_contact(self, customer_id: str) -> None:
+        erased: dict[str, Any] = {
+            "_id": customer_id,
+            "email": None,
+            "email_key": None,
+            "first_name": None,
+            "last_name": None,
+            "has_account": False,
+            "categories": [],
+            "profile_subscribed": False,
+            "version": 2**62,
+            "deleted": True,
+        }
+        await self.contacts.replace_one({"_id": customer_id}, erased, upsert=True)
+
+    async def add_statement(self, doc: ConsentStatement) -> bool:
+        return await insert_once(self.consents, doc)
+
+    async def statements(self, email_key: str) -> list[ConsentStatement]:
+        return cast(list[ConsentStatement], await self.consents.find({"email_key": email_key}).to_list())
+
+    # --- segments -------------------------------------------------------------------------
+
+    async def record_membership(self, doc: SegmentMember) -> None:
+        await insert_once(self.segment_members, doc)  # there already: a redelivered event
+
+    async def segment_member_ids(self, segment_id: str) -> list[str]:
+        records = await self.segment_members.find({"segment_id": segment_id}, {"_id": 0}).to_list()
+        return current_members(cast(list[SegmentMember], records))
+
+    # --- templates and automations --------------------------------------------------------
+
+    async def template(self, template_id: str) -> TemplateDoc | None:
+        return cast(TemplateDoc | None, await self.templates.find_one({"_id": template_id}))
+
+    async def add_template(self, doc: TemplateDoc) -> bool:
+        return await insert_once(self.templates, doc)
+
+    async def replace_template(self, doc: TemplateDoc) -> bool:
+        result = await self.templates.replace_one({"_id": doc["_id"]}, dict(doc))
+        return result.matched_count > 0
+
+    async def delete_template(self, template_id: str) -> bool:
+        return (await self.templates.delete_one({"_id": template_id})).deleted_count > 0
+
+    async def list_templates(self, after: str | None, limit: int) -> list[TemplateDoc]:
+        query: dict[str, Any] = {"_id": {"$gt": after}} if after else {}
+        return cast(
+            list[TemplateDoc], await self.templates.find(query).sort("_id", ASCENDING).limit(limit).to_list()
+        )
+
+    async def automation(self, name: str) -> AutomationDoc | None:
+        return cast(AutomationDoc | None, await self.automations.find_one({"_id": name}))
+
+    async def add_automation(self, doc: AutomationDoc) -> None:
+        await insert_once(self.automations, doc)
+
+    async def replace_automation(self, doc: AutomationDoc) -> None:
+        await self.automations.replace_one({"_id": doc["_id"]}, dict(doc), upsert=True)
+
+    async def list_automations(self) -> list[AutomationDoc]:
+        return cast(list[AutomationDoc], await self.automations.find({}).sort("_id", ASCENDING).to_list())
+
+    # --- messages -------------------------------------------------------------------------
+
+    async def queue(self, docs: Sequence[MessageDoc]) -> set[int]:
+        """Inserts the messages; returns the positions of those queued before (same cause)."""
+        duplicates: set[int] = set()
+        for i in range(0, len(docs), BATCH):
+            found = await insert_many_once(self.messages, docs[i : i + BATCH])
+            duplicates.update(i + j for j in found)
+        return duplicates
+
+    async def message(self, msg_id: str) -> MessageDoc | None:
+        return cast(MessageDoc | None, await self.messages.find_one({"_id": msg_id}))
+
+    async def due_messages(self, now: datetime, limit: int) -> list[MessageDoc]:
+        cursor = self.messages.find({"status": "queued", "next_attempt_at": {"$lte": now}}).limit(limit)
+        return cast(list[MessageDoc], await cursor.to_list())
+
+    async def update_message(self, msg_id: str, changes: dict[str, Any]) -> None:
+        """Only the holder of the message's current send claim calls this."""
+        await self.messages.update_one({"_id": msg_id}, {"$set": changes})
+
+    async def messages_of(self, customer_id: str, limit: int) -> list[MessageDoc]:
+        cursor = self.messages.find({"customer_id": customer_id}).sort("created_at", DESCENDING).limit(limit)
+        return cast(list[MessageDoc], await cursor.to_list())
+
+    async def campaign_counts(self, campaign_id: str) -> dict[MessageStatus, int]:
+        rows = await (
+            await self.messages.aggregate(
+                [{"$match": {"campaign_id": campaign_id}}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}]
+            )
+        ).to_list()
+        return {r["_id"]: r["n"] for r in rows}
+
+    async def claim(self, doc: SendClaim) -> bool:
+        return await insert_once(self.claims, doc)
+
+    async def get_claim(self, claim_id: str) -> SendClaim | None:
+        return cast(SendClaim | None, await self.claims.find_one({"_id": claim_id}))
+
+    # --- frequency slots ------------------------------------------------------------------
+
+    async def last_slot(self, customer_id: str) -> FrequencySlot | None:
+        cursor = self.slots.find({"customer_id": customer_id}).sort("seq", DESCENDING).limit(1)
+        docs = await cursor.to_list()
+        return cast(FrequencySlot, docs[0]) if docs else None
+
+    async def slot(self, customer_id: str, seq: int) -> FrequencySlot | None:
+        return cast(FrequencySlot | None, await self.slots.find_one({"_id": f"{customer_id}:{seq}"}))
+
+    async def slot_of_message(self, message_id: str) -> FrequencySlot | None:
+        return cast(FrequencySlot | None, await self.slots.find_one({"message_id": message_id}))
+
+    async def take_slot(self, doc: FrequencySlot) -> bool:
+        return await insert_once(self.slots, doc)
+
+    async def slots_since(self, customer_id: str, since: datetime) -> int:
+        return await self.slots.count_documents({"customer_id": customer_id, "at": {"$gt": since}})
+
+    # --- campaigns ------------------------------------------------------------------------
+
+    async def add_campaign(self, doc: CampaignDoc) -> None:
+        await self.campaigns.insert_one(dict(doc))
+
+    async def campaign(self, campaign_id: str) -> CampaignDoc | None:
+        return cast(CampaignDoc | None, await self.campaigns.find_one({"_id": campaign_id}))
+
+    async def campaigns_in(self, status: str, limit: int = 20) -> list[CampaignDoc]:
+        return cast(list[CampaignDoc], await self.campaigns.find({"status": status}).limit(limit).to_list())
+
+    async def update_campaign(self, campaign_id: str, changes: dict[str, Any]) -> None:
+        """Only the campaign job changes a campaign after it is created; its steps are
+        idempotent, so two replicas doing the same step write the same values."""
+        await self.campaigns.update_one({"_id": campaign_id}, {"$set": changes})
+
+    async def list_campaigns(self, after: str | None, limit: int) -> list[CampaignDoc]:
+        query: dict[str, Any] = {"_id": {"$lt": after}} if after else {}
+        return cast(
+            list[CampaignDoc], await self.campaigns.find(query).sort("_id", DESCENDING).limit(limit).to_list()
+        )

@@ -12,6 +12,7 @@ GROUP_ID = "grp_0a1b2c3d4e5f40718293a4b5c6d7e8f9"
 SEGMENT_ID = "seg_9e8d7c6b5a4f40312e1d0c9b8a7f6e5d"
 HOLD_ID = "hold_5b0e3c1f9a7d2e4b6c8a0f13"
 ENTRY_ID = "ent_8c2f4a6e0b1d3f5a7c9e2b4d"
+TASK_ID = "tsk_2b4d6f8a0c1e43a5b7c9d1e3f5a7b9c1"
 
 _customer_state: dict[str, Any] = {
     "id": CUSTOMER_ID,
@@ -25,6 +26,7 @@ _customer_state: dict[str, Any] = {
     "status": "enabled",
     "tags": ["vip"],
     "email_subscribed": True,
+    "sales_agent_id": "agt_3c5e7a9b1d2f40658a7b9c0d1e2f3a4b",
     "country": "PT",
     "city": "Lisboa",
     "created_at": "2026-11-22T10:00:00Z",
@@ -41,6 +43,20 @@ _customer_state: dict[str, Any] = {
     },
 }
 
+_task_state: dict[str, Any] = {
+    "id": TASK_ID,
+    "version": 1,
+    "customer_id": CUSTOMER_ID,
+    "title": "Call back about the wholesale quote",
+    "notes": "Wants 20 pairs; asked for net 30",
+    "due_at": "2026-11-25T10:00:00Z",
+    "assignee_id": "agt_3c5e7a9b1d2f40658a7b9c0d1e2f3a4b",
+    "status": "open",
+    "completed_at": None,
+    "created_at": "2026-11-24T12:00:00Z",
+    "updated_at": "2026-11-24T12:00:00Z",
+}
+
 _group_state: dict[str, Any] = {
     "id": GROUP_ID,
     "version": 2,
@@ -51,6 +67,8 @@ _group_state: dict[str, Any] = {
     "discount_percent": 15,
     "price_tier": "wholesale",
     "priority": 10,
+    "payment_terms_days": 30,
+    "credit_limits": [{"amount": 500000, "currency": "EUR"}],
     "created_at": "2026-11-01T08:30:00Z",
     "updated_at": "2026-11-20T16:45:00Z",
 }
@@ -113,6 +131,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "currency": "EUR",
         "amount": 4999,
         "to_store_credit": True,
+        "refund_id": "rf_2001",
     },
     T.ORDER_CANCELLED: {
         "order_id": "ord_1001",
@@ -121,6 +140,16 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     },
     T.NEWSLETTER_SUBSCRIBED: {"email": "ana@example.com", "at": "2026-11-20T18:05:00Z"},
     T.NEWSLETTER_UNSUBSCRIBED: {"email": "ana@example.com", "at": "2026-12-02T07:40:00Z"},
+    T.CHECKOUT_ABANDONED: {
+        "checkout_id": "chk_7731",
+        "abandoned_at": "2026-11-28T21:14:00Z",
+        "customer": {"email": "ana@example.com", "customer_id": "cus_01HZX3"},
+        "currency": "EUR",
+        "total": 5980,
+        "items": [
+            {"sku": "SHOE-42", "name": "Trail shoe", "category": "shoes", "quantity": 1, "unit_price": 5980}
+        ],
+    },
     # customers
     T.CUSTOMER_CREATED: {
         **_customer_state,
@@ -142,6 +171,15 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     T.CUSTOMER_UPDATED: _customer_state,
     T.CUSTOMER_REGISTERED: {**_customer_state, "version": 4, "updated_at": "2026-11-24T12:00:00Z"},
     T.CUSTOMER_DELETED: {"id": CUSTOMER_ID, "version": 5},
+    T.TASK_CREATED: _task_state,
+    T.TASK_UPDATED: {
+        **_task_state,
+        "version": 2,
+        "status": "done",
+        "completed_at": "2026-11-25T09:40:00Z",
+        "updated_at": "2026-11-25T09:40:00Z",
+    },
+    T.TASK_DELETED: {"id": TASK_ID, "customer_id": CUSTOMER_ID, "version": 3},
     # groups
     T.GROUP_CREATED: {
         **_group_state,
@@ -153,6 +191,22 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     T.GROUP_DELETED: {"id": GROUP_ID, "name": "Wholesale", "members_removed": 12},
     T.GROUP_MEMBERS_ADDED: _members,
     T.GROUP_MEMBERS_REMOVED: _members,
+    T.GROUP_PRICING_UPDATED: {
+        "group_id": GROUP_ID,
+        "group_name": "Wholesale",
+        "change": "added",
+        "price": {
+            "id": "prc_5d1c0e7a9b2f4c3d8e6f1a2b3c4d5e6f",
+            "group_id": GROUP_ID,
+            "sku": "SKU-1",
+            "currency": "EUR",
+            "amount": 3999,
+            "percent_off": None,
+            "starts_at": "2026-12-01T00:00:00Z",
+            "ends_at": "2027-01-01T00:00:00Z",
+            "created_at": "2026-11-25T10:00:00Z",
+        },
+    },
     # ledger
     T.LEDGER_ENTRY_RECORDED: {
         "id": ENTRY_ID,
@@ -205,6 +259,25 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "value": 500,
         "currency": "EUR",
         "expires_at": "2027-02-22T00:00:00Z",
+        "source": "points",
+    },
+    T.REFERRAL_CONVERTED: {
+        "referrer_id": CUSTOMER_ID,
+        "referee_id": "cus_0d9c8b7a6f5e4d3c2b1a09f8e7d6c5b4",
+        "code": "REF-7C1E9A40B2",
+        "order_id": "ord_1002",
+        "at": "2026-11-24T12:00:00Z",
+    },
+    T.REWARD_POINTS_REVERSED: {
+        "customer_id": CUSTOMER_ID,
+        "order_id": "ord_1001",
+        "cause": "refund",
+        "refund_id": "rf_2001",
+        "requested": 49,
+        "points": 49,
+        "points_after": 51,
+        "reason": "order ord_1001 refunded 4999 of 9998 EUR: 49 of its 99 points taken back",
+        "at": "2026-11-23T09:00:01Z",
     },
     # segments
     T.SEGMENT_CREATED: {
@@ -228,10 +301,13 @@ EXAMPLES: dict[str, dict[str, Any]] = {
 SOURCES: dict[str, str] = {
     "order": "/storefronts/eu",
     "newsletter": "/storefronts/eu",
+    "checkout": "/storefronts/eu",
     "customer": "/crm/customers",
+    "task": "/crm/customers",
     "group": "/crm/groups",
     "ledger": "/crm/ledger",
     "reward": "/crm/ledger",
+    "referral": "/crm/ledger",
     "segment": "/crm/segments",
 }
 """Example `source` per first part of the type (the services' default CRM_EVENT_SOURCE)."""
@@ -262,13 +338,15 @@ def _subject(event_type: str, data: dict[str, Any]) -> str | None:
         return str(data["order_id"])
     if family in ("ledger", "reward") or event_type.startswith("segment.member."):
         return str(data["customer_id"])
-    if family in ("customer", "group", "segment"):
+    if family == "referral":
+        return str(data["referrer_id"])
+    if family in ("customer", "group", "segment", "task"):
         return str(data.get("id") or data["group_id"])
     return None  # newsletter consent is about an e-mail address, not an entity
 
 
 def _time(data: dict[str, Any]) -> str:
-    for key in ("placed_at", "refunded_at", "cancelled_at", "at", "updated_at", "created_at"):
+    for key in ("placed_at", "refunded_at", "cancelled_at", "abandoned_at", "at", "updated_at", "created_at"):
         if isinstance(data.get(key), str):
             return str(data[key])
     return "2026-11-24T12:00:00Z"

@@ -59,6 +59,9 @@ class OrderPlaced(Contract):
     hold_id: Annotated[str, Field(max_length=100)] | None = Field(
         default=None, description="A ledger hold to capture for the store credit used"
     )
+    referral_code: Annotated[str, Field(max_length=100)] | None = Field(
+        default=None, description="The code of the customer who referred this one (first order)"
+    )
 
     @model_validator(mode="after")
     def _credit_within_total(self) -> "OrderPlaced":
@@ -74,6 +77,11 @@ class OrderRefunded(Contract):
     currency: CurrencyCode
     amount: MinorUnits = Field(gt=0)
     to_store_credit: bool = False
+    refund_id: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        default=None,
+        description="The storefront's id of this refund: the same refund sent again under a new "
+        "event id counts once (without it, the event id is the key)",
+    )
 
 
 class OrderCancelled(Contract):
@@ -90,3 +98,15 @@ class NewsletterSubscribed(Contract):
 class NewsletterUnsubscribed(Contract):
     email: EmailStr
     at: UtcDatetime
+
+
+class CheckoutAbandoned(Contract):
+    """Optional: a storefront may publish it when a checkout with a known e-mail is left
+    unfinished. Segments keep the latest time per customer (`abandoned_checkout_date`)."""
+
+    checkout_id: Annotated[str, Field(min_length=1, max_length=100, description="Unique per source")]
+    abandoned_at: UtcDatetime
+    customer: CustomerRef
+    currency: CurrencyCode | None = None
+    total: MinorUnits | None = None
+    items: list[OrderItem] = Field(default_factory=list, max_length=1000)

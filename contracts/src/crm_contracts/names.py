@@ -18,17 +18,22 @@ class EventType(StrEnum):
     ORDER_CANCELLED = "order.cancelled"
     NEWSLETTER_SUBSCRIBED = "newsletter.subscribed"
     NEWSLETTER_UNSUBSCRIBED = "newsletter.unsubscribed"
+    CHECKOUT_ABANDONED = "checkout.abandoned"
     # customers
     CUSTOMER_CREATED = "customer.created"
     CUSTOMER_UPDATED = "customer.updated"
     CUSTOMER_REGISTERED = "customer.registered"
     CUSTOMER_DELETED = "customer.deleted"
+    TASK_CREATED = "task.created"
+    TASK_UPDATED = "task.updated"
+    TASK_DELETED = "task.deleted"
     # groups
     GROUP_CREATED = "group.created"
     GROUP_UPDATED = "group.updated"
     GROUP_DELETED = "group.deleted"
     GROUP_MEMBERS_ADDED = "group.members.added"
     GROUP_MEMBERS_REMOVED = "group.members.removed"
+    GROUP_PRICING_UPDATED = "group.pricing.updated"
     # ledger
     LEDGER_ENTRY_RECORDED = "ledger.entry.recorded"
     LEDGER_DEBIT_REJECTED = "ledger.debit.rejected"
@@ -37,6 +42,8 @@ class EventType(StrEnum):
     LEDGER_HOLD_VOIDED = "ledger.hold.voided"
     LEDGER_HOLD_EXPIRED = "ledger.hold.expired"
     REWARD_COUPON_ISSUED = "reward.coupon.issued"
+    REWARD_POINTS_REVERSED = "reward.points.reversed"
+    REFERRAL_CONVERTED = "referral.converted"
     # segments
     SEGMENT_CREATED = "segment.created"
     SEGMENT_UPDATED = "segment.updated"

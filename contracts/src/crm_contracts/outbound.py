@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from crm_contracts.types import Contract, CurrencyCode, UtcDatetime
+from crm_contracts.types import Contract, CurrencyCode, Money, UtcDatetime
 
 
 class CurrencyStats(Contract):
@@ -41,6 +41,7 @@ class CustomerState(Contract):
     birthday: date | None = Field(default=None, description="ISO date (YYYY-MM-DD)")
     tags: list[str] = Field(default_factory=list)
     email_subscribed: bool = False
+    sales_agent_id: str | None = Field(default=None, description="The customer's sales agent, if any")
     country: str | None = None
     city: str | None = None
     created_at: UtcDatetime
@@ -53,6 +54,30 @@ class CustomerDeleted(Contract):
 
     id: str
     version: int | None = None
+
+
+class TaskState(Contract):
+    """`data` of task.created / task.updated: a task about a customer (customers service)."""
+
+    id: str
+    version: int = Field(ge=1, description="Incremented by every change; consumers drop older")
+    customer_id: str
+    title: str
+    notes: str | None = None
+    due_at: UtcDatetime
+    assignee_id: str | None = Field(default=None, description="The sales agent it is assigned to")
+    status: Literal["open", "done"]
+    completed_at: UtcDatetime | None = None
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+
+
+class TaskDeleted(Contract):
+    """`data` of task.deleted (also when its customer was erased): ids only."""
+
+    id: str
+    customer_id: str
+    version: int
 
 
 class GroupState(Contract):
@@ -71,8 +96,40 @@ class GroupState(Contract):
     priority: int = Field(
         default=0, description="Decides between groups: highest priority, then best discount"
     )
+    payment_terms_days: int | None = Field(
+        default=None, ge=0, description="Net days a member has to pay an invoice (net 30); null: none"
+    )
+    credit_limits: list[Money] = Field(
+        default_factory=list,
+        description="Per currency, how far below zero a member's balance may go (minor units)",
+    )
     created_at: UtcDatetime | None = None
     updated_at: UtcDatetime | None = None
+
+
+class GroupPrice(Contract):
+    """One entry of a group's price list: a fixed `amount` for one SKU in one currency, or
+    `percent_off` for one SKU or every SKU (`sku` null), in one currency or every one."""
+
+    id: str
+    group_id: str
+    sku: str | None = None
+    currency: CurrencyCode | None = None
+    amount: int | None = Field(default=None, ge=0, description="Minor units")
+    percent_off: int | None = Field(default=None, ge=0, le=100, description="Whole percent")
+    starts_at: UtcDatetime | None = Field(default=None, description="Inclusive; null: always began")
+    ends_at: UtcDatetime | None = Field(default=None, description="Exclusive; null: never ends")
+    created_at: UtcDatetime | None = None
+
+
+class GroupPricingUpdated(Contract):
+    """`data` of group.pricing.updated: one entry added to or removed from a group's price
+    list. A group's deletion ends its price list without this event (group.deleted says it)."""
+
+    group_id: str
+    group_name: str
+    change: Literal["added", "removed"]
+    price: GroupPrice
 
 
 class GroupDeleted(Contract):
@@ -139,6 +196,34 @@ class RewardCouponIssued(Contract):
     value: int = Field(description="Minor units for amount coupons; whole percent otherwise")
     currency: CurrencyCode | None = None
     expires_at: UtcDatetime | None = None
+    source: Literal["points", "birthday", "referral"] | None = Field(
+        default=None, description="Why it was issued: points reaching a threshold, a birthday..."
+    )
+
+
+class ReferralConverted(Contract):
+    """A referred customer's first order: the referrer and the referee earn their rewards."""
+
+    referrer_id: str
+    referee_id: str
+    code: str
+    order_id: str
+    at: UtcDatetime
+
+
+class RewardPointsReversed(Contract):
+    """Reward points taken back because an order was refunded (in proportion) or cancelled.
+    Never below zero: `points` may be less than `requested` when they were spent already."""
+
+    customer_id: str
+    order_id: str
+    cause: Literal["refund", "cancellation"]
+    refund_id: str | None = None
+    requested: int = Field(ge=0, description="What the order's share of its points comes to")
+    points: int = Field(ge=0, description="What was taken back (the balance never goes below 0)")
+    points_after: int = Field(ge=0)
+    reason: str = Field(description="Why, in words")
+    at: UtcDatetime
 
 
 class SegmentState(Contract):

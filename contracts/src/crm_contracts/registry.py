@@ -11,6 +11,7 @@ INBOUND: dict[str, type[BaseModel]] = {
     T.ORDER_CANCELLED: inbound.OrderCancelled,
     T.NEWSLETTER_SUBSCRIBED: inbound.NewsletterSubscribed,
     T.NEWSLETTER_UNSUBSCRIBED: inbound.NewsletterUnsubscribed,
+    T.CHECKOUT_ABANDONED: inbound.CheckoutAbandoned,
 }
 
 OUTBOUND: dict[str, type[BaseModel]] = {
@@ -18,11 +19,15 @@ OUTBOUND: dict[str, type[BaseModel]] = {
     T.CUSTOMER_UPDATED: outbound.CustomerState,
     T.CUSTOMER_REGISTERED: outbound.CustomerState,
     T.CUSTOMER_DELETED: outbound.CustomerDeleted,
+    T.TASK_CREATED: outbound.TaskState,
+    T.TASK_UPDATED: outbound.TaskState,
+    T.TASK_DELETED: outbound.TaskDeleted,
     T.GROUP_CREATED: outbound.GroupState,
     T.GROUP_UPDATED: outbound.GroupState,
     T.GROUP_DELETED: outbound.GroupDeleted,
     T.GROUP_MEMBERS_ADDED: outbound.GroupMembersChanged,
     T.GROUP_MEMBERS_REMOVED: outbound.GroupMembersChanged,
+    T.GROUP_PRICING_UPDATED: outbound.GroupPricingUpdated,
     T.LEDGER_ENTRY_RECORDED: outbound.LedgerEntryRecorded,
     T.LEDGER_DEBIT_REJECTED: outbound.LedgerDebitRejected,
     T.LEDGER_HOLD_PLACED: outbound.LedgerHoldChanged,
@@ -30,6 +35,8 @@ OUTBOUND: dict[str, type[BaseModel]] = {
     T.LEDGER_HOLD_VOIDED: outbound.LedgerHoldChanged,
     T.LEDGER_HOLD_EXPIRED: outbound.LedgerHoldChanged,
     T.REWARD_COUPON_ISSUED: outbound.RewardCouponIssued,
+    T.REWARD_POINTS_REVERSED: outbound.RewardPointsReversed,
+    T.REFERRAL_CONVERTED: outbound.ReferralConverted,
     T.SEGMENT_CREATED: outbound.SegmentState,
     T.SEGMENT_UPDATED: outbound.SegmentState,
     T.SEGMENT_DELETED: outbound.SegmentDeleted,

@@ -75,6 +75,27 @@ def order_placed(
     }
 
 
+def customer_state(customer_id: str, email: str | None = None, version: int = 1) -> dict[str, Any]:
+    """`data` of a customer.created as the customers service publishes it (docs/contract.md)."""
+    return {
+        "id": customer_id,
+        "version": version,
+        "email": email or f"{customer_id}@example.com",
+        "has_account": False,
+        "created_at": "2026-11-22T10:00:00Z",
+        "updated_at": "2026-11-22T10:00:00Z",
+    }
+
+
+async def announce_customer(rabbit_url: str, customer_id: str) -> None:
+    """Publishes customer.created for `customer_id`, as the customers service would: the ledger
+    moves money only for customers it has heard of."""
+    async with Broker(rabbit_url) as broker:
+        await broker.publish(
+            envelope("customer.created", customer_state(customer_id), source="/crm/customers")
+        )
+
+
 @dataclass
 class ServiceProcess:
     name: str

@@ -30,8 +30,8 @@ from system_stream import SERVICES, SystemRun, stream
 FILLER = 2000
 PAD = "x" * 800  # documents of about the size the services store, so a scan costs what it would
 # Read whole on purpose: what a merchant configures, not what grows with traffic (every segment's
-# rule is checked against a changed profile).
-CONFIGURATION = {("segments", "segments")}
+# rule is checked against a changed profile; the reward programmes apply to every order).
+CONFIGURATION = {("segments", "segments"), ("ledger", "reward_programmes")}
 SCALARS = (str, int, float, bool, datetime, ObjectId)
 
 

@@ -16,7 +16,7 @@ import uuid
 import pytest
 from groups_support import make_customers
 
-from harness import Broker, eventually
+from harness import Broker, announce_customer, eventually
 
 PROBLEM = "application/problem+json"
 
@@ -113,10 +113,15 @@ async def test_concurrent_group_edits_and_member_changes_lose_nothing(system, br
     assert versions == list(range(1, final["version"] + 1)), versions
 
 
-async def test_concurrent_fundings_and_unfundings_never_overdraw_nor_lose_an_entry(system, broker: Broker):
+async def test_concurrent_fundings_and_unfundings_never_overdraw_nor_lose_an_entry(
+    system, broker: Broker, mongo
+):
     ledger = system.service("ledger")
     customer = f"cus_{uuid.uuid4().hex[:12]}"
+    await announce_customer(system.rabbit_url, customer)  # money moves for known customers only
     url = f"/v1/accounts/{customer}/entries"
+    known = mongo[system.database("ledger")]["known_customers"]
+    await eventually(lambda: known.find_one({"_id": customer}))
     async with ledger.client() as http:
         # 30 fundings of 10 and 60 unfundings of 10 race each other on an empty account.
         moves = [{"kind": "funding", "amount": 10, "currency": "EUR"}] * 30 + [

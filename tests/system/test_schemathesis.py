@@ -5,8 +5,10 @@ request may end in a 5xx, and every 4xx must be RFC 9457 problem+json with type,
 Bounded (SCHEMATHESIS_EXAMPLES per operation and generation mode, derandomized so a CI run is
 reproducible); every failure is collected and reported at once instead of shrunk."""
 
+import asyncio
 import os
 import re
+import time
 import uuid
 from collections import Counter
 
@@ -17,7 +19,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from harness import TOKEN
+from harness import TOKEN, announce_customer
 
 SERVICES = ["customers", "groups", "ledger", "segments"]
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "20"))
@@ -45,9 +47,18 @@ def problem_with(response) -> str | None:
     return None
 
 
-def seed(name: str, url: str) -> dict[str, str]:
+def seed(name: str, url: str, rabbit_url: str) -> dict[str, str]:
     """Real resources, so that generated requests also reach past the 404 of an unknown id."""
     with httpx.Client(base_url=url, headers=AUTH, timeout=30) as http:
+
+        def eventually_sync(request, timeout: float = 30) -> dict:
+            deadline = time.monotonic() + timeout
+            while True:
+                r = request()
+                if r.status_code in (200, 201) or time.monotonic() > deadline:
+                    assert r.status_code in (200, 201), r.text
+                    return r.json()
+                time.sleep(0.5)
 
         def post(path: str, body: dict) -> dict:
             r = http.post(path, json=body)
@@ -69,8 +80,12 @@ def seed(name: str, url: str) -> dict[str, str]:
             return {"group_id": post("/v1/groups", {"name": f"fuzz {uuid.uuid4().hex[:8]}"})["id"]}
         if name == "ledger":
             cid = f"cus_fuzz{uuid.uuid4().hex[:8]}"
-            entry = post(
-                f"/v1/accounts/{cid}/entries", {"kind": "funding", "amount": 10**6, "currency": "EUR"}
+            asyncio.run(announce_customer(rabbit_url, cid))  # money moves for known customers only
+            entry = eventually_sync(
+                lambda: http.post(
+                    f"/v1/accounts/{cid}/entries",
+                    json={"kind": "funding", "amount": 10**6, "currency": "EUR"},
+                )
             )
             hold = post(f"/v1/accounts/{cid}/holds", {"amount": 100, "currency": "EUR"})
             return {"customer_id": cid, "entry_id": entry["id"], "hold_id": hold["id"]}
@@ -126,7 +141,7 @@ def fuzz(url: str, known: dict[str, str]) -> tuple[Counter, list[str]]:
 @pytest.mark.parametrize("name", SERVICES)
 def test_no_server_errors_and_every_error_is_problem_json(system, name):
     service = system.service(name)
-    statuses, failures = fuzz(service.url, seed(name, service.url))
+    statuses, failures = fuzz(service.url, seed(name, service.url, system.rabbit_url))
     print(name, sorted(statuses.items()))
     assert not failures, f"{len(failures)} requests failed ({statuses}):\n" + "\n".join(failures[:40])
     # The fuzzing reached the handlers: some requests were accepted, some refused as invalid.

@@ -17,6 +17,8 @@ from harness import ROOT, Broker, ServiceProcess, eventually
 
 SERVICES = ["customers", "groups", "ledger", "segments"]
 HEALTH = {"/healthz", "/readyz"}
+# Outside /v1 on purpose: calendar apps send no token, the secret in the URL is the credential.
+PUBLIC = {"/calendar/agents/x_dummy_1/x_dummy_1.ics"}
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +48,9 @@ async def test_every_non_health_endpoint_refuses_a_missing_or_wrong_token(servic
     ):
         spec = (await anonymous.get("/openapi.json")).json()
         ops = operations(spec)
-        guarded = [(m, p) for m, p in ops if p not in HEALTH]
+        guarded = [(m, p) for m, p in ops if p not in HEALTH | PUBLIC]
+        for _, path in ((m, p) for m, p in ops if p in PUBLIC):  # a made-up secret opens nothing
+            assert (await anonymous.get(path)).status_code == 404
         assert len(guarded) >= 5 and all(p.startswith("/v1/") for _, p in guarded), guarded
         for client in (anonymous, wrong):
             for method, path in guarded:

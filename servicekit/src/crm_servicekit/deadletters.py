@@ -44,14 +44,32 @@ async def _take_all(
     return taken
 
 
+async def _put_back(channel: aio_pika.abc.AbstractChannel, service: str, msg: Any) -> None:
+    """Returns a dead letter to its queue as a fresh copy (confirmed, then the original acked)
+    instead of a requeue: a requeue counts as a delivery on a quorum queue, and RabbitMQ 4.0 to
+    4.2 give quorum queues a default delivery limit of 20, so listing 20 times would drop them."""
+    headers = {k: v for k, v in (msg.headers or {}).items() if k != "x-delivery-count"}
+    await channel.default_exchange.publish(
+        aio_pika.Message(
+            msg.body,
+            headers=headers,
+            message_id=msg.message_id,
+            content_type=msg.content_type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        ),
+        routing_key=f"{service}.dead-letter",
+    )
+    await msg.ack()
+
+
 async def list_dead_letters(url: str, service: str) -> list[dict[str, Any]]:
     connection = await aio_pika.connect(url)
     async with connection:
-        channel = await connection.channel()
+        channel = await connection.channel(publisher_confirms=True)
         taken = await _take_all(channel, service)
         described = [_describe(m) for m in taken]
-        for msg in taken:  # put every one back: listing changes nothing
-            await msg.nack(requeue=True)
+        for msg in taken:  # put every one back, in order: listing changes nothing
+            await _put_back(channel, service, msg)
         return described
 
 
@@ -63,7 +81,7 @@ async def replay(url: str, service: str, ids: set[str] | None) -> int:
         channel = await connection.channel(publisher_confirms=True)
         for msg in await _take_all(channel, service):
             if ids is not None and msg.message_id not in ids:
-                await msg.nack(requeue=True)
+                await _put_back(channel, service, msg)
                 continue
             headers = {k: v for k, v in (msg.headers or {}).items() if not k.startswith("x-")}
             await channel.default_exchange.publish(

@@ -61,6 +61,7 @@ def create_app(
     title: str,
     tokens: list[str],
     routers: list[APIRouter],
+    public_routers: list[APIRouter] | None = None,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
     readiness: Callable[[], Any],
 ) -> FastAPI:
@@ -166,4 +167,8 @@ def create_app(
     auth = Depends(require_token(tokens))
     for router in routers:
         app.include_router(router, prefix=API_PREFIX, dependencies=[auth])
+    for router in public_routers or []:
+        # Outside /v1 and its token, for clients that cannot send one (a calendar app):
+        # such a route must carry its own credential (a secret in its URL).
+        app.include_router(router)
     return app

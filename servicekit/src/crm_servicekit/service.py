@@ -99,12 +99,14 @@ class Service:
         setup: Callable[[Runtime], Awaitable[Wiring[Any]]],
         handlers: EventHandlers | None = None,
         routers: list[APIRouter] | None = None,
+        public_routers: list[APIRouter] | None = None,
     ) -> None:
         self.name = name
         self.settings_cls = settings_cls
         self.setup = setup
         self.handlers = handlers or EventHandlers()
         self.routers = routers or []
+        self.public_routers = public_routers or []
 
     def app(self, settings: ServiceSettings | None = None) -> FastAPI:
         settings = settings or self.settings_cls()
@@ -195,6 +197,7 @@ class Service:
             title=f"CRM {self.name}",
             tokens=settings.api_tokens,
             routers=self.routers,
+            public_routers=self.public_routers,
             lifespan=lifespan,
             readiness=readiness,
         )

@@ -19,8 +19,9 @@ SECRETS = {
     "RABBITMQ_USER": "rabbit-user-from-env",
     "RABBITMQ_PASSWORD": "rabbit-password-from-env",
     "CRM_API_TOKENS": "token-from-the-environment-1",
+    "GRAFANA_ADMIN_PASSWORD": "grafana-password-from-env",
 }
-CONTRACT_PORTS = {"customers": 8001, "groups": 8002, "ledger": 8003, "segments": 8004}
+CONTRACT_PORTS = {"customers": 8001, "groups": 8002, "ledger": 8003, "segments": 8004, "engagement": 8005}
 
 
 def compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -43,7 +44,11 @@ def config() -> dict:
 
 def test_all_services_with_dockerfiles_and_health_checks(config):
     services = config["services"]
-    assert set(services) == {"mongodb", "rabbitmq", *CONTRACT_PORTS}
+    assert set(services) == {"mongodb", "rabbitmq", "mailpit", "prometheus", "grafana", *CONTRACT_PORTS}
+    assert services["rabbitmq"]["image"].startswith("rabbitmq:4.")
+    for name in CONTRACT_PORTS:  # a stop outlasts the service's own graceful shutdown (20 s + 15 s)
+        assert services[name]["stop_grace_period"] == "45s"
+        assert services[name]["healthcheck"]["start_period"]
     assert services["mongodb"]["image"].startswith("mongo:7")
     assert "management" in services["rabbitmq"]["image"]
     for name, service in services.items():

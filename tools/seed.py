@@ -199,7 +199,7 @@ async def main() -> None:
                 if made.status_code != 201:
                     print(f"segment {name!r}: {made.status_code} {made.text}", file=sys.stderr)
     print(
-        f"{len(GROUPS)} groups, store credit for 10 customers, {len(SEGMENTS)} segments: open the console or /docs"
+        f"{len(GROUPS)} groups, store credit for 10 customers, {len(SEGMENTS)} segments: see each service's /docs and the mail it caused at http://127.0.0.1:8025"
     )
 
 

@@ -146,6 +146,11 @@ class ServiceProcess:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30)
 
+    def sync_client(self, token: str | None = TOKEN) -> httpx.Client:
+        """For tests that are not async (the browser tests drive Playwright's sync API)."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
 
 class Broker:
     """A storefront's and a marketing system's view of RabbitMQ: plain aio-pika."""

@@ -24,7 +24,9 @@ from crm_servicekit.storable import has_nul, may_have_nul, url_has_nul
 
 API_PREFIX = "/v1"
 REQUEST_ID = "X-Request-ID"
+OPERATOR = "X-CRM-Operator"  # the person behind a request of a trusted client (the console)
 _REQUEST_ID_FORMAT = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # a caller's id is kept if it looks like one
+_OPERATOR_FORMAT = re.compile(r"[^\x00-\x1f\x7f]{1,200}")  # printable, as an e-mail or a name
 _QUIET = {"/healthz", "/readyz", "/metrics"}  # polled all the time: counted, not logged
 _access = logging.getLogger("crm.access")
 
@@ -121,6 +123,10 @@ def create_app(
         given = request.headers.get(REQUEST_ID, "")
         request_id = given if _REQUEST_ID_FORMAT.fullmatch(given) else uuid.uuid4().hex
         token = logs.request_id_var.set(request_id)  # on logs and on the events stored
+        # Only requests that pass the token check reach a route, so only a client holding a
+        # token can name an operator; an ill-formed name is ignored rather than stored.
+        operator = request.headers.get(OPERATOR, "").strip()
+        operator_token = logs.operator_var.set(operator if _OPERATOR_FORMAT.fullmatch(operator) else None)
         started = time.perf_counter()
         try:
             response = await call_next(request)
@@ -146,6 +152,7 @@ def create_app(
             return response
         finally:
             logs.request_id_var.reset(token)
+            logs.operator_var.reset(operator_token)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -13,6 +13,9 @@ from pythonjsonlogger.json import JsonFormatter
 event_id_var: ContextVar[str | None] = ContextVar("event_id", default=None)
 event_type_var: ContextVar[str | None] = ContextVar("event_type", default=None)
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+# Who asked, when a trusted client (the staff console) names the person behind a request
+# (X-CRM-Operator): on logs, on the events stored, and the default operator of a change.
+operator_var: ContextVar[str | None] = ContextVar("operator", default=None)
 
 
 class _EventContext(logging.Filter):
@@ -27,6 +30,8 @@ class _EventContext(logging.Filter):
             record.event_type = event_type_var.get()
         if (request_id := request_id_var.get()) is not None:
             record.request_id = request_id
+        if (operator := operator_var.get()) is not None:
+            record.operator = operator
         span = trace.get_current_span().get_span_context()
         if span.is_valid:
             record.trace_id = format(span.trace_id, "032x")

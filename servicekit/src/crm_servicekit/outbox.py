@@ -34,11 +34,13 @@ Publish = Callable[[dict[str, Any]], Awaitable[None]]
 def pending(events: list[dict[str, Any]]) -> dict[str, Any]:
     """Fields to put in the document that records a change, so its events go out. Each event
     carries the trace context it was created in (tracing.stamp), for the relay to continue, and
-    the id of the HTTP request that caused it, if one did (extension `crmrequestid`)."""
-    request_id = logs.request_id_var.get()
+    the id of the HTTP request that caused it, if one did (extension `crmrequestid`), and the
+    person a trusted client named as its operator (extension `crmoperator`)."""
+    stamps = {"crmrequestid": logs.request_id_var.get(), "crmoperator": logs.operator_var.get()}
     stamped = [tracing.stamp(e) for e in events]
-    if request_id is not None:
-        stamped = [e if "crmrequestid" in e else {**e, "crmrequestid": request_id} for e in stamped]
+    for key, value in stamps.items():
+        if value is not None:
+            stamped = [e if key in e else {**e, key: value} for e in stamped]
     return {"outbox": stamped, "published": not events}
 
 

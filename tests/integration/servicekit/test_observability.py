@@ -47,6 +47,34 @@ async def test_a_request_id_follows_the_request_into_logs_and_events(system, bro
     assert record["duration_ms"] >= 0
 
 
+async def test_the_operator_a_client_names_is_on_the_events_the_log_and_the_note(system, broker: Broker):
+    customers = system.service("customers")
+    email = f"op.{uuid.uuid4().hex[:6]}@example.com"
+    staff = {"X-CRM-Operator": "maria@shop.example"}
+    async with customers.client() as http:
+        created = await http.post("/v1/customers", json={"email": email}, headers=staff)
+        customer_id = created.json()["id"]
+        note = await http.post(f"/v1/customers/{customer_id}/notes", json={"body": "Called"}, headers=staff)
+        unnamed = await http.post(f"/v1/customers/{customer_id}/notes", json={"body": "x"})
+        bad = await http.post(
+            f"/v1/customers/{customer_id}/notes", json={"body": "y"}, headers={"X-CRM-Operator": "a\tb"}
+        )
+    assert note.json()["author"] == "maria@shop.example"
+    assert unnamed.json()["author"] is None and bad.json()["author"] is None
+
+    event = await broker.wait_for("customer.created", lambda b: b["data"]["email"] == email)
+    assert event[0]["body"]["crmoperator"] == "maria@shop.example"
+
+    async def access_line():
+        for line in customers.log_path.read_text().splitlines():
+            record = json.loads(line) if line.startswith("{") else {}
+            if record.get("logger") == "crm.access" and record.get("operator") == "maria@shop.example":
+                return record
+        return None
+
+    assert (await eventually(access_line))["method"] == "POST"
+
+
 async def test_metrics_show_durations_backlog_lag_and_dead_letters(system, broker: Broker):
     customers = system.service("customers", CRM_GAUGES_SECONDS="0.5")
     await broker.publish(b"{not json", routing_key="order.placed")  # dead-lettered

@@ -62,6 +62,7 @@ from crm_customers.schemas import (
     order_csv_row,
     parse_import,
 )
+from crm_servicekit import logs
 from crm_servicekit.errors import DomainError, Invalid, NotFound
 from crm_servicekit.pagination import BadCursor, Cursor, Limit, Page, decode_cursor, encode_cursor
 
@@ -105,7 +106,7 @@ async def create_customer(body: CustomerCreate, ctx: Ctx, response: Response) ->
     if body.email_subscribed is not None:
         given["email_subscribed"] = body.email_subscribed
     password = body.password.get_secret_value() if body.password else None
-    notes = [(n.body, n.author) for n in body.notes]
+    notes = [(n.body, n.author or logs.operator_var.get()) for n in body.notes]
     doc, created = await ctx.customers.register(body.email, body.has_account, given, password, notes)
     if not created:
         response.status_code = 200
@@ -328,7 +329,9 @@ async def delete_address(customer_id: str, address_id: str, ctx: Ctx) -> Respons
 
 @records.post("/customers/{customer_id}/notes", status_code=201)
 async def add_note(customer_id: str, body: NoteCreate, ctx: Ctx) -> NoteOut:
-    return NoteOut.of(await ctx.customers.add_note(customer_id, body.body, body.author))
+    # without an author, the person a trusted client (the console) names as its operator
+    author = body.author or logs.operator_var.get()
+    return NoteOut.of(await ctx.customers.add_note(customer_id, body.body, author))
 
 
 @records.get("/customers/{customer_id}/notes")

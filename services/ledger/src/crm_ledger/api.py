@@ -27,6 +27,7 @@ from crm_ledger.schemas import (
     programme_view,
     rewards_view,
 )
+from crm_servicekit import logs
 from crm_servicekit.errors import NotFound
 from crm_servicekit.idempotency import fingerprint
 from crm_servicekit.pagination import BadCursor, Cursor, Limit, decode_cursor, encode_cursor
@@ -116,7 +117,7 @@ async def post_entry(
             body.amount,
             expires_at=body.expires_at,
             reason=body.reason,
-            operator=body.operator,
+            operator=body.operator or logs.operator_var.get(),  # the console's signed-in person
             order_id=body.order_id,
         )
         return 201, jsonable_encoder(entry_view(doc))

@@ -1,0 +1,3 @@
+from crm_console.app import main
+
+main()

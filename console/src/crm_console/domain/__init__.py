@@ -1,0 +1,1 @@
+"""The console's own rules, without I/O: staff accounts, roles, sign-in lock-out."""

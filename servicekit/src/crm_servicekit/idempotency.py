@@ -11,6 +11,9 @@ claim is taken over and the action runs again, so the action must itself be idem
 key (e.g. the record it inserts has an id derived from the key): that covers a crash between
 acting and storing the response. A 5xx (a transient domain error or any other exception) releases the
 claim, so the client can retry with the same key.
+
+Keys expire (24 hours by default, like Stripe's): an older record is neither replayed nor held
+against another request, and `purge` (a periodic job; FerretDB has no TTL index) deletes it.
 """
 
 import hashlib
@@ -36,9 +39,12 @@ def fingerprint(method: str, path: str, body: Any) -> str:
 
 
 class IdempotencyKeys:
-    def __init__(self, collection: AsyncCollection, lease_seconds: float = 30.0) -> None:
+    def __init__(
+        self, collection: AsyncCollection, lease_seconds: float = 30.0, expire_hours: float = 24.0
+    ) -> None:
         self.collection = collection
         self.lease = timedelta(seconds=lease_seconds)
+        self.expiry = timedelta(hours=expire_hours)
 
     @property
     def indexes(self) -> dict[str, list[IndexModel]]:
@@ -57,6 +63,11 @@ class IdempotencyKeys:
             await self.collection.insert_one(claim)
         except DuplicateKeyError:
             existing = await self.collection.find_one({"_id": key})
+            if existing is not None and _aware(existing["claimed_at"]) <= now - self.expiry:
+                # Expired: the key is free again. Deleted only if still that old record, so
+                # two requests racing here cannot both delete a fresh claim.
+                await self.collection.delete_one({"_id": key, "claimed_at": existing["claimed_at"]})
+                return await self.run(key, print_, action, subject=subject)
             if existing is None:  # released meanwhile by a failed first request: take it
                 return await self.run(key, print_, action, subject=subject)
             if existing["fingerprint"] != print_:
@@ -67,10 +78,7 @@ class IdempotencyKeys:
                 ) from None
             if "response" in existing:
                 return _replay(existing["response"])
-            claimed_at = existing["claimed_at"]
-            if claimed_at.tzinfo is None:
-                claimed_at = claimed_at.replace(tzinfo=UTC)
-            if now - claimed_at < self.lease:
+            if now - _aware(existing["claimed_at"]) < self.lease:
                 raise Conflict(
                     "idempotency-key-in-use",
                     "A request with this Idempotency-Key is in progress",
@@ -96,9 +104,18 @@ class IdempotencyKeys:
     async def _store(self, key: str, response: dict[str, Any]) -> None:
         await self.collection.update_one({"_id": key}, {"$set": {"response": response}})
 
+    async def purge(self) -> int:
+        """Deletes the records of expired keys; returns how many."""
+        cutoff = datetime.now(UTC) - self.expiry
+        return (await self.collection.delete_many({"claimed_at": {"$lt": cutoff}})).deleted_count
+
     async def forget(self, subject: str) -> None:
         """Drop the stored responses about `subject` (erasure); their effects stay."""
         await self.collection.delete_many({"subject": subject})
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
 def _replay(response: dict[str, Any]) -> tuple[int, Any]:

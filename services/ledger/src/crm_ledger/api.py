@@ -51,6 +51,16 @@ async def _once(
     return JSONResponse(out, status_code=status)
 
 
+def _keyed_id(prefix: str, customer_id: str, key: str | None, request: Request, body: Any) -> str:
+    """The id of what a keyed request records: the same for a retry (same key and request), so
+    a crash between acting and storing the response never records twice; a new one for a key
+    used again with another request after it expired."""
+    if key is None:
+        return f"{prefix}_{uuid4().hex[:24]}"
+    print_ = fingerprint(request.method, request.url.path, body.model_dump(mode="json"))
+    return derived_id(prefix, "http", customer_id, key, print_)
+
+
 # -- accounts and entries ----------------------------------------------------------------
 @router.get("/accounts/{customer_id}", tags=["accounts"])
 async def get_account(customer_id: str, ctx: Ctx) -> dict[str, Any]:
@@ -106,7 +116,7 @@ async def post_entry(
     """Funds or unfunds store credit. With an `Idempotency-Key` the entry is recorded once.
     404 for a customer the ledger has not heard of (after a short wait) or that was erased."""
     await ctx.customers.require(customer_id)
-    record_id = derived_id("ent", "http", customer_id, key) if key else f"ent_{uuid4().hex[:24]}"
+    record_id = _keyed_id("ent", customer_id, key, request, body)
 
     async def action() -> tuple[int, Any]:
         doc, _ = await ctx.ledger.record_entry(
@@ -133,7 +143,7 @@ async def place_hold(
     """Reserves an amount for a checkout: it no longer counts as available until it is
     captured (a purchase), voided, or expires. 404 for an unknown or erased customer."""
     await ctx.customers.require(customer_id)
-    hold_id = derived_id("hold", "http", customer_id, key) if key else f"hold_{uuid4().hex[:24]}"
+    hold_id = _keyed_id("hold", customer_id, key, request, body)
 
     async def action() -> tuple[int, Any]:
         hold = await ctx.ledger.place_hold(

@@ -31,7 +31,7 @@ def default_program(s: LedgerSettings) -> Program:
 async def setup(rt: Runtime) -> Wiring[Context]:
     settings: LedgerSettings = rt.settings  # type: ignore[assignment]
     store = Store(rt.db, rt.notify_outbox)
-    idempotency = IdempotencyKeys(rt.db["idempotency_keys"])
+    idempotency = IdempotencyKeys(rt.db["idempotency_keys"], expire_hours=settings.idempotency_key_hours)
     ledger = Ledger(store.journal, settings.source, settings.hold_default_seconds)
     programmes = Programmes(store.programmes, default_program(settings), settings.programme_cache_seconds)
     rewards = Rewards(store.rewards, programmes, settings.source, take_back_points=settings.take_back_points)
@@ -51,6 +51,11 @@ async def setup(rt: Runtime) -> Wiring[Context]:
         periodic=[
             Periodic("expire-holds-and-credit", settings.expiry_job_seconds, ledger.expire_due),
             Periodic("birthday-rewards", settings.birthday_job_seconds, customers.birthday_pass),
+            Periodic(
+                "purge-expired-idempotency-keys",
+                min(3600.0, settings.idempotency_key_hours * 1800),  # hourly, or twice per expiry
+                idempotency.purge,
+            ),
             Periodic(
                 "reload-reward-programmes", max(settings.programme_cache_seconds, 0.1), programmes.refresh
             ),

@@ -10,6 +10,12 @@ from crm_servicekit.settings import ServiceSettings
 class LedgerSettings(ServiceSettings):
     http_port: int = Field(default=8003, validation_alias="CRM_HTTP_PORT")
     source: str = Field(default="/crm/ledger", validation_alias="CRM_EVENT_SOURCE")
+    idempotency_key_hours: float = Field(
+        default=24.0,
+        gt=0,
+        validation_alias="CRM_LEDGER_IDEMPOTENCY_KEY_HOURS",
+        description="How long an Idempotency-Key is remembered (its first result replayed)",
+    )
     expiry_job_seconds: float = Field(
         default=30.0,
         gt=0,

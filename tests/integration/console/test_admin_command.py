@@ -15,11 +15,19 @@ from pymongo import MongoClient
 
 @pytest.fixture
 def admin_cli(infra):
-    env = {**os.environ, "MONGODB_URL": infra["mongodb"], "CRM_CONSOLE_DATABASE": f"t_console_{uuid.uuid4().hex[:8]}"}
+    env = {
+        **os.environ,
+        "MONGODB_URL": infra["mongodb"],
+        "CRM_CONSOLE_DATABASE": f"t_console_{uuid.uuid4().hex[:8]}",
+    }
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "crm_console.admin", *args], env=env, capture_output=True, text=True, timeout=60
+            [sys.executable, "-m", "crm_console.admin", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
 
     run.database = env["CRM_CONSOLE_DATABASE"]  # type: ignore[attr-defined]

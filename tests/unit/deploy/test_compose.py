@@ -44,7 +44,15 @@ def config() -> dict:
 
 def test_all_services_with_dockerfiles_and_health_checks(config):
     services = config["services"]
-    assert set(services) == {"mongodb", "rabbitmq", "mailpit", "prometheus", "grafana", "console", *CONTRACT_PORTS}
+    assert set(services) == {
+        "mongodb",
+        "rabbitmq",
+        "mailpit",
+        "prometheus",
+        "grafana",
+        "console",
+        *CONTRACT_PORTS,
+    }
     assert services["rabbitmq"]["image"].startswith("rabbitmq:4.")
     for name in CONTRACT_PORTS:  # a stop outlasts the service's own graceful shutdown (20 s + 15 s)
         assert services[name]["stop_grace_period"] == "45s"
@@ -96,8 +104,12 @@ def test_no_default_login_in_the_file():
 def test_the_console_is_the_browsers_one_port_and_holds_no_default_password(config):
     console = config["services"]["console"]
     assert (ROOT / console["build"]["dockerfile"]).read_text().count("crm_console") >= 2
-    assert any(str(p.get("published", p) if isinstance(p, dict) else p).startswith("8000") for p in console["ports"])
+    assert any(
+        str(p.get("published", p) if isinstance(p, dict) else p).startswith("8000") for p in console["ports"]
+    )
     env = console["environment"]
     assert env["CRM_API_TOKENS"] == SECRETS["CRM_API_TOKENS"]  # calls the services; never sent on
-    assert {env[f"CRM_{s.upper()}_URL"] for s in CONTRACT_PORTS} == {f"http://{s}:{p}" for s, p in CONTRACT_PORTS.items()}
+    assert {env[f"CRM_{s.upper()}_URL"] for s in CONTRACT_PORTS} == {
+        f"http://{s}:{p}" for s, p in CONTRACT_PORTS.items()
+    }
     assert not any("PASSWORD" in k for k in env)  # the first admin's password is generated

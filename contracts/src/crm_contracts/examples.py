@@ -13,6 +13,7 @@ SEGMENT_ID = "seg_9e8d7c6b5a4f40312e1d0c9b8a7f6e5d"
 HOLD_ID = "hold_5b0e3c1f9a7d2e4b6c8a0f13"
 ENTRY_ID = "ent_8c2f4a6e0b1d3f5a7c9e2b4d"
 TASK_ID = "tsk_2b4d6f8a0c1e43a5b7c9d1e3f5a7b9c1"
+REVIEW_ID = "rev_4c6e8a0b2d1f43c5a7e9b1d3f5c7a9e1"
 
 _customer_state: dict[str, Any] = {
     "id": CUSTOMER_ID,
@@ -88,6 +89,22 @@ _hold: dict[str, Any] = {
     "order_id": "ord_1002",
     "available_after": 1500,
     "at": "2026-11-22T10:00:00Z",
+}
+
+_review: dict[str, Any] = {
+    "id": REVIEW_ID,
+    "version": 2,
+    "product_id": "prod_runner",
+    "sku": "SKU-1",
+    "customer_id": CUSTOMER_ID,
+    "author_name": "Ana L.",
+    "rating": 4,
+    "title": "Comfortable from day one",
+    "body": "Light and comfortable; the sole could grip better on wet stone.",
+    "reply": None,
+    "submitted_at": "2026-11-26T18:20:00Z",
+    "published_at": "2026-11-27T09:05:00Z",
+    "updated_at": "2026-11-27T09:05:00Z",
 }
 
 _segment_membership: dict[str, Any] = {
@@ -295,6 +312,20 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     T.SEGMENT_DELETED: {"id": SEGMENT_ID},
     T.SEGMENT_MEMBER_JOINED: _segment_membership,
     T.SEGMENT_MEMBER_LEFT: {**_segment_membership, "email_subscribed": False},
+    # engagement
+    T.REVIEW_PUBLISHED: {
+        **_review,
+        "version": 3,
+        "reply": {"body": "Thank you, Ana! A wet-grip sole arrives in spring.", "at": "2026-11-27T11:30:00Z"},
+        "updated_at": "2026-11-27T11:30:00Z",
+    },
+    T.REVIEW_WITHDRAWN: {
+        "id": REVIEW_ID,
+        "version": 4,
+        "product_id": "prod_runner",
+        "sku": "SKU-1",
+        "at": "2026-11-28T08:00:00Z",
+    },
 }
 """Event type -> example `data`."""
 
@@ -309,6 +340,7 @@ SOURCES: dict[str, str] = {
     "reward": "/crm/ledger",
     "referral": "/crm/ledger",
     "segment": "/crm/segments",
+    "review": "/crm/engagement",
 }
 """Example `source` per first part of the type (the services' default CRM_EVENT_SOURCE)."""
 
@@ -340,7 +372,7 @@ def _subject(event_type: str, data: dict[str, Any]) -> str | None:
         return str(data["customer_id"])
     if family == "referral":
         return str(data["referrer_id"])
-    if family in ("customer", "group", "segment", "task"):
+    if family in ("customer", "group", "segment", "task", "review"):
         return str(data.get("id") or data["group_id"])
     return None  # newsletter consent is about an e-mail address, not an entity
 

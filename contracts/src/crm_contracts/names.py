@@ -50,3 +50,6 @@ class EventType(StrEnum):
     SEGMENT_DELETED = "segment.deleted"
     SEGMENT_MEMBER_JOINED = "segment.member.joined"
     SEGMENT_MEMBER_LEFT = "segment.member.left"
+    # engagement
+    REVIEW_PUBLISHED = "review.published"
+    REVIEW_WITHDRAWN = "review.withdrawn"

@@ -245,3 +245,39 @@ class SegmentMembership(Contract):
     customer_id: str
     email: str | None = None
     email_subscribed: bool | None = None
+
+
+class ReviewReply(Contract):
+    body: str
+    at: UtcDatetime
+
+
+class ReviewPublished(Contract):
+    """`data` of review.published (engagement): a product review a moderator published, as a
+    storefront shows it; sent again, with a higher `version`, whenever a published review
+    changes (a staff reply). No e-mail: `author_name` is the name the customer chose to show."""
+
+    id: str
+    version: int = Field(ge=1, description="Incremented by every change; consumers drop older")
+    product_id: str
+    sku: str | None = None
+    customer_id: str | None = None
+    author_name: str | None = Field(default=None, description="Display name given with the review")
+    rating: int = Field(ge=1, le=5)
+    title: str
+    body: str
+    reply: ReviewReply | None = Field(default=None, description="The shop's answer, if any")
+    submitted_at: UtcDatetime
+    published_at: UtcDatetime
+    updated_at: UtcDatetime
+
+
+class ReviewWithdrawn(Contract):
+    """`data` of review.withdrawn (engagement): a published review was taken down by a
+    moderator; storefronts stop showing it. Not sent for reviews never published."""
+
+    id: str
+    version: int = Field(ge=1, description="Incremented by every change; consumers drop older")
+    product_id: str
+    sku: str | None = None
+    at: UtcDatetime

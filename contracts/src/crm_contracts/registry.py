@@ -42,6 +42,8 @@ OUTBOUND: dict[str, type[BaseModel]] = {
     T.SEGMENT_DELETED: outbound.SegmentDeleted,
     T.SEGMENT_MEMBER_JOINED: outbound.SegmentMembership,
     T.SEGMENT_MEMBER_LEFT: outbound.SegmentMembership,
+    T.REVIEW_PUBLISHED: outbound.ReviewPublished,
+    T.REVIEW_WITHDRAWN: outbound.ReviewWithdrawn,
 }
 
 EVENT_MODELS: dict[str, type[BaseModel]] = {**INBOUND, **OUTBOUND}

@@ -14,7 +14,7 @@ from crm_servicekit.settings import ServiceSettings
 
 async def setup(rt: Runtime) -> Wiring[Context]:
     settings: EngagementSettings = rt.settings  # type: ignore[assignment]
-    store = EngagementStore(rt.db)
+    store = EngagementStore(rt.db, rt.notify_outbox)
     secret = settings.link_secret or await store.secret("unsubscribe-links")
     ctx = Context.wire(settings, store, secret, rt.notify_outbox)
     await ctx.templates.seed()

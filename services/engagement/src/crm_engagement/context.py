@@ -7,7 +7,16 @@ from typing import Annotated
 from fastapi import Depends
 
 from crm_engagement.mailer import Mailer
-from crm_engagement.service import Automations, Campaigns, Contacts, Messages, Sender, Templates
+from crm_engagement.service import (
+    Automations,
+    Campaigns,
+    Contacts,
+    Messages,
+    Reviews,
+    Sender,
+    Templates,
+    Tickets,
+)
 from crm_engagement.settings import EngagementSettings
 from crm_engagement.store import EngagementStore
 from crm_servicekit.service import context
@@ -23,6 +32,8 @@ class Context:
     automations: Automations
     campaigns: Campaigns
     sender: Sender
+    tickets: Tickets
+    reviews: Reviews
 
     @classmethod
     def wire(
@@ -38,6 +49,8 @@ class Context:
             Automations(store, messages),
             Campaigns(store, messages, settings.max_selection),
             Sender(store, settings, Mailer(settings)),
+            Tickets(store, settings),
+            Reviews(store, settings),
         )
 
 

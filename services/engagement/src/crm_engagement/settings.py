@@ -83,3 +83,10 @@ class EngagementSettings(ServiceSettings):
         description="How often due campaigns are launched and progress is checked",
     )
     max_selection: int = Field(default=10_000, ge=1, validation_alias="CRM_ENGAGEMENT_MAX_SELECTION")
+
+    first_response_hours: float = Field(
+        default=24.0,
+        gt=0,
+        validation_alias="CRM_ENGAGEMENT_FIRST_RESPONSE_HOURS",
+        description="A new ticket's first staff answer is due this many hours after it opened",
+    )

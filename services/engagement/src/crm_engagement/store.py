@@ -11,10 +11,15 @@ Collections (fields in domain/documents.py):
 - `send_claims` {_id: "<message>:<attempt>"}: who sends an attempt; taken before SMTP.
 - `frequency_slots` {_id: "<customer>:<seq>"}: marketing mails counted per customer.
 - `campaigns`.
+- `tickets` / `tickets_changes` {_id: "tkt_<hex>"}: support tickets, versioned (each change an
+  inserted (id, version), servicekit.versioned); `ticket_messages`: their threads, one inserted
+  document per message (never updated).
+- `reviews` / `reviews_changes` {_id: "rev_<hex>"}: product reviews, versioned; a change that
+  storefronts hear of carries its review.* event (an outbox source).
 """
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -35,8 +40,11 @@ from crm_engagement.domain import (
     TemplateDoc,
     current_members,
 )
+from crm_engagement.domain.reviews import ReviewDoc
+from crm_engagement.domain.tickets import TicketDoc, TicketMessage, TicketQuery
 from crm_servicekit.mongo import IndexSpec, insert_many_once, insert_once
 from crm_servicekit.outbox import OUTBOX_INDEXES, OutboxSource
+from crm_servicekit.versioned import VersionedStore
 
 BATCH = 1000
 
@@ -58,11 +66,30 @@ INDEXES: IndexSpec = {
         IndexModel([("message_id", ASCENDING)]),
     ],
     "campaigns": [IndexModel([("status", ASCENDING), ("scheduled_at", ASCENDING)])],
+    # The ticket list's filters and sorts (domain/tickets.py SORTS), each filter's index
+    # starting with its equality field.
+    "tickets": [
+        IndexModel([("created_at", DESCENDING)]),
+        IndexModel([("status", ASCENDING), ("created_at", DESCENDING)]),
+        IndexModel([("priority", ASCENDING), ("created_at", DESCENDING)]),
+        IndexModel([("assignee_id", ASCENDING), ("created_at", DESCENDING)]),
+        IndexModel([("customer_id", ASCENDING), ("created_at", DESCENDING)]),
+        IndexModel([("first_response_at", ASCENDING), ("first_response_due_at", ASCENDING)]),
+        IndexModel([("first_response_due_at", ASCENDING)]),
+        IndexModel([("priority_rank", DESCENDING), ("created_at", ASCENDING)]),
+    ],
+    "ticket_messages": [IndexModel([("ticket_id", ASCENDING), ("direction", ASCENDING), ("at", ASCENDING)])],
+    "reviews": [
+        IndexModel([("created_at", DESCENDING)]),
+        IndexModel([("status", ASCENDING), ("created_at", DESCENDING)]),
+        IndexModel([("product_id", ASCENDING), ("created_at", DESCENDING)]),
+        IndexModel([("rating", ASCENDING), ("created_at", DESCENDING)]),
+    ],
 }
 
 
 class EngagementStore:
-    def __init__(self, db: AsyncDatabase) -> None:
+    def __init__(self, db: AsyncDatabase, notify: Callable[[], None] = lambda: None) -> None:
         self.contacts = db["contacts"]
         self.consents = db["consent_statements"]
         self.segment_members = db["segment_members"]
@@ -73,11 +100,16 @@ class EngagementStore:
         self.claims = db["send_claims"]
         self.slots = db["frequency_slots"]
         self.campaigns = db["campaigns"]
-
-    indexes = INDEXES
+        # Ticket changes carry no events (nothing to notify); review changes do.
+        self.ticket_records = VersionedStore(db, "tickets")
+        self.tickets = self.ticket_records.current
+        self.ticket_messages = db["ticket_messages"]
+        self.review_records = VersionedStore(db, "reviews", notify)
+        self.reviews = self.review_records.current
+        self.indexes: IndexSpec = {**self.ticket_records.indexes, **self.review_records.indexes, **INDEXES}
 
     def outbox_sources(self) -> list[OutboxSource]:
-        return [OutboxSource(self.consents, ordered=False)]
+        return [OutboxSource(self.consents, ordered=False), self.review_records.outbox_source()]
 
     async def secret(self, name: str) -> str:
         """A secret generated once per installation, the same for every replica."""
@@ -257,3 +289,54 @@ class EngagementStore:
         return cast(
             list[CampaignDoc], await self.campaigns.find(query).sort("_id", DESCENDING).limit(limit).to_list()
         )
+
+    # --- tickets --------------------------------------------------------------------------
+
+    async def ticket(self, ticket_id: str) -> TicketDoc | None:
+        return cast(TicketDoc | None, await self.ticket_records.get(ticket_id))
+
+    async def commit_ticket(self, doc: TicketDoc) -> None:
+        """Records `doc` as its version; raises VersionConflict if another writer did first."""
+        await self.ticket_records.commit(doc["_id"], doc["version"], dict(doc), [])
+
+    async def add_ticket_message(self, doc: TicketMessage) -> bool:
+        """False: a message with this id is there already (a retried inbound call)."""
+        return await insert_once(self.ticket_messages, doc)
+
+    async def thread(self, ticket_id: str, limit: int) -> list[TicketMessage]:
+        cursor = self.ticket_messages.find({"ticket_id": ticket_id}).sort(
+            [("at", ASCENDING), ("_id", ASCENDING)]
+        )
+        return cast(list[TicketMessage], await cursor.limit(limit).to_list())
+
+    async def first_outbound(self, ticket_id: str) -> TicketMessage | None:
+        cursor = self.ticket_messages.find({"ticket_id": ticket_id, "direction": "outbound"})
+        docs = await cursor.sort([("at", ASCENDING), ("_id", ASCENDING)]).limit(1).to_list()
+        return cast(TicketMessage, docs[0]) if docs else None
+
+    async def answered(self, ticket_ids: Sequence[str]) -> set[str]:
+        """Those of the tickets that have an outbound message."""
+        found: set[str] = set()
+        for i in range(0, len(ticket_ids), BATCH):
+            query = {"ticket_id": {"$in": list(ticket_ids[i : i + BATCH])}, "direction": "outbound"}
+            found.update([d["ticket_id"] async for d in self.ticket_messages.find(query, {"ticket_id": 1})])
+        return found
+
+    async def tickets_page(self, query: TicketQuery, limit: int) -> list[TicketDoc]:
+        docs = await self.tickets.find(query.filter).sort(query.sort).limit(limit).to_list()
+        return cast(list[TicketDoc], docs)
+
+    # --- reviews --------------------------------------------------------------------------
+
+    async def review(self, review_id: str) -> ReviewDoc | None:
+        return cast(ReviewDoc | None, await self.review_records.get(review_id))
+
+    async def commit_review(self, doc: ReviewDoc, events: list[dict[str, Any]]) -> None:
+        """Records `doc` as its version with its events; raises VersionConflict."""
+        await self.review_records.commit(doc["_id"], doc["version"], dict(doc), events)
+
+    async def reviews_page(
+        self, query: dict[str, Any], sort: Sequence[tuple[str, int]], limit: int
+    ) -> list[ReviewDoc]:
+        docs = await self.reviews.find(query).sort(list(sort)).limit(limit).to_list()
+        return cast(list[ReviewDoc], docs)

@@ -4,7 +4,19 @@ from crm_engagement.service.automations import Automations
 from crm_engagement.service.campaigns import Campaigns
 from crm_engagement.service.contacts import Contacts
 from crm_engagement.service.messages import Messages, Recipient
+from crm_engagement.service.reviews import Reviews
 from crm_engagement.service.sender import Sender
 from crm_engagement.service.templates import Templates
+from crm_engagement.service.tickets import Tickets
 
-__all__ = ["Automations", "Campaigns", "Contacts", "Messages", "Recipient", "Sender", "Templates"]
+__all__ = [
+    "Automations",
+    "Campaigns",
+    "Contacts",
+    "Messages",
+    "Recipient",
+    "Reviews",
+    "Sender",
+    "Templates",
+    "Tickets",
+]

@@ -1,4 +1,4 @@
-"""Every HTTP request and response model of the engagement service."""
+"""The HTTP request and response models of e-mail: templates, messages, campaigns, automations."""
 
 from datetime import datetime
 from typing import Annotated, Literal

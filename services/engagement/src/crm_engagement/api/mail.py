@@ -1,6 +1,6 @@
-"""HTTP API of the engagement service: thin routes over the use cases. `router` is served
-under /v1 behind the bearer token; `public` (the unsubscribe page) is what customers reach
-from a mail, proven by the signed token in its path."""
+"""HTTP API of e-mail: templates, messages, campaigns, automations (thin routes over the use
+cases). `router` is served under /v1 behind the bearer token; `public` (the unsubscribe page)
+is what customers reach from a mail, proven by the signed token in its path."""
 
 import html
 from datetime import timedelta
@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from crm_engagement.context import Ctx
 from crm_engagement.domain import AutomationDoc, CampaignDoc, MessageDoc, TemplateDoc
-from crm_engagement.schemas import (
+from crm_engagement.schemas.mail import (
     AutomationIn,
     AutomationOut,
     AutomationsList,

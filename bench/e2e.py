@@ -29,6 +29,7 @@ same number of broker hops and document writes, in the same run.
 import argparse
 import asyncio
 import json
+import re
 import time
 from collections import Counter
 from typing import Any
@@ -227,6 +228,31 @@ async def wait_visible(
     return None, last
 
 
+def db_commands(url: str) -> Counter[tuple[str, str]]:
+    """A service's `crm_db_commands_total` from its /metrics, by (command, collection)."""
+    import httpx
+
+    out: Counter[tuple[str, str]] = Counter()
+    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+        if line.startswith("crm_db_commands_total{"):
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}", 1)[0]))
+            out[(labels.get("command", "?"), labels.get("collection", ""))] += float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def by_command(diff: Counter[tuple[str, str]], inbound: int) -> dict[str, Any]:
+    """Per inbound event: by command name, and by command and collection."""
+    names: Counter[str] = Counter()
+    for (cmd, _), v in diff.items():
+        names[cmd] += v
+    return {
+        "by_command": {k: round(v / inbound, 3) for k, v in names.most_common() if v},
+        "by_command_and_collection": {
+            f"{c} {coll}": round(v / inbound, 3) for (c, coll), v in diff.most_common() if v
+        },
+    }
+
+
 def database_time(folder: Any) -> dict[str, Any]:
     """Per service: the queries that took the most time (bench/hooks/sitecustomize.py)."""
     out = {}
@@ -328,6 +354,7 @@ async def main(
                         )
                 counts0 = Counter(listener.counts)
                 ops0 = {n: services[n].operations() for n in SERVICES}
+                cmds0 = {n: db_commands(services[n].url) for n in SERVICES}
                 with services.sampling_rss() as rss_peak, CpuMeter(pids, infra) as cpu:
                     times = await publish_all(listener, events)
                     t0 = times[0]
@@ -344,6 +371,8 @@ async def main(
                 elapsed = (done_at or time.perf_counter()) - t0
                 seen = Counter(listener.counts) - counts0
                 ops1 = {n: services[n].operations() for n in SERVICES}
+                cmds1 = {n: db_commands(services[n].url) for n in SERVICES}
+                commands_per_event = {n: by_command(cmds1[n] - cmds0[n], inbound) for n in SERVICES}
                 per_event = {n: {k: (ops1[n][k] - ops0[n][k]) / inbound for k in ops1[n]} for n in SERVICES}
                 bound = bindings(infra)
                 inbound_types = Counter(e["type"] for e in events)
@@ -365,6 +394,7 @@ async def main(
                     "hops_per_inbound_event": deliveries / inbound,
                     "consuming_queues_per_inbound_event": consuming,
                     "operations_per_inbound_event": per_event,
+                    "db_commands_per_inbound_event": commands_per_event,
                     "writes_per_inbound_event": {k: v / inbound for k, v in writes.items()},
                     "reads_per_inbound_event": {k: v / inbound for k, v in reads.items()},
                     "cpu": cpu.summary(),
@@ -507,6 +537,18 @@ async def main(
             ],
         )
     )
+    print()
+    cpe = tp["db_commands_per_inbound_event"]
+    names = sorted({k for n in SERVICES for k in cpe[n]["by_command"]})
+    print(
+        table(
+            "Database commands per inbound event, by command name (/metrics)",
+            ["service", *names],
+            [[n, *(cpe[n]["by_command"].get(k, 0.0) for k in names)] for n in SERVICES],
+        )
+    )
+    for n in SERVICES:
+        print(f"{n}: " + ", ".join(f"{k} {v:.2f}" for k, v in cpe[n]["by_command_and_collection"].items()))
     print()
     print(
         table(

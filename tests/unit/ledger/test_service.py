@@ -52,7 +52,7 @@ class FakeJournal:
     async def get(self, record_id):
         return self.records.get(record_id)
 
-    async def append(self, customer_id, currency, record_id, decide, events):
+    async def append(self, customer_id, currency, record_id, decide, events, look_up_first=True):
         if record_id in self.records:
             return self.records[record_id], True
         account = account_key(customer_id, currency)
@@ -170,6 +170,7 @@ class FakeRewardStore:
         self.referral_codes: dict[str, str] = {}
         self.referrals: dict[str, dict] = {}
         self.reversals: dict[str, dict] = {}
+        self.known_codes: dict[str, str] = {}  # the directory's (customers() links them)
 
     async def record_reversal(self, doc):
         self.reversals.setdefault(doc["_id"], doc)
@@ -178,7 +179,7 @@ class FakeRewardStore:
         self.referral_codes.setdefault(code, customer_id)
 
     async def sharer_of(self, code):
-        return self.referral_codes.get(code)
+        return self.referral_codes.get(code) or self.known_codes.get(code)
 
     async def record_referral(self, doc):
         return self.referrals.setdefault(doc["_id"], doc)
@@ -201,6 +202,9 @@ class FakeRewardStore:
         from crm_ledger.domain.rewards import empty
 
         return self.states.get(customer_id) or empty(customer_id)
+
+    async def projected(self, customer_id):
+        return await self.get(customer_id)
 
     async def commit(self, state, events, cause=None):
         if cause is not None and f"{cause}:{state['id']}" in self.causes:
@@ -284,11 +288,14 @@ class FakeDirectory:
         self.parked: dict[str, dict] = {}
         self.known: dict[str, dict] = {}
         self.erased: set[str] = set()
+        self.codes: dict[str, str] = {}  # referral codes kept with the known customers
 
     async def known_customer(self, customer_id):
         return self.known.get(customer_id)
 
-    async def remember(self, customer_id, email, version, birthday, consent):
+    async def remember(self, customer_id, email, version, birthday, consent, known=False, referral_code=None):
+        if referral_code is not None and customer_id not in self.known:
+            self.codes[referral_code] = customer_id  # kept with the first record (store.py)
         if self.known.get(customer_id, {"version": 0})["version"] < version:
             self.known[customer_id] = {
                 "_id": customer_id,
@@ -342,6 +349,7 @@ class FakeResponses:
 def customers(grace: float = 0.0):
     lg, journal = ledger()
     store, directory, responses = FakeRewardStore(), FakeDirectory(), FakeResponses()
+    store.known_codes = directory.codes
     rewards = Rewards(store, programmes(), "/crm/ledger")  # type: ignore[arg-type]
     c = Customers(lg, rewards, directory, journal, responses, grace)  # type: ignore[arg-type]
     return c, journal, store, directory, responses
@@ -553,3 +561,91 @@ async def test_a_referred_customers_first_order_rewards_both_once_never_a_self_r
 
     with pytest.raises(Invalid):  # a referred guest whose customer.created never comes
         await c.record_order("e8", order(None, 0, total=100, email="new@example.com", referral_code=code))
+
+
+# -- fewer commands per event, same effects ------------------------------------------------------
+
+
+async def test_customer_events_handled_side_by_side_grant_parked_points_once_and_a_failed_grant_is_redone():
+    """The customers service sends a customer's events in bursts, handled side by side: the
+    points parked under its e-mail are granted by one handler while the others wait; when that
+    one fails, a handler that waited grants them itself."""
+    c, _, store, directory, _ = customers()
+    await c.record_order("evt-1", order(None, 0, total=12_000, email="g@example.com", order_id="o1"))
+    await c.record_order("evt-2", order(None, 0, total=3_000, email="g@example.com", order_id="o2"))
+    assert set(directory.parked) == {"evt-1", "evt-2"}
+    commits: list[str | None] = []
+    real_commit = store.commit
+    fail_first = [True]
+
+    async def slow_commit(state, events, cause=None):
+        commits.append(cause)
+        await asyncio.sleep(0.02)  # the other handlers reach the same parked points meanwhile
+        if fail_first.pop() if fail_first else False:
+            raise RuntimeError("database away")  # transient: this handler's event is retried
+        await real_commit(state, events, cause)
+
+    store.commit = slow_commit  # type: ignore[method-assign]
+    results = await asyncio.gather(
+        *(c.learn(state_of("c9", "g@example.com", v)) for v in (1, 2, 3)), return_exceptions=True
+    )
+    assert [type(r).__name__ for r in results].count("RuntimeError") == 1
+    state = await store.get("c9")
+    assert state["earned_total"] == 150 and directory.parked == {}
+    assert sorted(store.order_points) == ["c9:o1", "c9:o2"]
+    # One failed attempt, then each grant once: no handler repeated a grant another had made.
+    assert len(commits) == 3 and sorted(x for x in commits if x) == ["evt-1", "evt-1", "evt-2"]
+    assert c._granting == {}
+
+
+async def test_an_earning_decided_on_a_stale_state_is_refused_and_decided_again_on_the_newest():
+    """The first attempt decides on the projection (or the caller's state) without the probe
+    for newer versions; a stale one meets the version conflict and the next attempt reads."""
+    c, _, store, _, _ = customers()
+    await c.rewards.earn("c1", 50, "evt-1", "o1", PROGRAM, 5000, "EUR")
+    stale = await store.get("c1")
+    await c.rewards.earn("c1", 30, "evt-2", "o2", PROGRAM, 3000, "EUR")
+
+    async def behind(customer_id):
+        return stale  # a projection that lags (or went back)
+
+    store.projected = behind  # type: ignore[method-assign]
+    committed = await c.rewards.earn("c1", 40, "evt-3", "o3", PROGRAM, 4000, "EUR")
+    assert committed == await store.get("c1")
+    assert (committed["version"], committed["earned_total"], committed["points"]) == (3, 120, 20)
+    assert len(committed["coupons"]) == 1  # crossed 100 once, on the newest state
+    # A state handed in by the caller, stale too: the same.
+    again = await c.rewards.earn("c1", 10, "evt-4", "o4", PROGRAM, 1000, "EUR", state=stale)
+    assert again is not None and (again["version"], again["earned_total"]) == (4, 130)
+    # A cause applied before: nothing again, whatever state it was decided on.
+    assert await c.rewards.earn("c1", 10, "evt-4", "o4", PROGRAM, 1000, "EUR", state=again) is None
+    assert (await store.get("c1"))["earned_total"] == 130
+
+
+async def test_parked_reversals_are_not_looked_up_when_taking_back_is_switched_off():
+    store = FakeRewardStore()
+
+    async def never(customer_id, order_id):
+        raise AssertionError("switched off: nothing is parked, nothing is applied")
+
+    store.parked_reversals = never  # type: ignore[method-assign]
+    rewards = Rewards(store, programmes(), "/crm/ledger", take_back_points=False)  # type: ignore[arg-type]
+    await rewards.earn("c1", 50, "evt-1", "o1", PROGRAM, 5000, "EUR")
+    await rewards.take_back("c1", "o1", "cancel:o1", None)
+    assert (await store.get("c1"))["points"] == 50
+
+
+async def test_a_customers_referral_code_works_from_when_the_ledger_first_hears_of_them():
+    """Registered with the customer's first record (no insert of its own), not only over HTTP."""
+    from crm_ledger.domain.rewards import referral_code
+
+    c, _, store, directory, _ = customers()
+    await c.rewards.programmes.change("default", {"referee_coupon": CouponTerms("percentage", 10, None, 30)})
+    await c.learn(state_of("ana", "ana@example.com"))
+    await c.learn(state_of("ana", "ana+new@example.com", 2))  # known: the code stays
+    assert directory.codes == {referral_code("ana"): "ana"} and store.referral_codes == {}
+    await c.learn(state_of("bea", "bea@example.com"))
+    await c.record_order(
+        "e1", order("bea", 0, total=1000, order_id="o-b1", referral_code=referral_code("ana"))
+    )
+    assert await c.rewards.conversions("ana") == 1

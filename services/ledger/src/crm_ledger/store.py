@@ -77,7 +77,7 @@ INDEXES: IndexSpec = {
     "pending_reversals": [IndexModel([("order_key", ASCENDING)])],
     "customer_emails": [IndexModel([("customer_id", ASCENDING)])],
     "parked_points": [IndexModel([("email_key", ASCENDING)])],
-    "known_customers": [IndexModel([("birthday", ASCENDING)])],
+    "known_customers": [IndexModel([("birthday", ASCENDING)]), IndexModel([("referral_code", ASCENDING)])],
     "erased_customers": [],
     "reward_programmes": [],
     "birthday_rewards": [],
@@ -137,16 +137,21 @@ class Journal:
         decide: Decide,
         events: Events,
         tries: int = 200,
+        look_up_first: bool = True,
     ) -> tuple[JournalRecord, bool]:
         """Appends the record `decide` makes from the newest state, once per `record_id`.
         Returns (record, replayed). Domain errors raised by `decide` propagate and nothing
-        is written; Contention after `tries` lost races."""
+        is written; Contention after `tries` lost races.
+
+        `look_up_first=False` (one read less) for a `decide` that never raises and a record
+        without a note (the event paths): a replay is then decided again on the newest state,
+        and the insert, refused by the unique `_id`, finds the first record and returns it."""
         account = account_key(customer_id, currency)
         for attempt in range(tries):
             state = AccountState.after(await self.latest(account), currency)
             # Looked up after the state was read: a duplicate that committed in between is
             # then either seen here or makes our insert below fail.
-            existing = await self.get(record_id)
+            existing = await self.get(record_id) if look_up_first or attempt else None
             if existing is not None:
                 return existing, True
             change = decide(state)
@@ -278,6 +283,7 @@ class RewardStore:
         self.order_points = db["order_points"]
         self.birthdays = db["birthday_rewards"]
         self.referral_codes = db["referral_codes"]
+        self.known = db["known_customers"]  # the referral codes kept with the customer
         self.referrals = db["referrals"]
         self.reversals = db["points_reversals"]
         self.pending_reversals = db["pending_reversals"]
@@ -287,6 +293,13 @@ class RewardStore:
 
     async def get(self, customer_id: str) -> RewardState:
         state = await self.states.get(customer_id)
+        return cast(RewardState, state) if state else rewards.empty(customer_id)
+
+    async def projected(self, customer_id: str) -> RewardState:
+        """The projection alone (one read): possibly behind the newest version, so only for a
+        change that is always committed, where the unique (customer, version) refuses a stale
+        decision (VersionConflict) and the next attempt reads with `get`."""
+        state = await self.states.current.find_one({"_id": customer_id})
         return cast(RewardState, state) if state else rewards.empty(customer_id)
 
     async def commit(
@@ -311,8 +324,13 @@ class RewardStore:
         await insert_once(self.referral_codes, doc)
 
     async def sharer_of(self, code: str) -> str | None:
+        """Who shares `code`: registered in `referral_codes` (over HTTP, or when first heard
+        of before codes were kept with the known customer), or with the known customer."""
         doc = await self.referral_codes.find_one({"_id": code})
-        return doc["customer_id"] if doc else None
+        if doc is not None:
+            return cast(ReferralCode, doc)["customer_id"]
+        known = await self.known.find_one({"referral_code": code}, {"_id": 1})
+        return known["_id"] if known else None
 
     async def record_referral(self, doc: Referral) -> Referral:
         """The referee's conversion: this one, or the one recorded before (unique referee)."""
@@ -393,10 +411,20 @@ class Directory:
         return cast(KnownCustomer | None, await self.known.find_one({"_id": customer_id}))
 
     async def remember(
-        self, customer_id: str, email: str, version: int, birthday: str | None, consent: bool
+        self,
+        customer_id: str,
+        email: str,
+        version: int,
+        birthday: str | None,
+        consent: bool,
+        known: bool = False,
+        referral_code: str | None = None,
     ) -> None:
         """The customer exists, with this e-mail, birthday ("MM-DD") and marketing consent; an
-        older version never overwrites a newer."""
+        older version never overwrites a newer. `known`: the caller read it as known already
+        (known customers are never deleted), so it is updated without trying to insert first.
+        `referral_code` is kept when this call records the customer first (RewardStore.sharer_of
+        finds it there: no insert of its own)."""
         doc: KnownCustomer = {
             "_id": customer_id,
             "version": version,
@@ -405,9 +433,11 @@ class Directory:
             "consent": consent,
             "since": now_ms(),
         }
-        if await insert_once(self.known, doc):
+        if referral_code is not None:
+            doc["referral_code"] = referral_code
+        if not known and await insert_once(self.known, doc):
             return
-        changed = {k: v for k, v in doc.items() if k not in ("_id", "since")}
+        changed = {k: v for k, v in doc.items() if k not in ("_id", "since", "referral_code")}
         await self.known.update_one({"_id": customer_id, "version": {"$lt": version}}, {"$set": changed})
 
     async def exists(self, customer_id: str) -> bool:

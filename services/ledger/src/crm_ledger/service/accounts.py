@@ -49,9 +49,11 @@ class Ledger:
         return record_events(self.source, record)
 
     async def _append(
-        self, customer_id: str, currency: str, record_id: str, decide: Decide
+        self, customer_id: str, currency: str, record_id: str, decide: Decide, look_up_first: bool = True
     ) -> tuple[JournalRecord, bool]:
-        return await self.journal.append(customer_id, currency, record_id, decide, self._events)
+        return await self.journal.append(
+            customer_id, currency, record_id, decide, self._events, look_up_first=look_up_first
+        )
 
     # -- reads ----------------------------------------------------------------------------
     async def accounts(self, customer_id: str) -> list[JournalRecord]:
@@ -124,16 +126,19 @@ class Ledger:
             record_id = derived_id("ent", "refund", "refund_id", refund.order_id, refund.refund_id)
         else:
             record_id = derived_id("ent", "refund", event_id)
-        await self.record_entry(
-            customer_id,
-            refund.currency,
-            record_id,
-            "refund",
-            refund.amount,
-            order_id=refund.order_id,
-            caused_by=event_id,
-            description="order refunded to store credit",
-        )
+        amount = refund.amount
+
+        def decide(state: AccountState) -> Change:
+            # A credit never fails and has no note: the journal need not look the record up
+            # before deciding (a redelivery's insert is refused by the record id, and replays).
+            fields: ChangeFields = {
+                "order_id": refund.order_id,
+                "caused_by": event_id,
+                "description": "order refunded to store credit",
+            }
+            return Change("entry", "refund", amount, state.credit(amount, record_id, None), fields)
+
+        await self._append(customer_id, refund.currency, record_id, decide, look_up_first=False)
 
     # -- holds -----------------------------------------------------------------------------
     async def place_hold(
@@ -296,7 +301,8 @@ class Ledger:
                     },
                 )
 
-        await self._append(customer_id, order.currency, record_id, decide)
+        # Looked up above, and `decide` never raises (a rejection instead): not again first.
+        await self._append(customer_id, order.currency, record_id, decide, look_up_first=False)
 
     # -- expiry job ------------------------------------------------------------------------
     async def expire_due(self, now: datetime | None = None) -> int:

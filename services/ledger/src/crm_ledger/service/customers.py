@@ -17,7 +17,7 @@ from typing import Protocol
 from crm_contracts.inbound import OrderCancelled, OrderPlaced, OrderRefunded
 from crm_contracts.outbound import CustomerState
 from crm_contracts.types import email_key
-from crm_ledger.domain import Program, rewards
+from crm_ledger.domain import ParkedPoints, Program, RewardState, rewards
 from crm_ledger.domain.kpis import LoyaltyKpis, loyalty_kpis
 from crm_ledger.domain.programmes import DEFAULT_ID
 from crm_ledger.service.accounts import Ledger
@@ -55,6 +55,8 @@ class Customers:
         self.unknown_customer_http_wait = (
             unknown_customer_grace if unknown_customer_http_wait is None else unknown_customer_http_wait
         )
+        # (customer, parked id) -> done: parked points a handler of this process is granting
+        self._granting: dict[tuple[str, str], asyncio.Future[bool]] = {}
 
     async def require(self, customer_id: str) -> None:
         """Money moves (over HTTP) only for a customer the ledger has heard of and that was not
@@ -103,7 +105,7 @@ class Customers:
             # Store credit belongs to a known customer; an order that spends some for an e-mail
             # the ledger has never seen can never be booked.
             customer_id = await self._required_customer_id(
-                order.customer.customer_id,
+                customer_id,  # found above (or None: waited for below)
                 order.customer.email,
                 f"order {order.order_id} uses store credit but",
             )
@@ -220,25 +222,63 @@ class Customers:
         if await self.directory.is_erased(customer.id):
             return  # a late event of an erased customer brings nothing back
         await self.directory.learn(customer.email, customer.id, customer.version)
+        # A customer new to the ledger has no reward state yet, as a rule: decide its first
+        # earning on an empty one (a wrong guess is refused by the unique version, then read).
+        state: RewardState | None = rewards.empty(customer.id) if known is None else None
         for parked in await self.directory.parked_for(customer.email):
+            state = await self._grant_parked(customer.id, parked, state)
+        # Last, all done: the customer as known now, with the code they can share when first
+        # heard of (registered with this same insert).
+        await self.directory.remember(
+            customer.id,
+            customer.email,
+            customer.version,
+            birthday,
+            consent,
+            known=known is not None,
+            referral_code=rewards.referral_code(customer.id) if known is None else None,
+        )
+
+    async def _grant_parked(
+        self, customer_id: str, parked: ParkedPoints, state: RewardState | None
+    ) -> RewardState | None:
+        """Grants points parked under the customer's e-mail, then unparks them; returns the
+        reward state committed (for the next one). The customers service sends a customer's
+        events in bursts (created, then updated per order), handled side by side here, and each
+        finds the same parked points: while one handler of this process grants them, another
+        waits for it instead of doing the same again (which would change nothing, at five
+        commands). Only work is saved: exactly once rests on the keys (cause, order points),
+        and a handler that waited does the grant itself when the first one failed."""
+        key = (customer_id, parked["_id"])
+        while (running := self._granting.get(key)) is not None:
+            if await asyncio.shield(running):
+                return None  # granted and unparked by the other handler
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._granting[key] = done
+        try:
             placed_at = parked.get("placed_at") or now_ms()
             program = await self.rewards.programmes.at(placed_at) or await self.rewards.programmes.get(
                 DEFAULT_ID
             )
-            await self.rewards.earn(
-                customer.id,
+            committed = await self.rewards.earn(
+                customer_id,
                 parked["points"],
                 parked["_id"],
                 parked.get("order_id"),
                 program,
                 parked.get("total", 0),
                 parked.get("currency"),
+                state=state,
             )
             await self.directory.unpark(parked["_id"])
-        if known is None:
-            await self.rewards.referral_code_of(customer.id)  # the code they can share
-        # last: all done
-        await self.directory.remember(customer.id, customer.email, customer.version, birthday, consent)
+        except BaseException:
+            done.set_result(False)  # a waiting handler grants them itself
+            raise
+        else:
+            done.set_result(True)
+        finally:
+            del self._granting[key]
+        return committed
 
     async def birthday_pass(self, now: datetime | None = None) -> int:
         """The daily birthday job (run every so often; each pass looks at today, UTC): a

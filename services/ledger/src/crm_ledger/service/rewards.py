@@ -44,12 +44,20 @@ class Rewards:
         program: Program,
         total: int = 0,
         currency: str | None = None,
-    ) -> None:
+        state: RewardState | None = None,
+    ) -> RewardState | None:
         """Once per cause (the order event): points, and the coupons of the thresholds of
         `program` they reach. What the order earned is recorded first, for a refund or a
-        cancellation later."""
+        cancellation later.
+
+        `state`: the customer's reward state as the caller last saw it committed (or an empty
+        one for a customer new to the ledger), decided on without reading; otherwise the first
+        attempt decides on the projection alone. Either may be stale: earning always commits
+        the next version, whose unique (customer, version) then refuses it, and the next attempt
+        reads the newest state. Returns the state committed here (None: the cause had been
+        applied before, or no points)."""
         if points <= 0:
-            return
+            return None
         if order_id is not None:
             earned: OrderPoints = {
                 "_id": f"{customer_id}:{order_id}",
@@ -61,22 +69,26 @@ class Rewards:
                 "at": now_ms(),
             }
             await self.store.record_order_points(earned)
+        first = [state]
 
-        async def attempt() -> None:
-            state = await self.store.get(customer_id)
-            new, issued = rewards.earn(state, program, points, now_ms(), order_id)
+        async def attempt() -> RewardState | None:
+            current = await self._state_to_change(customer_id, first)
+            new, issued = rewards.earn(current, program, points, now_ms(), order_id)
             await self.store.claim_codes(customer_id, issued)
             try:
                 await self.store.commit(new, [coupon_issued(self.source, c) for c in issued], cause=cause)
             except AlreadyApplied:
-                pass
+                return None
+            return new
 
-        await retry_on_conflict(attempt, tries=100)
-        if order_id is not None:
+        committed: RewardState | None = await retry_on_conflict(attempt, tries=100)
+        if order_id is not None and self.take_back_points:
             # A refund or cancellation that came first (events arrive in any order) applies now.
             # Its own take_back wrote the parked record before looking for these points, so one
-            # of the two sees the other; applying twice is refused by the cause.
+            # of the two sees the other; applying twice is refused by the cause. (Switched off,
+            # take_back parks nothing and applies nothing: no need to look.)
             for parked in await self.store.parked_reversals(customer_id, order_id):
+                committed = None  # changed again below
                 await self.take_back(
                     customer_id,
                     order_id,
@@ -85,6 +97,16 @@ class Rewards:
                     parked["currency"],
                     parked["refund_id"],
                 )
+        return committed
+
+    async def _state_to_change(self, customer_id: str, first: list[RewardState | None]) -> RewardState:
+        """The state an attempt that always commits decides on: on the first attempt the
+        caller's (`first`) or the projection (one read instead of two: a stale one is refused
+        by the unique version), on later ones the newest (projection and the versions after it)."""
+        if first:
+            given = first.pop()
+            return given if given is not None else await self.store.projected(customer_id)
+        return await self.store.get(customer_id)
 
     async def take_back(
         self,
@@ -118,9 +140,11 @@ class Rewards:
             if earned is None:
                 return
 
+        first: list[RewardState | None] = [None]
+
         async def attempt() -> None:
             now = now_ms()
-            state = await self.store.get(customer_id)
+            state = await self._state_to_change(customer_id, first)  # reverse always commits
             new, reversal = rewards.reverse(state, earned, refunded, currency, now)
             events = (
                 []

@@ -1,17 +1,22 @@
 """What the browser tests of the staff console share (tests/browser): the console process, staff
 accounts made with its admin command, signing in, screenshots into docs/console/."""
 
+import asyncio
 import os
 import re
 import subprocess
 import sys
+import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from harness import ROOT, ServiceProcess
+from harness import ROOT, Broker, ServiceProcess
 
 CHROMIUM = os.environ.get("CRM_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -70,3 +75,32 @@ def screenshot(page: Page, name: str) -> Path:
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
+    """Polls `check` until it returns something truthy (the system is asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while not (got := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+    return got
+
+
+def publish(rabbit_url: str, events: list[dict[str, Any]]) -> None:
+    """Publishes as a storefront does. From another thread: Playwright's sync API keeps an
+    event loop running in this one."""
+
+    async def send() -> None:
+        async with Broker(rabbit_url) as broker:
+            for e in events:
+                await broker.publish(e)
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, send()).result()
+
+
+def create_customer(console: Console, **body: Any) -> dict[str, Any]:
+    r = console.api("customers").post("/v1/customers", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()

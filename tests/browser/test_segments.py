@@ -3,19 +3,16 @@ services: the list with member counts, the rule editor (errors at their position
 preview), create, edit, delete, the members and the analytics. Every test arranges customers
 of its own, tagged with a tag of its own, and its rules select only those."""
 
-import asyncio
 import re
-import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from console_support import Console, screenshot
+from console_support import Console, publish, screenshot, wait_until
 from playwright.sync_api import Page, expect
 
-from harness import Broker, envelope, order_placed
+from harness import envelope, order_placed
 
 
 @dataclass
@@ -39,25 +36,6 @@ LONG_AGO = "2026-03-01T10:00:00Z"  # beyond the 90 days of churn
 @pytest.fixture
 def tag() -> str:
     return f"t{uuid.uuid4().hex[:8]}"
-
-
-def eventually(check, timeout: float = 30, what: str = "condition") -> Any:
-    """Polls a service until `check` gives something truthy: data arranged through events takes
-    a moment to reach the segments service."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
-async def _publish(rabbit_url: str, events: list[dict[str, Any]]) -> None:
-    async with Broker(rabbit_url) as broker:
-        for e in events:
-            await broker.publish(e)
 
 
 def arrange(console: Console, system, tag: str, shoppers: list[Shopper]) -> list[Shopper]:
@@ -105,16 +83,14 @@ def arrange(console: Console, system, tag: str, shoppers: list[Shopper]) -> list
         for s in shoppers
         for total, placed_at in s.orders
     ]
-    # Playwright's sync API keeps an event loop running in this thread: publish from another.
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, _publish(system.rabbit_url, orders)).result()
+    publish(system.rabbit_url, orders)
     for s in shoppers:
 
         def profiled(s: Shopper = s) -> bool:
             r = segments.get(f"/v1/customers/{s.id}/profile")
             return r.status_code == 200 and r.json()["number_of_orders"] == len(s.orders)
 
-        eventually(profiled, what=f"the profile of {s.email}")
+        wait_until(profiled, what=f"the profile of {s.email}")
     return shoppers
 
 
@@ -131,7 +107,7 @@ def create_segment(console: Console, name: str, rule: str, members: int | None =
 def wait_members(console: Console, segment_id: str, count: int) -> None:
     """A segment's membership is computed after its rule is saved."""
     http = console.api("segments")
-    eventually(
+    wait_until(
         lambda: http.get(f"/v1/segments/{segment_id}").json()["member_count"] == count,
         what=f"{count} member(s) in {segment_id}",
     )

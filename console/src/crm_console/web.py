@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from crm_console.auth import SignedIn, StaffAccounts
 from crm_console.backend import Api, ApiError, Backend
+from crm_console.domain.money import show as show_money
 
 SESSION_COOKIE = "crm_session"
 HERE = Path(__file__).parent
@@ -21,33 +22,7 @@ templates = Jinja2Templates(directory=HERE / "templates")
 
 
 def money(amount: int | None, currency: str | None = None) -> str:
-    """Minor units as people read them: 12999 EUR -> "129.99 EUR" (JPY and friends have no
-    minor unit)."""
-    if amount is None:
-        return "—"
-    digits = 0 if (currency or "").upper() in _ZERO_DECIMAL else 2
-    value = f"{amount / 10**digits:,.{digits}f}" if digits else f"{amount:,}"
-    return f"{value} {currency}".strip() if currency else value
-
-
-_ZERO_DECIMAL = {
-    "BIF",
-    "CLP",
-    "DJF",
-    "GNF",
-    "ISK",
-    "JPY",
-    "KMF",
-    "KRW",
-    "PYG",
-    "RWF",
-    "UGX",
-    "VND",
-    "VUV",
-    "XAF",
-    "XOF",
-    "XPF",
-}
+    return show_money(amount, currency)
 
 
 def when(value: str | datetime | None, with_time: bool = True) -> str:

@@ -34,4 +34,23 @@ def test_money_uses_the_currencys_minor_unit():
     assert money(12999, "EUR") == "129.99 EUR"
     assert money(-550, "USD") == "-5.50 USD"
     assert money(1200, "JPY") == "1,200 JPY"
+    assert money(1234, "KWD") == "1.234 KWD"
     assert money(None, "EUR") == "—"
+
+
+def test_amounts_typed_by_staff_become_minor_units_or_a_plain_message():
+    from crm_console.domain.money import parse
+
+    assert parse("12.50", "EUR") == 1250 and parse("12,50", "EUR") == 1250 and parse("1,000", "JPY") == 1000
+    assert parse("1.5", "KWD") == 1500
+    for bad, message in [
+        ("abc", "such as 12.50"),
+        ("0", "greater than zero"),
+        ("1.234", "At most 2 decimals"),
+    ]:
+        try:
+            parse(bad, "EUR")
+        except ValueError as e:
+            assert message in str(e)
+        else:
+            raise AssertionError(bad)

@@ -40,6 +40,7 @@ from crm_customers.schemas import (
     BulkTagsResult,
     CalendarFeed,
     ConsentRecord,
+    CustomerCount,
     CustomerCreate,
     CustomerExport,
     CustomerOut,
@@ -107,7 +108,10 @@ async def create_customer(body: CustomerCreate, ctx: Ctx, response: Response) ->
         given["email_subscribed"] = body.email_subscribed
     password = body.password.get_secret_value() if body.password else None
     notes = [(n.body, n.author or logs.operator_var.get()) for n in body.notes]
-    doc, created = await ctx.customers.register(body.email, body.has_account, given, password, notes)
+    addresses = [cast(NewAddress, a.model_dump()) for a in body.addresses]
+    doc, created = await ctx.customers.register(
+        body.email, body.has_account, given, password, notes, addresses
+    )
     if not created:
         response.status_code = 200
     return CustomerOut.of(doc)
@@ -171,6 +175,12 @@ async def list_customers(ctx: Ctx, f: Filters, limit: Limit = 50, cursor: Cursor
     docs = docs[:limit]
     next_cursor = encode_cursor({"s": sort, **search.cursor_of(docs[-1], query)}) if more else None
     return Page(items=[CustomerOut.of(d) for d in docs], next_cursor=next_cursor)
+
+
+@router.get("/customers/count")
+async def count_customers(ctx: Ctx, f: Filters) -> CustomerCount:
+    """How many customers the list would show with these filters (`sort` changes nothing)."""
+    return CustomerCount(count=await ctx.store.count(f.query(None)))
 
 
 @router.get(

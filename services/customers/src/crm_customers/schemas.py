@@ -112,6 +112,11 @@ class CustomerCreate(CustomerFields):
     email_subscribed: bool | None = None
     status: Status = "enabled"
     notes: list[NoteCreate] = Field(default_factory=list, max_length=20, description="Notes to add")
+    addresses: list["AddressCreate"] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Addresses to add; each is checked before anything is created",
+    )
 
 
 class CustomerPatch(CustomerFields):
@@ -153,6 +158,9 @@ class AddressCreate(AddressFields):
     country_code: Annotated[str, Field(min_length=2, max_length=2)]
 
 
+CustomerCreate.model_rebuild()  # its `addresses` are AddressCreate, defined after it
+
+
 class AddressPatch(AddressFields):
     type: Literal["shipping", "billing"] | None = None
     is_default: bool | None = None
@@ -185,6 +193,10 @@ class BulkTagsResult(BaseModel):
     updated: list[str] = Field(description="Customers whose tags changed (each published customer.updated)")
     unchanged: list[str]
     not_found: list[str]
+
+
+class CustomerCount(BaseModel):
+    count: int = Field(description="Customers matching the filters")
 
 
 class TagCount(BaseModel):

@@ -133,6 +133,10 @@ class CustomerStore:
         docs = await self.customers.current.find(query.filter).sort(query.sort).limit(limit).to_list()
         return cast(list[Customer], docs)
 
+    async def count(self, query: Query) -> int:
+        """How many customers match the list's filters (the same indexes answer it)."""
+        return await self.customers.current.count_documents(query.filter)
+
     async def commit(
         self,
         customer_id: str,

@@ -248,10 +248,12 @@ class Customers:
         given: ProfileChanges,
         password: str | None,
         notes: list[tuple[str, str | None]] | None = None,
+        new_addresses: list[NewAddress] | None = None,
     ) -> tuple[Customer, bool]:
         """A new customer, or the guest with this e-mail turned into a registered customer
         (same record, history kept); `password` (registered customers only) is hashed;
-        `notes` ((body, author) pairs) are added to it. Returns (customer, created)."""
+        `notes` ((body, author) pairs) and `new_addresses` are added to it. Returns (customer,
+        created)."""
         if password and not has_account:
             raise Invalid(
                 "a guest has no password", errors=[{"field": "password", "message": "only with has_account"}]
@@ -263,6 +265,10 @@ class Customers:
         doc, created = await self._register(email, has_account, profile, hashed)
         for body, author in notes or []:
             await self.add_note(doc["id"], body, author)
+        for address in new_addresses or []:
+            await self.add_address(doc["id"], address)
+        if new_addresses:
+            doc = await self.get(doc["id"])
         return doc, created
 
     async def _register(

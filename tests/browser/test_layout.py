@@ -5,7 +5,15 @@ import pytest
 from console_support import Console, create_customer, sign_in
 from playwright.sync_api import Browser, Page, expect
 
-PAGES = ["/customers", "/customers/new", "/groups", "/segments", "/segments/new", "/segments/analytics", "/staff"]
+PAGES = [
+    "/customers",
+    "/customers/new",
+    "/groups",
+    "/segments",
+    "/segments/new",
+    "/segments/analytics",
+    "/staff",
+]
 
 
 @pytest.fixture

@@ -363,3 +363,15 @@ def test_rename_picker_and_metadata_work_as_plain_forms(plain: Page, console: Co
     plain.get_by_role("button", name="Save metadata").click()
     expect(plain.get_by_role("status")).to_have_text("Metadata saved.")
     expect(plain.get_by_label("Key, row 1")).to_have_value("erp:id")
+
+
+def test_without_javascript_a_delete_still_asks_first_on_a_page(plain: Page, console: Console):
+    group = make_group(console, f"No-JS {tag()}")
+    plain.goto(f"/groups/{group['id']}")
+    plain.get_by_role("button", name="Delete group").click()
+    expect(plain.get_by_role("heading", name="Are you sure?")).to_be_visible()
+    expect(plain.get_by_text("This cannot be undone")).to_be_visible()
+    assert console.api("groups").get(f"/v1/groups/{group['id']}").status_code == 200  # not yet
+    plain.get_by_role("button", name="Delete group").click()
+    expect(plain.get_by_role("status")).to_contain_text("deleted")
+    assert console.api("groups").get(f"/v1/groups/{group['id']}").status_code == 404

@@ -148,3 +148,16 @@ def form_errors(e: ApiError, known: set[str] | None = None) -> dict[str, str]:
     if not errors:
         errors[""] = e.message
     return errors
+
+
+async def unconfirmed(request: Request, question: str, label: str) -> Response | None:
+    """A page asking `question` before an irreversible change, unless the form says it was
+    confirmed (console.js adds `confirmed=yes` when its dialog is answered). So a browser
+    without JavaScript, or a stale form, still asks first; the page posts the same fields again."""
+    form = await request.form()
+    if form.get("confirmed") == "yes":
+        return None
+    fields = [(k, v) for k, v in form.multi_items() if k not in ("csrf", "confirmed") and isinstance(v, str)]
+    return page(
+        request, "confirm.html", question=question, label=label, action=request.url.path, fields=fields
+    )

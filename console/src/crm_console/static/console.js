@@ -40,9 +40,16 @@ document.addEventListener("submit", async (event) => {
   event.preventDefault();
   event.stopImmediatePropagation();
   if (await confirmDialog(form.dataset.confirm, form.dataset.confirmLabel)) {
+    // Tells the server it was asked: without it, the server asks on a page of its own.
+    const yes = document.createElement("input");
+    yes.type = "hidden";
+    yes.name = "confirmed";
+    yes.value = "yes";
+    form.append(yes);
     form.dataset.confirmed = "1";
-    form.requestSubmit(event.submitter || undefined);
+    form.requestSubmit(event.submitter || undefined);  // the form's data is read here, at once
     delete form.dataset.confirmed;
+    yes.remove();
   }
 }, true);
 

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from crm_console.backend import ApiError
 from crm_console.pages.customers import record
 from crm_console.pages.customers.lookups import CustomerId
-from crm_console.web import Changer, Reader, api, form_errors, redirect
+from crm_console.web import Changer, Reader, api, form_errors, redirect, unconfirmed
 
 router = APIRouter(prefix="/customers")
 
@@ -143,5 +143,10 @@ async def export(request: Request, customer_id: CustomerId, who: Reader) -> Resp
 
 @router.post("/{customer_id}/erase")
 async def erase(request: Request, customer_id: CustomerId, who: Changer) -> Response:
+    question = (
+        "Erase this customer? Their personal data is deleted from every service; this cannot be undone."
+    )
+    if asked := await unconfirmed(request, question, "Erase customer"):
+        return asked
     await api(request).delete("customers", f"/v1/customers/{customer_id}")
     return redirect("/customers", "Customer erased: their personal data is gone from every service.")

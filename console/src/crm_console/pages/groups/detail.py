@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from crm_console.backend import ApiError
 from crm_console.pages.groups.view import group_page
-from crm_console.web import Changer, Reader, api, form_errors, is_htmx, page, redirect
+from crm_console.web import Changer, Reader, api, form_errors, is_htmx, page, redirect, unconfirmed
 
 router = APIRouter(prefix="/groups")
 
@@ -60,5 +60,8 @@ async def save_edit(
 async def delete_group(request: Request, group_id: str, who: Changer) -> Response:
     calls = api(request)
     group = await calls.get("groups", f"/v1/groups/{group_id}")
+    question = f"Delete the group “{group['name']}”? This cannot be undone; its customers are kept."
+    if asked := await unconfirmed(request, question, "Delete group"):
+        return asked
     await calls.delete("groups", f"/v1/groups/{group_id}")
     return redirect("/groups", f"Group “{group['name']}” deleted; its customers were kept.")

@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from crm_console.backend import ApiError
 from crm_console.pages.groups.view import group_page, picker
-from crm_console.web import Changer, Reader, api, page, redirect
+from crm_console.web import Changer, Reader, api, page, redirect, unconfirmed
 
 router = APIRouter(prefix="/groups")
 
@@ -53,5 +53,8 @@ async def remove_members(
     ids = sorted(set(customer_id or []))
     if not ids:
         return redirect(f"/groups/{group_id}", "Nothing selected: tick the members to remove.")
+    question = f"Remove {len(ids)} member(s) from the group? The customers themselves are kept."
+    if asked := await unconfirmed(request, question, "Remove"):
+        return asked
     done = await api(request).post("groups", f"/v1/groups/{group_id}/customers", json={"remove": ids})
     return redirect(f"/groups/{group_id}", f"{len(done['removed'])} member(s) removed.")

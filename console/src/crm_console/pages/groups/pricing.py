@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from crm_console.backend import ApiError
 from crm_console.domain import money
 from crm_console.pages.groups.view import group_page
-from crm_console.web import Changer, api, form_errors, redirect
+from crm_console.web import Changer, api, form_errors, redirect, unconfirmed
 
 router = APIRouter(prefix="/groups")
 
@@ -89,6 +89,10 @@ async def add_price(
 
 @router.post("/{group_id}/prices/{price_id}/delete")
 async def delete_price(request: Request, group_id: str, price_id: str, who: Changer) -> Response:
+    if asked := await unconfirmed(
+        request, "Delete this price? Members stop getting it at once.", "Delete price"
+    ):
+        return asked
     await api(request).delete("groups", f"/v1/groups/{group_id}/prices/{price_id}")
     return redirect(f"/groups/{group_id}", "Price deleted.")
 

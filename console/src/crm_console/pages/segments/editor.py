@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from crm_console.backend import Api, ApiError
 from crm_console.pages.segments.rules import rule_spot
-from crm_console.web import Changer, Reader, api, form_errors, page, redirect
+from crm_console.web import Changer, Reader, api, form_errors, page, redirect, unconfirmed
 
 router = APIRouter()
 
@@ -100,6 +100,9 @@ async def save_segment(
 async def delete_segment(request: Request, segment_id: str, who: Changer) -> Response:
     a = api(request)
     seg = await a.get("segments", f"/v1/segments/{segment_id}")
+    question = f"Delete the segment “{seg['name']}”? Its members leave it; the customers stay."
+    if asked := await unconfirmed(request, question, "Delete segment"):
+        return asked
     await a.delete("segments", f"/v1/segments/{segment_id}")
     return redirect("/segments", f"Segment “{seg['name']}” deleted.")
 

@@ -52,3 +52,16 @@ class Contract(BaseModel):
 class Money(Contract):
     amount: int = Field(description="Minor units; negative only where a field says so")
     currency: CurrencyCode
+
+
+# ISO 4217 minor-unit exponents that are not 2: every amount is an integer in minor units, and
+# what a minor unit is worth depends on the currency.
+_MINOR_DIGITS = {
+    **dict.fromkeys("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split(), 0),
+    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
+}
+
+
+def minor_digits(currency: str | None) -> int:
+    """Decimal places of a currency's minor unit: EUR 2, JPY 0, KWD 3 (2 when unknown)."""
+    return _MINOR_DIGITS.get((currency or "").upper(), 2)

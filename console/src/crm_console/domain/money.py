@@ -1,20 +1,9 @@
 """Money as staff type and read it: integers in minor units with a currency code underneath;
-"12.50 EUR" on the screen. One table of minor units for every page."""
+"12.50 EUR" on the screen, with the minor units of crm_contracts.types (as the services)."""
 
 from decimal import Decimal, InvalidOperation
 
-# ISO 4217 minor-unit exponents other than 2 (the same table as the ledger's)
-_EXPONENTS = {
-    **dict.fromkeys(
-        ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND"), 0
-    ),
-    **dict.fromkeys(("VUV", "XAF", "XOF", "XPF"), 0),
-    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
-}
-
-
-def minor_digits(currency: str | None) -> int:
-    return _EXPONENTS.get((currency or "").upper(), 2)
+from crm_contracts.types import minor_digits
 
 
 def show(amount: int | None, currency: str | None = None) -> str:

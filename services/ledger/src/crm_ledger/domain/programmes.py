@@ -19,24 +19,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
+from crm_contracts.types import minor_digits
 from crm_ledger.domain.documents import CouponKind, CouponTermsDoc, ProgrammeVersion
 from crm_servicekit.errors import Invalid
 
 Rounding = Literal["down", "nearest", "up"]
 DEFAULT_ID = "default"
-
-# ISO 4217 minor-unit exponents other than 2 (the rest use 2).
-_EXPONENTS = {
-    **dict.fromkeys(
-        ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND"), 0
-    ),
-    **dict.fromkeys(("VUV", "XAF", "XOF", "XPF"), 0),
-    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
-}
-
-
-def exponent(currency: str) -> int:
-    return _EXPONENTS.get(currency, 2)
 
 
 @dataclass(frozen=True)
@@ -94,7 +82,7 @@ class Program:
             return 0
         if total < self.minimum_order:
             return 0
-        scaled, unit = total * self.points_per_unit, 10 ** exponent(currency)
+        scaled, unit = total * self.points_per_unit, 10 ** minor_digits(currency)
         if self.rounding == "up":
             return -(-scaled // unit)
         if self.rounding == "nearest":

@@ -4,15 +4,7 @@ a fixed rate for it is configured (CRM_FX_RATES); otherwise they are left out, n
 
 from decimal import ROUND_FLOOR, Decimal
 
-# ISO 4217 minor-unit exponents that are not 2.
-_EXPONENTS = {
-    **{c: 0 for c in "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split()},
-    **{c: 3 for c in "BHD IQD JOD KWD LYD OMR TND".split()},
-}
-
-
-def exponent(currency: str) -> int:
-    return _EXPONENTS.get(currency, 2)
+from crm_contracts.types import minor_digits as exponent
 
 
 class BaseMoney:

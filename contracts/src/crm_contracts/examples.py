@@ -197,6 +197,29 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "updated_at": "2026-11-25T09:40:00Z",
     },
     T.TASK_DELETED: {"id": TASK_ID, "customer_id": CUSTOMER_ID, "version": 3},
+    # personal data
+    T.PERSONAL_DATA_REQUESTED: {
+        "request_id": "pdr_01JDQ7X8M4B2K9R5T3V6W1Y0ZA",
+        "customer_id": CUSTOMER_ID,
+        "requested_at": "2026-11-29T10:00:00Z",
+    },
+    T.PERSONAL_DATA_COLLECTED: {
+        "request_id": "pdr_01JDQ7X8M4B2K9R5T3V6W1Y0ZA",
+        "customer_id": CUSTOMER_ID,
+        "service": "groups",
+        "data": {
+            "memberships": [
+                {"group_id": "grp_wholesale", "group_name": "Wholesale", "since": "2026-11-20T08:00:00Z"}
+            ]
+        },
+        "collected_at": "2026-11-29T10:00:01Z",
+    },
+    T.PERSONAL_DATA_ERASED: {
+        "customer_id": CUSTOMER_ID,
+        "service": "groups",
+        "erased": {"memberships": 1},
+        "at": "2026-12-09T10:00:02Z",
+    },
     # groups
     T.GROUP_CREATED: {
         **_group_state,
@@ -335,6 +358,7 @@ SOURCES: dict[str, str] = {
     "checkout": "/storefronts/eu",
     "customer": "/crm/customers",
     "task": "/crm/customers",
+    "personal_data": "/crm/customers",
     "group": "/crm/groups",
     "ledger": "/crm/ledger",
     "reward": "/crm/ledger",
@@ -368,7 +392,7 @@ def _subject(event_type: str, data: dict[str, Any]) -> str | None:
     family = event_type.split(".")[0]
     if family == "order":
         return str(data["order_id"])
-    if family in ("ledger", "reward") or event_type.startswith("segment.member."):
+    if family in ("ledger", "reward", "personal_data") or event_type.startswith("segment.member."):
         return str(data["customer_id"])
     if family == "referral":
         return str(data["referrer_id"])
@@ -378,7 +402,17 @@ def _subject(event_type: str, data: dict[str, Any]) -> str | None:
 
 
 def _time(data: dict[str, Any]) -> str:
-    for key in ("placed_at", "refunded_at", "cancelled_at", "abandoned_at", "at", "updated_at", "created_at"):
+    for key in (
+        "requested_at",
+        "collected_at",
+        "placed_at",
+        "refunded_at",
+        "cancelled_at",
+        "abandoned_at",
+        "at",
+        "updated_at",
+        "created_at",
+    ):
         if isinstance(data.get(key), str):
             return str(data[key])
     return "2026-11-24T12:00:00Z"

@@ -27,6 +27,10 @@ class EventType(StrEnum):
     TASK_CREATED = "task.created"
     TASK_UPDATED = "task.updated"
     TASK_DELETED = "task.deleted"
+    # personal data (GDPR): customers asks, every service answers
+    PERSONAL_DATA_REQUESTED = "personal_data.requested"
+    PERSONAL_DATA_COLLECTED = "personal_data.collected"
+    PERSONAL_DATA_ERASED = "personal_data.erased"
     # groups
     GROUP_CREATED = "group.created"
     GROUP_UPDATED = "group.updated"

@@ -47,6 +47,14 @@ class CustomerState(Contract):
     created_at: UtcDatetime
     updated_at: UtcDatetime
     stats: CustomerStats = Field(default_factory=CustomerStats)
+    referred_by: str | None = Field(
+        default=None, description="The referral code the customer arrived with, given at creation"
+    )
+    join_group_ids: list[str] = Field(
+        default_factory=list,
+        description="customer.created only: the groups asked for at creation; the groups service "
+        "adds these memberships and announces them with group.members.added",
+    )
 
 
 class CustomerDeleted(Contract):
@@ -54,6 +62,39 @@ class CustomerDeleted(Contract):
 
     id: str
     version: int | None = None
+
+
+class PersonalDataRequested(Contract):
+    """`data` of personal_data.requested (customers): a staff member asked for everything the
+    CRM holds about one person (GDPR art. 15). Every service answers with personal_data.collected."""
+
+    request_id: str
+    customer_id: str
+    requested_at: UtcDatetime
+
+
+class PersonalDataCollected(Contract):
+    """`data` of personal_data.collected (any service): one service's part of an export, as
+    JSON; the customers service assembles the parts into one document."""
+
+    request_id: str
+    customer_id: str
+    service: str = Field(description="The answering service: customers, groups, ledger...")
+    data: dict[str, Any] = Field(description="What this service holds about the person")
+    collected_at: UtcDatetime
+
+
+class PersonalDataErased(Contract):
+    """`data` of personal_data.erased (any service): the service erased or anonymised what it
+    held about a deleted customer (after customer.deleted); the customers service records it
+    on the erasure."""
+
+    customer_id: str
+    service: str
+    erased: dict[str, int] = Field(
+        default_factory=dict, description="What was erased or anonymised: documents per kind"
+    )
+    at: UtcDatetime
 
 
 class TaskState(Contract):

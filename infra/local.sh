@@ -14,6 +14,8 @@ FERRETDB_VERSION=v1.24.2
 FERRETDB_BIN=$ROOT/.cache/ferretdb-$FERRETDB_VERSION-$(cat "$ROOT/infra/ferretdb/main.go" "$ROOT/infra/ferretdb/go.mod" | sha1sum | cut -c1-8)
 FERRETDB_ADDR=${FERRETDB_ADDR:-127.0.0.1:27017}
 PG_PORT=${PG_PORT:-5442}
+# Checks docker-compose.yml as `docker compose config` would, without an engine (infra/composecheck).
+COMPOSECHECK_BIN=$ROOT/.cache/composecheck-$(cat "$ROOT/infra/composecheck/main.go" "$ROOT/infra/composecheck/go.mod" | sha1sum | cut -c1-8)
 MAILPIT_VERSION=v1.33.1
 MAILPIT_BIN=$ROOT/.cache/mailpit-$MAILPIT_VERSION
 MAILPIT_SMTP_PORT=${MAILPIT_SMTP_PORT:-1025}
@@ -202,6 +204,15 @@ ferretdb_build() {
   log "building FerretDB $FERRETDB_VERSION (first run only; about a minute)"
   mkdir -p "$ROOT/.cache"
   (cd "$ROOT/infra/ferretdb" && CGO_ENABLED=0 go build -o "$FERRETDB_BIN.tmp" . && mv "$FERRETDB_BIN.tmp" "$FERRETDB_BIN")
+}
+
+composecheck_build() {
+  [ -x "$COMPOSECHECK_BIN" ] && return 0
+  command -v go >/dev/null || { log "Go is required to build composecheck"; return 1; }
+  log "building composecheck (compose-go, the loader of docker compose; first run only)"
+  mkdir -p "$ROOT/.cache"
+  (cd "$ROOT/infra/composecheck" && CGO_ENABLED=0 go build -o "$COMPOSECHECK_BIN.tmp" . \
+    && mv "$COMPOSECHECK_BIN.tmp" "$COMPOSECHECK_BIN")
 }
 
 ferretdb_pidfile() { echo "$CRM_DATA/ferretdb.pid"; }

@@ -5,6 +5,7 @@ import hmac
 import json
 import logging
 import re
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -42,6 +43,18 @@ def _route(request: Request) -> str:
     if request.url.path.startswith(API_PREFIX + "/") and not path.startswith(API_PREFIX + "/"):
         path = API_PREFIX + path
     return str(path)
+
+
+def reuse_port_socket(host: str, port: int) -> socket.socket:
+    """A listening socket bound with SO_REUSEPORT: every replica of a service binds the same
+    port and the kernel spreads new connections over the replicas that are alive."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 def require_token(tokens: list[str]) -> Callable[..., None]:

@@ -16,7 +16,7 @@ from faststream.rabbit import RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 from pymongo.asynchronous.database import AsyncDatabase
 
-from crm_servicekit import gauges, logs, tracing
+from crm_servicekit import gauges, http, logs, tracing
 from crm_servicekit.consumer import INBOX_INDEXES, EventConsumer, EventHandlers
 from crm_servicekit.http import create_app
 from crm_servicekit.messaging import (
@@ -206,10 +206,14 @@ class Service:
 
     def run(self) -> None:
         settings = self.settings_cls()
+        if settings.http_reuse_port:
+            sock = http.reuse_port_socket(settings.http_host, settings.http_port)
+            address: dict[str, Any] = {"fd": sock.fileno()}
+        else:
+            address = {"host": settings.http_host, "port": settings.http_port}
         uvicorn.run(
             self.app(settings),
-            host=settings.http_host,
-            port=settings.http_port,
+            **address,
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=20,

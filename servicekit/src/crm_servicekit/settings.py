@@ -35,6 +35,12 @@ class ServiceSettings(BaseSettings):
     )
     http_host: str = Field(default="127.0.0.1", validation_alias="CRM_HTTP_HOST")
     http_port: int = Field(default=8000, validation_alias="CRM_HTTP_PORT")
+    http_reuse_port: bool = Field(
+        default=False,
+        validation_alias="CRM_HTTP_REUSE_PORT",
+        description="Bind with SO_REUSEPORT, so that replicas of a service share its port and the "
+        "kernel spreads connections over them (./crm up --replicas N)",
+    )
     prefetch_count: int = Field(default=32, ge=1, validation_alias="CRM_PREFETCH")
     delivery_limit: int = Field(
         default=50,

@@ -1,6 +1,11 @@
 """Consuming events: validation, idempotency, bounded retries and dead-lettering.
 
-For each message on `<service>.events`:
+For each message on `<service>.events` (and `<service>.bulk`):
+- marked `crmlane: "bulk"` (docs/contract.md) and valid as an envelope, on `<service>.events`:
+  published unchanged into the service's bulk lane `<service>.bulk`, then acknowledged. Both
+  queues are consumed side by side, so a live event waits at most for this move of the bulk
+  events ahead of it, not for their handling. Order between the lanes is not kept: handlers
+  already accept any order (versions, keyed effects).
 - not JSON, a string holding U+0000 (crm_servicekit.storable), not a CloudEvents envelope, a payload that does not fit the type's model, too
   large, or a handler raising a permanent domain error (crm_servicekit.errors: `Invalid`,
   `NotFound`, `Conflict`...): published to `crm.dead-letter` with the reason in
@@ -148,7 +153,9 @@ class EventConsumer:
         delivery_limit: int,
         max_bytes: int,
         context: Any,
+        bulk_lane: str | None = None,
     ) -> None:
+        """`bulk_lane`: the queue bulk events are moved to; None for the consumer of that lane."""
         self.service = service
         self.context = context
         self.handlers = handlers
@@ -156,6 +163,7 @@ class EventConsumer:
         self.broker = broker
         self.delivery_limit = delivery_limit
         self.max_bytes = max_bytes
+        self.bulk_lane = bulk_lane
 
     async def __call__(self, msg: RabbitMessage) -> None:
         body = msg.body
@@ -171,6 +179,8 @@ class EventConsumer:
             envelope = CloudEvent[dict[str, Any]].model_validate(doc)
         except ValidationError as e:
             return await self._dead_letter(msg, f"invalid CloudEvents envelope: {_errors(e)}")
+        if self.bulk_lane and doc.get("crmlane") == "bulk":
+            return await self._to_bulk_lane(msg)
         id_token = event_id_var.set(envelope.id)
         type_token = event_type_var.set(envelope.type)
         try:
@@ -209,6 +219,25 @@ class EventConsumer:
             await self._retry_later(msg, e)
         finally:
             metrics.HANDLER_SECONDS.labels(event_type).observe(time.perf_counter() - started)
+
+    async def _to_bulk_lane(self, msg: RabbitMessage) -> None:
+        raw = msg.raw_message
+        try:
+            await self.broker.publish(
+                msg.body,
+                routing_key=self.bulk_lane or "",  # the default exchange routes by queue name
+                persist=True,
+                mandatory=True,
+                # The trace context goes along; the lane counts its own deliveries.
+                headers={k: v for k, v in (raw.headers or {}).items() if k != "x-delivery-count"},
+                message_id=raw.message_id,
+                content_type=raw.content_type,
+                timeout=10,
+            )
+        except Exception as e:  # noqa: BLE001 - broker away: stays in the live queue, retried
+            return await self._retry_later(msg, e)
+        metrics.BROKER_OPERATIONS.labels("to_bulk_lane").inc()
+        await self._ack(msg)
 
     async def _ack(self, msg: RabbitMessage) -> None:
         metrics.BROKER_OPERATIONS.labels("ack").inc()

@@ -1,11 +1,11 @@
 """Gauges that say how far behind a service is, sampled by a periodic job (`/metrics` then
 reports the last sample): the outbox backlog per source, the messages waiting in the service's
-queue (consumer lag) and in its dead-letter queue."""
+queue and its bulk lane (consumer lag) and in its dead-letter queue."""
 
 from faststream.rabbit import RabbitBroker, RabbitQueue
 
 from crm_servicekit import metrics
-from crm_servicekit.messaging import dead_letter_queue, events_queue
+from crm_servicekit.messaging import bulk_queue, dead_letter_queue, events_queue
 from crm_servicekit.outbox import OutboxSource
 
 
@@ -16,7 +16,11 @@ async def sample(
         # served by the (published, recorded_at) index every outbox source declares
         backlog = await source.collection.count_documents({"published": False})
         metrics.OUTBOX_BACKLOG.labels(source.collection.name).set(backlog)
-    queues: list[RabbitQueue] = [events_queue(service, delivery_limit), dead_letter_queue(service)]
+    queues: list[RabbitQueue] = [
+        events_queue(service, delivery_limit),
+        bulk_queue(service, delivery_limit),
+        dead_letter_queue(service),
+    ]
     for queue in queues:
         # Declaring again with the same arguments changes nothing and answers with the counts.
         declared = await broker.declare_queue(queue)

@@ -3,6 +3,9 @@
 Topology: `crm.events` (durable topic exchange) -> `<service>.events`, a durable quorum queue
 per service bound to the event types it consumes, with a delivery limit and dead-lettering to
 `crm.dead-letter` (direct) -> `<service>.dead-letter` (one dead-letter queue per service).
+Bulk events (`crmlane: "bulk"`) are moved from `<service>.events` into `<service>.bulk`, the
+service's bulk lane (same arguments, fed through the default exchange), so that live events
+never wait behind an import's backlog (crm_servicekit.consumer).
 """
 
 import json
@@ -40,8 +43,16 @@ def make_broker(settings: ServiceSettings) -> RabbitBroker:
 
 
 def events_queue(service: str, delivery_limit: int) -> RabbitQueue:
+    return _service_queue(f"{service}.events", service, delivery_limit)
+
+
+def bulk_queue(service: str, delivery_limit: int) -> RabbitQueue:
+    return _service_queue(f"{service}.bulk", service, delivery_limit)
+
+
+def _service_queue(name: str, service: str, delivery_limit: int) -> RabbitQueue:
     return RabbitQueue(
-        f"{service}.events",
+        name,
         queue_type=QueueType.QUORUM,
         durable=True,
         arguments={
@@ -72,6 +83,7 @@ async def declare_topology(
     queue = await broker.declare_queue(events_queue(service, delivery_limit))
     for key in routing_keys:
         await queue.bind(events, routing_key=key)
+    await broker.declare_queue(bulk_queue(service, delivery_limit))  # no binding: fed by the consumer
     dlq = await broker.declare_queue(dead_letter_queue(service))
     await dlq.bind(dead, routing_key=service)
 

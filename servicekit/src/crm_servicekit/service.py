@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
 from faststream.middlewares import AckPolicy
-from faststream.rabbit import RabbitBroker
+from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -21,6 +22,7 @@ from crm_servicekit.consumer import INBOX_INDEXES, EventConsumer, EventHandlers
 from crm_servicekit.http import create_app
 from crm_servicekit.messaging import (
     EVENTS,
+    bulk_queue,
     declare_topology,
     events_queue,
     make_broker,
@@ -120,12 +122,21 @@ class Service:
         async def on_message(msg: RabbitMessage) -> None:
             await holder["consumer"](msg)
 
+        async def on_bulk_message(msg: RabbitMessage) -> None:
+            await holder["bulk"](msg)
+
         if self.handlers.routes:
             broker.subscriber(
                 events_queue(self.name, settings.delivery_limit),
                 EVENTS,
                 ack_policy=AckPolicy.MANUAL,
             )(on_message)
+            # The bulk lane on a channel of its own: its prefetch is its own share of the work.
+            broker.subscriber(
+                bulk_queue(self.name, settings.delivery_limit),
+                channel=Channel(prefetch_count=settings.bulk_prefetch_count, publisher_confirms=True),
+                ack_policy=AckPolicy.MANUAL,
+            )(on_bulk_message)
 
         async def readiness() -> dict[str, str]:
             checks = {}
@@ -146,7 +157,8 @@ class Service:
             runtime = Runtime(settings, mongo.db, broker, relay.notify)
             wiring = await self.setup(runtime)
             await mongo.ensure_indexes({**INBOX_INDEXES, **wiring.indexes})
-            holder["consumer"] = EventConsumer(
+            consumer = partial(
+                EventConsumer,
                 self.name,
                 self.handlers,
                 mongo.db,
@@ -155,6 +167,8 @@ class Service:
                 settings.max_message_bytes,
                 wiring.context,
             )
+            holder["consumer"] = consumer(bulk_lane=bulk_queue(self.name, settings.delivery_limit).name)
+            holder["bulk"] = consumer()
             app.state.context = wiring.context
             app.state.runtime = runtime
             relay.sources.extend(wiring.outbox)

@@ -42,6 +42,12 @@ class ServiceSettings(BaseSettings):
         "kernel spreads connections over them (./crm up --replicas N)",
     )
     prefetch_count: int = Field(default=32, ge=1, validation_alias="CRM_PREFETCH")
+    bulk_prefetch_count: int = Field(
+        default=32,
+        ge=1,
+        validation_alias="CRM_BULK_PREFETCH",
+        description="Bulk-lane messages handled at once, beside the live queue's CRM_PREFETCH",
+    )
     delivery_limit: int = Field(
         default=50,
         ge=2,

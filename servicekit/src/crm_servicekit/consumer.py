@@ -15,9 +15,12 @@ For each message on `<service>.events` (and `<service>.bulk`):
 - an event id already recorded in the service's `inbox` (a duplicate): its handler runs again
   and changes nothing, because every effect is keyed; then acknowledged. Not looking the id up
   first saves a database round trip on every event, and duplicates are rare.
-- any other exception (database or broker away): the message goes back to the queue after a
-  growing pause; when the quorum queue's delivery limit is near, it is dead-lettered with the
-  error as reason instead of being retried forever.
+- any other exception (database or broker away): after a growing pause, a copy goes to the back
+  of the queue it came from with its attempt count in the header `x-crm-attempts`, and the
+  message is acknowledged; after CRM_DELIVERY_LIMIT - 1 attempts it is dead-lettered with the
+  error as reason instead. We count attempts ourselves rather than trusting `x-delivery-count`:
+  from RabbitMQ 4.3 a requeue (nack) no longer raises it. The quorum queue's own delivery limit
+  stays as the backstop for deliveries a crashed consumer never answered.
 - success: the event id is recorded in `inbox`, then the message is acknowledged. Handlers keep
   their effects idempotent (keyed by event id or a natural key), so a redelivery is harmless.
 """
@@ -48,6 +51,14 @@ from crm_servicekit.storable import has_nul, may_have_nul
 
 log = logging.getLogger(__name__)
 DUPLICATE_KEY = 11000
+ATTEMPTS = "x-crm-attempts"  # how often handling this message failed so far
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 Handler = Callable[[CloudEvent[Any], Any], Awaitable[None]]
@@ -153,9 +164,11 @@ class EventConsumer:
         delivery_limit: int,
         max_bytes: int,
         context: Any,
+        queue: str,
         bulk_lane: str | None = None,
     ) -> None:
-        """`bulk_lane`: the queue bulk events are moved to; None for the consumer of that lane."""
+        """`queue`: the queue consumed (retries go back to it); `bulk_lane`: the queue bulk
+        events are moved to, None for the consumer of that lane."""
         self.service = service
         self.context = context
         self.handlers = handlers
@@ -163,6 +176,7 @@ class EventConsumer:
         self.broker = broker
         self.delivery_limit = delivery_limit
         self.max_bytes = max_bytes
+        self.queue = queue
         self.bulk_lane = bulk_lane
 
     async def __call__(self, msg: RabbitMessage) -> None:
@@ -244,24 +258,36 @@ class EventConsumer:
         await msg.ack()
 
     async def _retry_later(self, msg: RabbitMessage, error: Exception) -> None:
-        headers: dict[str, Any] = dict(msg.raw_message.headers or {})
-        deliveries = int(headers.get("x-delivery-count", 0) or 0) + 1
-        if deliveries >= self.delivery_limit - 1:
+        raw = msg.raw_message
+        headers: dict[str, Any] = dict(raw.headers or {})
+        attempts = max(_int(headers.get(ATTEMPTS)), _int(headers.get("x-delivery-count"))) + 1
+        if attempts >= self.delivery_limit - 1:
             return await self._dead_letter(
-                msg, f"failed {deliveries} times, last error: {type(error).__name__}: {error}"
+                msg, f"failed {attempts} times, last error: {type(error).__name__}: {error}"
             )
-        log.warning(
-            "handling failed (delivery %d), will retry: %s: %s",
-            deliveries,
-            type(error).__name__,
-            error,
-        )
-        metrics.EVENTS_CONSUMED.labels(msg.raw_message.routing_key or "?", "retried").inc()
-        # A pause before requeueing, so a database outage of some seconds does not burn through
-        # the delivery limit; prefetch bounds how many messages wait like this at once.
-        await asyncio.sleep(min(0.2 * 2 ** min(deliveries, 5), 5.0))
-        metrics.BROKER_OPERATIONS.labels("nack").inc()
-        await msg.nack(requeue=True)
+        log.warning("handling failed (attempt %d), will retry: %s: %s", attempts, type(error).__name__, error)
+        metrics.EVENTS_CONSUMED.labels(raw.routing_key or "?", "retried").inc()
+        # A pause first, so a database outage of some seconds does not burn through the
+        # attempts; prefetch bounds how many messages wait like this at once.
+        await asyncio.sleep(min(0.2 * 2 ** min(attempts, 5), 5.0))
+        headers.pop("x-delivery-count", None)
+        headers[ATTEMPTS] = attempts
+        try:
+            await self.broker.publish(
+                msg.body,
+                routing_key=self.queue,  # the default exchange routes by queue name
+                persist=True,
+                mandatory=True,
+                headers=headers,
+                message_id=raw.message_id,
+                content_type=raw.content_type,
+                timeout=10,
+            )
+        except Exception:  # noqa: BLE001 - the broker is away too: let it keep the message
+            metrics.BROKER_OPERATIONS.labels("nack").inc()
+            return await msg.nack(requeue=True)
+        metrics.BROKER_OPERATIONS.labels("retry").inc()
+        await self._ack(msg)
 
     async def _dead_letter(self, msg: RabbitMessage, reason: str) -> None:
         raw = msg.raw_message

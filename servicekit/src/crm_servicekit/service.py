@@ -167,8 +167,10 @@ class Service:
                 settings.max_message_bytes,
                 wiring.context,
             )
-            holder["consumer"] = consumer(bulk_lane=bulk_queue(self.name, settings.delivery_limit).name)
-            holder["bulk"] = consumer()
+            live = events_queue(self.name, settings.delivery_limit).name
+            bulk = bulk_queue(self.name, settings.delivery_limit).name
+            holder["consumer"] = consumer(queue=live, bulk_lane=bulk)
+            holder["bulk"] = consumer(queue=bulk)
             app.state.context = wiring.context
             app.state.runtime = runtime
             relay.sources.extend(wiring.outbox)

@@ -14,6 +14,7 @@ HOLD_ID = "hold_5b0e3c1f9a7d2e4b6c8a0f13"
 ENTRY_ID = "ent_8c2f4a6e0b1d3f5a7c9e2b4d"
 TASK_ID = "tsk_2b4d6f8a0c1e43a5b7c9d1e3f5a7b9c1"
 REVIEW_ID = "rev_4c6e8a0b2d1f43c5a7e9b1d3f5c7a9e1"
+TICKET_ID = "tkt_7e9a1c3b5d2f40e6a8c0b2d4f6e8a0c3"
 
 _customer_state: dict[str, Any] = {
     "id": CUSTOMER_ID,
@@ -78,6 +79,7 @@ _members: dict[str, Any] = {
     "group_id": GROUP_ID,
     "group_name": "Wholesale",
     "customer_ids": [CUSTOMER_ID],
+    "versions": [1],
 }
 
 _hold: dict[str, Any] = {
@@ -105,6 +107,25 @@ _review: dict[str, Any] = {
     "submitted_at": "2026-11-26T18:20:00Z",
     "published_at": "2026-11-27T09:05:00Z",
     "updated_at": "2026-11-27T09:05:00Z",
+}
+
+_ticket: dict[str, Any] = {
+    "id": TICKET_ID,
+    "version": 1,
+    "subject": "My parcel has not arrived",
+    "customer_id": CUSTOMER_ID,
+    "email": "ana@example.com",
+    "status": "open",
+    "priority": "normal",
+    "assignee_id": None,
+    "order_ids": ["ord_1002"],
+    "channel": "inbound",
+    "first_response_due_at": "2026-11-29T08:15:00Z",
+    "first_response_at": None,
+    "last_message_at": "2026-11-28T08:15:00Z",
+    "erased": False,
+    "created_at": "2026-11-28T08:15:00Z",
+    "updated_at": "2026-11-28T08:15:00Z",
 }
 
 _segment_membership: dict[str, Any] = {
@@ -188,6 +209,29 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     T.CUSTOMER_UPDATED: _customer_state,
     T.CUSTOMER_REGISTERED: {**_customer_state, "version": 4, "updated_at": "2026-11-24T12:00:00Z"},
     T.CUSTOMER_DELETED: {"id": CUSTOMER_ID, "version": 5},
+    T.CUSTOMER_MERGED: {"id": CUSTOMER_ID, "merged_id": "cus_5f1c9e2a7b3d4c6e8a0b2d4f6a8c0e1b", "version": 3},
+    T.CUSTOMER_ERASURE_SCHEDULED: {
+        "request_id": "era_3b9f1c2d4e5a6b7c8d9e0f1a2b3c4d5e",
+        "customer_id": CUSTOMER_ID,
+        "status": "scheduled",
+        "requested_at": "2026-11-29T10:00:00Z",
+        "due_at": "2026-12-09T10:00:00Z",
+        "at": "2026-11-29T10:00:00Z",
+    },
+    T.CUSTOMER_ERASURE_CANCELLED: {
+        "request_id": "era_3b9f1c2d4e5a6b7c8d9e0f1a2b3c4d5e",
+        "customer_id": CUSTOMER_ID,
+        "status": "cancelled",
+        "requested_at": "2026-11-29T10:00:00Z",
+        "due_at": "2026-12-09T10:00:00Z",
+        "at": "2026-12-01T15:30:00Z",
+    },
+    T.CUSTOMER_VERIFICATION_REQUESTED: {
+        "customer_id": CUSTOMER_ID,
+        "email": "ana@example.com",
+        "token": "kq3Zr8W0y1uX6m2NfT9bV4cLhP7sJdEaGiRoYw5nHtQ",
+        "expires_at": "2026-11-26T12:00:00Z",
+    },
     T.TASK_CREATED: _task_state,
     T.TASK_UPDATED: {
         **_task_state,
@@ -230,7 +274,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     T.GROUP_UPDATED: _group_state,
     T.GROUP_DELETED: {"id": GROUP_ID, "name": "Wholesale", "members_removed": 12},
     T.GROUP_MEMBERS_ADDED: _members,
-    T.GROUP_MEMBERS_REMOVED: _members,
+    T.GROUP_MEMBERS_REMOVED: {**_members, "versions": [2]},
     T.GROUP_PRICING_UPDATED: {
         "group_id": GROUP_ID,
         "group_name": "Wholesale",
@@ -349,6 +393,89 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "sku": "SKU-1",
         "at": "2026-11-28T08:00:00Z",
     },
+    T.TICKET_CREATED: _ticket,
+    T.TICKET_UPDATED: {
+        **_ticket,
+        "version": 3,
+        "status": "pending",
+        "assignee_id": "agt_3c5e7a9b1d2f40658a7b9c0d1e2f3a4b",
+        "first_response_at": "2026-11-28T09:40:00Z",
+        "last_message_at": "2026-11-28T09:40:00Z",
+        "updated_at": "2026-11-28T09:40:00Z",
+    },
+    T.TICKET_MESSAGE_ADDED: {
+        "ticket_id": TICKET_ID,
+        "ticket_version": 3,
+        "message_id": "tmsg_5d7f9b1c3e2a40b6c8d0e2f4a6b8c0d2",
+        "direction": "outbound",
+        "author": "maria@shop.example",
+        "body": "Hello Ana, your parcel left our warehouse this morning; tracking follows.",
+        "at": "2026-11-28T09:40:00Z",
+    },
+    T.PREFERENCES_UPDATED: {
+        "customer_id": CUSTOMER_ID,
+        "email": "ana@example.com",
+        "changed": [
+            {
+                "topic": "offers",
+                "channel": "sms",
+                "granted": False,
+                "at": "2026-11-30T19:05:00Z",
+                "source": "preference-centre",
+            }
+        ],
+        "preferences": [
+            {"topic": t, "channel": c, "granted": g, "at": at, "source": src}
+            for t, c, g, at, src in [
+                ("newsletter", "email", True, "2026-11-20T08:00:00Z", "newsletter-event"),
+                ("newsletter", "sms", False, None, None),
+                ("offers", "email", True, "2026-11-25T12:00:00Z", "preference-centre"),
+                ("offers", "sms", False, "2026-11-30T19:05:00Z", "preference-centre"),
+                ("product_news", "email", False, None, None),
+                ("product_news", "sms", False, None, None),
+            ]
+        ],
+        "at": "2026-11-30T19:05:00Z",
+    },
+    T.MESSAGE_SENT: {
+        "message_id": "msg_2f4a6c8e0b1d3f5a7c9e",
+        "customer_id": CUSTOMER_ID,
+        "kind": "marketing",
+        "template_id": "tpl_special_offer",
+        "campaign_id": "cmp_7d1e3f5a9b2c4d6e8f0a",
+        "status": "sent",
+        "reason": None,
+        "attempts": 1,
+        "at": "2026-11-30T09:00:04Z",
+    },
+    T.MESSAGE_FAILED: {
+        "message_id": "msg_9a8b7c6d5e4f3a2b1c0d",
+        "customer_id": CUSTOMER_ID,
+        "kind": "transactional",
+        "template_id": "tpl_thank_you",
+        "campaign_id": None,
+        "status": "failed",
+        "reason": "gave up after 5 tries: 421 service not available",
+        "attempts": 5,
+        "at": "2026-11-30T11:20:00Z",
+    },
+    T.CAMPAIGN_COMPLETED: {
+        "campaign_id": "cmp_7d1e3f5a9b2c4d6e8f0a",
+        "name": "Winter sale",
+        "segment_id": "seg_loyal",
+        "recipients": 1200,
+        "counts": {"sent": 1130, "failed": 4, "skipped": 66},
+        "launched_at": "2026-11-30T09:00:00Z",
+        "completed_at": "2026-11-30T09:41:00Z",
+    },
+    T.SURVEY_RESPONSE_RECORDED: {
+        "survey_id": "srv_4c2e6a8b0d1f3e5a7c9b",
+        "customer_id": CUSTOMER_ID,
+        "score": 9,
+        "category": "promoter",
+        "comment": "Fast delivery, thank you!",
+        "at": "2026-12-01T08:15:00Z",
+    },
 }
 """Event type -> example `data`."""
 
@@ -365,6 +492,11 @@ SOURCES: dict[str, str] = {
     "referral": "/crm/ledger",
     "segment": "/crm/segments",
     "review": "/crm/engagement",
+    "ticket": "/crm/engagement",
+    "preferences": "/crm/engagement",
+    "message": "/crm/engagement",
+    "campaign": "/crm/engagement",
+    "survey": "/crm/engagement",
 }
 """Example `source` per first part of the type (the services' default CRM_EVENT_SOURCE)."""
 
@@ -392,12 +524,23 @@ def _subject(event_type: str, data: dict[str, Any]) -> str | None:
     family = event_type.split(".")[0]
     if family == "order":
         return str(data["order_id"])
-    if family in ("ledger", "reward", "personal_data") or event_type.startswith("segment.member."):
+    if family in (
+        "ledger",
+        "reward",
+        "personal_data",
+        "preferences",
+        "message",
+        "survey",
+    ) or event_type.startswith("segment.member."):
         return str(data["customer_id"])
+    if family == "campaign":
+        return str(data["campaign_id"])
     if family == "referral":
         return str(data["referrer_id"])
+    if family == "ticket":
+        return str(data.get("ticket_id") or data["id"])
     if family in ("customer", "group", "segment", "task", "review"):
-        return str(data.get("id") or data["group_id"])
+        return str(data.get("id") or data.get("customer_id") or data["group_id"])
     return None  # newsletter consent is about an e-mail address, not an entity
 
 

@@ -64,6 +64,40 @@ class CustomerDeleted(Contract):
     version: int | None = None
 
 
+class CustomerMerged(Contract):
+    """`data` of customer.merged (customers): staff merged the record `merged_id` into `id`. The
+    merged record is gone here (its orders, notes, tasks, addresses and tags are `id`'s now, and
+    orders with its e-mail land on `id`); consumers move what they hold of `merged_id` to `id`."""
+
+    id: str = Field(description="The record kept")
+    merged_id: str = Field(description="The record merged into it, which no longer exists")
+    version: int | None = Field(default=None, description="The merged record's last version")
+
+
+class CustomerErasureChanged(Contract):
+    """`data` of customer.erasure.scheduled / customer.erasure.cancelled (customers): staff
+    scheduled the erasure of a customer's personal data after a grace period, or cancelled it
+    before it was carried out. Carried out, it is announced as customer.deleted."""
+
+    request_id: str
+    customer_id: str
+    status: Literal["scheduled", "cancelled"]
+    requested_at: UtcDatetime
+    due_at: UtcDatetime = Field(description="When it is carried out unless cancelled before")
+    at: UtcDatetime = Field(description="When it was scheduled or cancelled")
+
+
+class CustomerVerificationRequested(Contract):
+    """`data` of customer.verification.requested (customers): someone registered with the
+    e-mail of a guest; the storefront e-mails `token` to that address, and the guest's history
+    becomes the account's only when the token comes back (`POST /v1/customers/verify`)."""
+
+    customer_id: str = Field(description="The guest whose history the account takes over once verified")
+    email: str
+    token: str = Field(description="Single use; only its hash is stored")
+    expires_at: UtcDatetime
+
+
 class PersonalDataRequested(Contract):
     """`data` of personal_data.requested (customers): a staff member asked for everything the
     CRM holds about one person (GDPR art. 15). Every service answers with personal_data.collected."""
@@ -188,6 +222,14 @@ class GroupMembersChanged(Contract):
     group_id: str
     group_name: str
     customer_ids: list[str]
+    versions: list[int] | None = Field(
+        default=None,
+        description="The version of each pair's change, in the order of customer_ids: the "
+        "(group, customer) pair's membership version, 1 at its first add and one more with every "
+        "add or remove of that pair. A consumer keeps the highest it applied per pair and drops "
+        "an older change. A list, not a map by customer id: customer ids are no safe field names "
+        "in stored documents. Absent from events published before versions existed",
+    )
 
 
 class LedgerEntryRecorded(Contract):
@@ -321,4 +363,105 @@ class ReviewWithdrawn(Contract):
     version: int = Field(ge=1, description="Incremented by every change; consumers drop older")
     product_id: str
     sku: str | None = None
+    at: UtcDatetime
+
+
+class TicketState(Contract):
+    """`data` of ticket.created / ticket.updated (engagement): a support ticket's state after a
+    change (status, priority, assignee, order links, a message added, an erasure), so that a
+    storefront or a helpdesk can follow it. The thread's messages come as ticket.message.added."""
+
+    id: str
+    version: int = Field(ge=1, description="Incremented by every change; consumers drop older")
+    subject: str
+    customer_id: str | None = None
+    email: str | None = Field(default=None, description="The customer's address (null once erased)")
+    status: Literal["open", "pending", "resolved", "closed"]
+    priority: Literal["low", "normal", "high", "urgent"]
+    assignee_id: str | None = Field(default=None, description="The sales agent it is assigned to")
+    order_ids: list[str] = Field(default_factory=list)
+    channel: Literal["staff", "inbound"]
+    first_response_due_at: UtcDatetime
+    first_response_at: UtcDatetime | None = None
+    last_message_at: UtcDatetime | None = None
+    erased: bool = Field(
+        default=False, description="The customer was erased: subject, e-mail and the thread's texts are gone"
+    )
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+
+
+class TicketMessageAdded(Contract):
+    """`data` of ticket.message.added (engagement): a message joined a ticket's thread, from the
+    customer (inbound) or from staff (outbound, mailed to the customer)."""
+
+    ticket_id: str
+    ticket_version: int = Field(ge=1, description="The ticket's version that added the message")
+    message_id: str
+    direction: Literal["inbound", "outbound"]
+    author: str = Field(description="The staff member for outbound messages, `customer` for inbound")
+    body: str
+    at: UtcDatetime
+
+
+class ConsentPreference(Contract):
+    topic: Literal["newsletter", "offers", "product_news"]
+    channel: Literal["email", "sms"]
+    granted: bool
+    at: UtcDatetime | None = Field(default=None, description="When it was stated; null: never (not granted)")
+    source: str | None = Field(default=None, description="Where: preference-centre, newsletter-event...")
+
+
+class PreferencesUpdated(Contract):
+    """`data` of preferences.updated (engagement): a customer changed their consent per topic
+    and channel in the preference centre. The newsletter by e-mail also goes out as
+    newsletter.subscribed / newsletter.unsubscribed (what the customers service records)."""
+
+    customer_id: str
+    email: str | None = None
+    changed: list[ConsentPreference] = Field(description="What this change set")
+    preferences: list[ConsentPreference] = Field(description="Every topic and channel after it")
+    at: UtcDatetime
+
+
+class MessageOutcome(Contract):
+    """`data` of message.sent / message.failed (engagement): one mail to one recipient was
+    handed to the SMTP server, or given up (after its retries, or refused for good), with the
+    reason. Mails skipped before sending (no consent, frequency limit) announce nothing."""
+
+    message_id: str
+    customer_id: str | None = None
+    kind: Literal["transactional", "marketing"]
+    template_id: str
+    campaign_id: str | None = None
+    status: Literal["sent", "failed"]
+    reason: str | None = Field(default=None, description="Why it failed")
+    attempts: int = Field(ge=1)
+    at: UtcDatetime
+
+
+class CampaignCompleted(Contract):
+    """`data` of campaign.completed (engagement): every mail of a campaign is done (sent,
+    failed or skipped); the counts are final."""
+
+    campaign_id: str
+    name: str
+    segment_id: str | None = None
+    recipients: int = Field(ge=0, description="Mails queued when it was launched")
+    counts: dict[str, int] = Field(description="Mails per status: sent, failed, skipped...")
+    launched_at: UtcDatetime | None = None
+    completed_at: UtcDatetime
+
+
+class SurveyResponseRecorded(Contract):
+    """`data` of survey.response.recorded (engagement): a customer answered an NPS or
+    satisfaction survey (once per survey and customer)."""
+
+    survey_id: str
+    customer_id: str
+    score: int = Field(ge=0, le=10)
+    category: Literal["promoter", "passive", "detractor"] = Field(
+        description="NPS: 9-10 promoter, 7-8 passive, 0-6 detractor"
+    )
+    comment: str | None = None
     at: UtcDatetime

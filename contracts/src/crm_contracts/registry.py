@@ -19,6 +19,10 @@ OUTBOUND: dict[str, type[BaseModel]] = {
     T.CUSTOMER_UPDATED: outbound.CustomerState,
     T.CUSTOMER_REGISTERED: outbound.CustomerState,
     T.CUSTOMER_DELETED: outbound.CustomerDeleted,
+    T.CUSTOMER_VERIFICATION_REQUESTED: outbound.CustomerVerificationRequested,
+    T.CUSTOMER_MERGED: outbound.CustomerMerged,
+    T.CUSTOMER_ERASURE_SCHEDULED: outbound.CustomerErasureChanged,
+    T.CUSTOMER_ERASURE_CANCELLED: outbound.CustomerErasureChanged,
     T.TASK_CREATED: outbound.TaskState,
     T.TASK_UPDATED: outbound.TaskState,
     T.TASK_DELETED: outbound.TaskDeleted,
@@ -47,6 +51,14 @@ OUTBOUND: dict[str, type[BaseModel]] = {
     T.SEGMENT_MEMBER_LEFT: outbound.SegmentMembership,
     T.REVIEW_PUBLISHED: outbound.ReviewPublished,
     T.REVIEW_WITHDRAWN: outbound.ReviewWithdrawn,
+    T.TICKET_CREATED: outbound.TicketState,
+    T.TICKET_UPDATED: outbound.TicketState,
+    T.TICKET_MESSAGE_ADDED: outbound.TicketMessageAdded,
+    T.PREFERENCES_UPDATED: outbound.PreferencesUpdated,
+    T.MESSAGE_SENT: outbound.MessageOutcome,
+    T.MESSAGE_FAILED: outbound.MessageOutcome,
+    T.CAMPAIGN_COMPLETED: outbound.CampaignCompleted,
+    T.SURVEY_RESPONSE_RECORDED: outbound.SurveyResponseRecorded,
 }
 
 EVENT_MODELS: dict[str, type[BaseModel]] = {**INBOUND, **OUTBOUND}

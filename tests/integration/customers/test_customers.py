@@ -165,10 +165,17 @@ async def test_guest_becomes_registered_keeping_one_record_and_its_orders(custom
         guest = await stats_when(http, email, lambda s: s.get("number_of_orders") == 1)
         assert guest["has_account"] is False
 
+        # Registering with the guest's e-mail waits for the e-mail to be verified.
         r = await http.post(
             "/v1/customers",
             json={"email": email.upper(), "password": "a-long-password", "first_name": "Ana Maria"},
         )
+        assert r.status_code == 202, r.text
+        assert guest["id"] not in r.text and r.json()["status"] == "verification_pending"
+        (asked,) = await broker.wait_for(
+            "customer.verification.requested", lambda b: b["data"]["customer_id"] == guest["id"]
+        )
+        r = await http.post("/v1/customers/verify", json={"token": asked["body"]["data"]["token"]})
         assert r.status_code == 200, r.text  # the guest record, not a new one
         registered = r.json()
         assert registered["id"] == guest["id"] and registered["has_account"] is True

@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from crm_customers.service import Customers
-from crm_servicekit.errors import Conflict, Forbidden, Invalid, NotFound
+from crm_customers.service import Customers, PendingVerification
+from crm_servicekit.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from crm_servicekit.versioned import VersionConflict
 
 T0 = datetime(2026, 11, 1, 10, tzinfo=UTC)
@@ -22,6 +22,9 @@ class FakeStore:
         self.emails: dict[str, str] = {}
         self.hashes: dict[str, dict] = {}
         self.consents: dict[str, dict] = {}
+        self.verifications: dict[str, dict] = {}
+        self.used: set[str] = set()
+        self.outbox: list[dict] = []
 
     async def get(self, customer_id):
         doc = self.docs.get(customer_id)
@@ -71,6 +74,22 @@ class FakeStore:
     async def password_hash(self, customer_id):
         return self.hashes.get(customer_id)
 
+    async def add_verification(self, record, events):
+        self.verifications[record["_id"]] = copy.deepcopy(record)
+        self.outbox.extend(events)
+
+    async def verification(self, sha):
+        return copy.deepcopy(self.verifications.get(sha))
+
+    async def use_verification(self, use):
+        if use["_id"] in self.used:
+            return False
+        self.used.add(use["_id"])
+        return True
+
+    async def forget_verification(self, sha):
+        self.verifications.pop(sha, None)
+
 
 @pytest.fixture
 def store() -> FakeStore:
@@ -86,18 +105,44 @@ def types(store: FakeStore) -> list[str]:
     return [e["type"] for e in store.events]
 
 
-async def test_registering_a_guests_email_registers_that_guest(customers: Customers, store: FakeStore):
+async def test_registering_a_guests_email_waits_for_the_email_to_be_verified(
+    customers: Customers, store: FakeStore
+):
     guest, created = await customers.register("ana@example.com", False, {"first_name": "Ana"}, None)
     assert created and guest["has_account"] is False
-    registered, created = await customers.register(" ANA@example.com", True, {"last_name": "Silva"}, None)
-    assert not created and registered["id"] == guest["id"]
-    assert (
-        registered["has_account"] and registered["first_name"] == "Ana" and registered["last_name"] == "Silva"
-    )
+    pending = await customers.register(" ANA@example.com", True, {"last_name": "Silva"}, "a-long-password")
+    assert isinstance(pending, PendingVerification)
+    assert types(store) == ["customer.created"] and store.docs[guest["id"]]["has_account"] is False
+    assert store.hashes == {}  # no password on the guest before verification
+    (asked,) = store.outbox
+    assert asked["type"] == "customer.verification.requested" and asked["data"]["customer_id"] == guest["id"]
+    token = asked["data"]["token"]
+    assert token not in str(store.verifications)  # only its hash is kept
+
+    registered = await customers.verify(token)
+    assert registered["id"] == guest["id"] and registered["has_account"]
+    assert registered["first_name"] == "Ana" and registered["last_name"] == "Silva"
+    assert guest["id"] in store.hashes
     assert types(store) == ["customer.created", "customer.registered"]
+    with pytest.raises(DomainError) as used:  # single use
+        await customers.verify(token)
+    assert used.value.status == 404
     with pytest.raises(Conflict) as taken:
         await customers.register("ana@example.com", True, {}, None)
     assert taken.value.slug == "email-taken"
+
+
+async def test_an_expired_token_hands_nothing_over(customers: Customers, store: FakeStore):
+    guest, _ = await customers.register("rui@example.com", False, {}, None)
+    customers.verification_hours = -1  # expired when made
+    await customers.register("rui@example.com", True, {}, None)
+    with pytest.raises(Invalid) as expired:
+        await customers.verify(store.outbox[0]["data"]["token"])
+    assert expired.value.slug == "verification-expired"
+    assert store.docs[guest["id"]]["has_account"] is False
+    with pytest.raises(DomainError) as unknown:
+        await customers.verify("not-a-token")
+    assert unknown.value.status == 404 and "not-a-token" not in str(unknown.value)
 
 
 async def test_a_guest_has_no_password(customers: Customers, store: FakeStore):

@@ -18,13 +18,16 @@ from crm_customers.domain.customer import public_view
 from crm_customers.domain.documents import (
     AddressChanges,
     AgentChanges,
+    CustomerMerge,
     NewAddress,
+    PersonalDataRequest,
     ProfileChanges,
     Status,
     Task,
     TaskChanges,
     TaskStatus,
 )
+from crm_customers.domain.privacy import ErasureStatus, ExportProgress
 from crm_customers.domain.timeline import HistoryItem
 from crm_customers.schemas import (
     CUSTOMER_CSV_COLUMNS,
@@ -45,24 +48,37 @@ from crm_customers.schemas import (
     CustomerExport,
     CustomerOut,
     CustomerPatch,
+    ErasureConfirmationOut,
+    ErasureCreate,
+    ErasureRequestOut,
+    ExportParts,
     ImportJobOut,
     ImportReport,
+    MergeCreate,
+    MergeOut,
+    MergeResult,
     NoteCreate,
     NoteOut,
     NotePatch,
     OrderOut,
     PasswordSet,
     PasswordState,
+    PersonalDataDocumentOut,
+    PersonalDataRequestOut,
+    ServicePart,
     TagCount,
     TaskCreate,
     TaskOut,
     TaskPatch,
+    VerificationPending,
+    Verify,
     VersionOut,
     csv_line,
     customer_csv_row,
     order_csv_row,
     parse_import,
 )
+from crm_customers.service import ErasureView, Export, PendingVerification
 from crm_servicekit import logs
 from crm_servicekit.errors import DomainError, Invalid, NotFound
 from crm_servicekit.pagination import BadCursor, Cursor, Limit, Page, decode_cursor, encode_cursor
@@ -96,25 +112,52 @@ def _cursor(at: datetime, id_: str) -> str:
     "/customers",
     status_code=201,
     responses={
-        200: {"description": "A guest with this e-mail became registered"},
+        202: {
+            "model": VerificationPending,
+            "description": "The e-mail is a guest's: the account waits for the e-mail to be verified",
+        },
         409: {"description": "email-taken"},
     },
 )
-async def create_customer(body: CustomerCreate, ctx: Ctx, response: Response) -> CustomerOut:
-    """Creates a customer. `has_account` (default true) with an e-mail that a guest has turns
-    that guest into a registered customer (200, same id, its orders kept): never a duplicate."""
+async def create_customer(
+    body: CustomerCreate, ctx: Ctx, response: Response
+) -> CustomerOut | VerificationPending:
+    """Creates a customer. `has_account` (default true) with an e-mail that a guest has does not
+    hand the guest's history over at once: 202, and `customer.verification.requested` carries a
+    token for the storefront to e-mail; `POST /v1/customers/verify` with it turns that guest
+    into the registered customer (same id, its orders kept). Never a duplicate."""
     given = cast(ProfileChanges, body.model_dump(include=_FIELDS, exclude_unset=True))
     if body.email_subscribed is not None:
         given["email_subscribed"] = body.email_subscribed
+    if body.referred_by is not None:
+        given["referred_by"] = body.referred_by
+    if body.group_ids:
+        given["join_group_ids"] = body.group_ids
     password = body.password.get_secret_value() if body.password else None
     notes = [(n.body, n.author or logs.operator_var.get()) for n in body.notes]
     addresses = [cast(NewAddress, a.model_dump()) for a in body.addresses]
-    doc, created = await ctx.customers.register(
-        body.email, body.has_account, given, password, notes, addresses
-    )
+    outcome = await ctx.customers.register(body.email, body.has_account, given, password, notes, addresses)
+    if isinstance(outcome, PendingVerification):
+        response.status_code = 202
+        return VerificationPending(email=outcome.email, expires_at=outcome.expires_at)
+    doc, created = outcome
     if not created:
         response.status_code = 200
     return CustomerOut.of(doc)
+
+
+@router.post(
+    "/customers/verify",
+    responses={
+        404: {"description": "not-found: an unknown or already used token"},
+        409: {"description": "email-taken: the guest was registered meanwhile"},
+        422: {"description": "verification-expired"},
+    },
+)
+async def verify_customer(body: Verify, ctx: Ctx) -> CustomerOut:
+    """The token of customer.verification.requested: the guest becomes the registered customer
+    with what the registration gave (password, profile), keeping its orders and statistics."""
+    return CustomerOut.of(await ctx.customers.verify(body.token))
 
 
 @router.post(
@@ -384,10 +427,14 @@ async def history(customer_id: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor 
 @records.get("/customers/{customer_id}/export")
 async def export(customer_id: str, ctx: Ctx) -> CustomerExport:
     """Everything this service holds about the person, as one document (right of access)."""
-    e = await ctx.customers.export(customer_id)
+    return _export_document(await ctx.customers.export(customer_id))
+
+
+def _export_document(e: Export) -> CustomerExport:
     c = e.consent_record
+    now = utcnow()
     return CustomerExport(
-        exported_at=utcnow(),
+        exported_at=now,
         customer=dict(public_view(e.customer)),
         orders=[OrderOut.of(v) for v in e.orders],
         notes=[NoteOut.of(n) for n in e.notes],
@@ -404,6 +451,7 @@ async def export(customer_id: str, ctx: Ctx) -> CustomerExport:
             )
             for ch in e.changes
         ],
+        tasks=[TaskOut.of(t, now) for t in e.tasks],
     )
 
 
@@ -651,3 +699,156 @@ class TooLarge(DomainError):
     status = 413
     default_slug = "too-large"
     default_title = "File too large"
+
+
+# personal data across services (GDPR): exports every service answers, scheduled erasure
+
+privacy_router = APIRouter(tags=["personal data"])
+
+
+def _request_out(request: PersonalDataRequest, p: ExportProgress) -> PersonalDataRequestOut:
+    return PersonalDataRequestOut(
+        id=request["_id"],
+        customer_id=request["customer_id"],
+        status=p.status,
+        requested_at=request["requested_at"],
+        requested_by=request["requested_by"],
+        completed_at=p.completed_at,
+        expected=request["expected"],
+        parts=ExportParts(answered=p.answered, awaited=p.awaited),
+    )
+
+
+@privacy_router.post("/customers/{customer_id}/personal-data-requests", status_code=202)
+async def request_personal_data(customer_id: str, ctx: Ctx, response: Response) -> PersonalDataRequestOut:
+    """Asks every service for what it holds about the person (personal_data.requested); the
+    document fills in as they answer (personal_data.collected)."""
+    request = await ctx.personal_data.request(customer_id)
+    response.headers["Location"] = f"/v1/personal-data-requests/{request['_id']}"
+    return _request_out(request, await ctx.personal_data.progress(request))
+
+
+@privacy_router.get("/personal-data-requests/{request_id}")
+async def personal_data_document(request_id: str, ctx: Ctx) -> PersonalDataDocumentOut:
+    """The one document: this service's part and every other service's part received so far."""
+    d = await ctx.personal_data.document(request_id)
+    out = _request_out(d.request, d.progress)
+    return PersonalDataDocumentOut(
+        **out.model_dump(),
+        customers=_export_document(d.own) if d.own else None,
+        services={
+            p["service"]: ServicePart(
+                collected_at=p["collected_at"], received_at=p["received_at"], data=p["data"]
+            )
+            for p in sorted(d.parts, key=lambda p: p["service"])
+        },
+    )
+
+
+def _erasure_out(v: ErasureView, expected: list[str]) -> ErasureRequestOut:
+    r, o = v.request, v.outcome
+    cancelled = o if o is not None and o["outcome"] == "cancelled" else None
+    confirmed = {c["service"] for c in v.confirmations}
+    return ErasureRequestOut(
+        id=r["_id"],
+        customer_id=r["customer_id"],
+        status=v.status,
+        requested_at=r["requested_at"],
+        requested_by=r["requested_by"],
+        grace_days=r["grace_days"],
+        due_at=r["due_at"],
+        cancelled_at=cancelled["at"] if cancelled else None,
+        cancelled_by=cancelled["by"] if cancelled else None,
+        carried_out_at=v.done["at"] if v.done else None,
+        confirmations=[
+            ErasureConfirmationOut(service=c["service"], erased=c["erased"], at=c["at"])
+            for c in sorted(v.confirmations, key=lambda c: c["service"])
+        ],
+        awaiting_confirmation=[s for s in expected if s not in confirmed]
+        if v.status == "carried_out"
+        else [],
+    )
+
+
+@privacy_router.post(
+    "/customers/{customer_id}/erasure-requests",
+    status_code=202,
+    responses={409: {"description": "erasure-pending: the customer has an open erasure request"}},
+)
+async def request_erasure(
+    customer_id: str, ctx: Ctx, response: Response, body: ErasureCreate | None = None
+) -> ErasureRequestOut:
+    """Schedules the erasure of the person after a grace period; cancellable until carried out."""
+    request = await ctx.erasures.request(customer_id, body.grace_days if body else None)
+    response.headers["Location"] = f"/v1/erasure-requests/{request['_id']}"
+    return _erasure_out(await ctx.erasures.view(request), ctx.settings.personal_data_services)
+
+
+@privacy_router.get("/customers/{customer_id}/erasure-requests")
+async def customer_erasures(customer_id: str, ctx: Ctx) -> list[ErasureRequestOut]:
+    """The customer's erasure requests, newest first (also once erased)."""
+    views = await ctx.erasures.of_customer(customer_id)
+    return [_erasure_out(v, ctx.settings.personal_data_services) for v in views]
+
+
+@privacy_router.get("/erasure-requests")
+async def list_erasures(
+    ctx: Ctx, status: ErasureStatus | None = None, limit: Limit = 50, cursor: Cursor = None
+) -> Page[ErasureRequestOut]:
+    """Every erasure request, newest first, optionally of one status."""
+    views = await ctx.erasures.list(status)
+    after = _after(cursor)
+    if after:
+        views = [v for v in views if (v.request["requested_at"], v.request["_id"]) < after]
+    items = [_erasure_out(v, ctx.settings.personal_data_services) for v in views[: limit + 1]]
+    if len(items) <= limit:
+        return Page(items=items)
+    last = items[limit - 1]
+    return Page(items=items[:limit], next_cursor=_cursor(last.requested_at, last.id))
+
+
+@privacy_router.get("/erasure-requests/{request_id}")
+async def get_erasure(request_id: str, ctx: Ctx) -> ErasureRequestOut:
+    return _erasure_out(await ctx.erasures.get(request_id), ctx.settings.personal_data_services)
+
+
+@privacy_router.delete(
+    "/erasure-requests/{request_id}",
+    responses={409: {"description": "erasure-carried-out: too late to cancel"}},
+)
+async def cancel_erasure(request_id: str, ctx: Ctx) -> ErasureRequestOut:
+    """Cancels the erasure (200 with the request); once it is being carried out: 409."""
+    return _erasure_out(await ctx.erasures.cancel(request_id), ctx.settings.personal_data_services)
+
+
+@privacy_router.post(
+    "/erasure-requests/{request_id}/cancel",
+    responses={409: {"description": "erasure-carried-out: too late to cancel"}},
+)
+async def cancel_erasure_post(request_id: str, ctx: Ctx) -> ErasureRequestOut:
+    """The same as DELETE, for clients that cannot send one."""
+    return _erasure_out(await ctx.erasures.cancel(request_id), ctx.settings.personal_data_services)
+
+
+# merging two customer records (staff)
+
+
+def _merge_out(m: CustomerMerge) -> MergeOut:
+    return MergeOut.model_validate({k: v for k, v in m.items() if k != "_id"})
+
+
+@router.post(
+    "/customers/{customer_id}/merge",
+    responses={409: {"description": "already-merged: the other record was merged before"}},
+)
+async def merge_customers(customer_id: str, body: MergeCreate, ctx: Ctx) -> MergeResult:
+    """Merges `from_customer_id` into this customer: its orders, notes, tasks, addresses and
+    tags move here, it goes (`customer.merged`), and the merge is recorded (who, when, what)."""
+    kept, audit = await ctx.merges.merge(customer_id, body.from_customer_id)
+    return MergeResult(customer=CustomerOut.of(kept), merge=_merge_out(audit))
+
+
+@router.get("/customers/{customer_id}/merges")
+async def customer_merges(customer_id: str, ctx: Ctx) -> list[MergeOut]:
+    """The records merged into this customer, newest first."""
+    return [_merge_out(m) for m in await ctx.merges.into(customer_id)]

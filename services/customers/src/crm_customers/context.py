@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from crm_customers.service import Agents, Customers, Imports, Tasks
+from crm_customers.service import Agents, Customers, Erasures, Imports, Merges, PersonalData, Tasks
 from crm_customers.settings import CustomersSettings
 from crm_customers.store import CustomerStore
 from crm_servicekit.service import context
@@ -20,10 +20,13 @@ class Context:
     agents: Agents
     tasks: Tasks
     imports: Imports
+    personal_data: PersonalData
+    erasures: Erasures
+    merges: Merges
 
     @classmethod
     def build(cls, settings: CustomersSettings, store: CustomerStore) -> "Context":
-        customers = Customers(store, settings.source, settings.base_currency)
+        customers = Customers(store, settings.source, settings.base_currency, settings.verification_hours)
         return cls(
             settings,
             store,
@@ -31,6 +34,15 @@ class Context:
             Agents(store),
             Tasks(store, settings.source),
             Imports(store, customers),
+            PersonalData(store, customers, settings.source, settings.personal_data_services),
+            Erasures(
+                store,
+                customers,
+                settings.erasure_grace_days,
+                settings.personal_data_services,
+                settings.source,
+            ),
+            Merges(store, customers, settings.source),
         )
 
 

@@ -11,7 +11,12 @@ from crm_contracts.inbound import (
     OrderRefunded,
 )
 from crm_contracts.names import EventType
-from crm_contracts.outbound import GroupDeleted, GroupMembersChanged
+from crm_contracts.outbound import (
+    GroupDeleted,
+    GroupMembersChanged,
+    PersonalDataCollected,
+    PersonalDataErased,
+)
 from crm_customers.context import Context
 from crm_servicekit.consumer import EventHandlers
 
@@ -58,3 +63,13 @@ async def on_members_removed(event: CloudEvent[GroupMembersChanged], ctx: Contex
 @handlers.on(EventType.GROUP_DELETED, GroupDeleted)
 async def on_group_deleted(event: CloudEvent[GroupDeleted], ctx: Context) -> None:
     await ctx.customers.remove_group(event.data.id)
+
+
+@handlers.on(EventType.PERSONAL_DATA_COLLECTED, PersonalDataCollected)
+async def on_personal_data_collected(event: CloudEvent[PersonalDataCollected], ctx: Context) -> None:
+    await ctx.personal_data.record_part(event.id, event.data)
+
+
+@handlers.on(EventType.PERSONAL_DATA_ERASED, PersonalDataErased)
+async def on_personal_data_erased(event: CloudEvent[PersonalDataErased], ctx: Context) -> None:
+    await ctx.erasures.record_confirmation(event.data)

@@ -35,6 +35,8 @@ Tag = Annotated[str, Field(min_length=1, max_length=50)]
 MetaValue = Annotated[str, Field(max_length=500)] | int | float | bool | None
 Password = Annotated[SecretStr, Field(min_length=8, max_length=256)]
 AgentId = Annotated[str, Field(min_length=1, max_length=100)]
+GroupId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]
+ReferralCode = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]
 NoteBody = Annotated[str, Field(min_length=1, max_length=5000)]
 
 
@@ -116,6 +118,15 @@ class CustomerCreate(CustomerFields):
         default_factory=list,
         max_length=10,
         description="Addresses to add; each is checked before anything is created",
+    )
+    group_ids: list[GroupId] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Groups to join: carried as `join_group_ids` on customer.created, which the "
+        "groups service applies (group.members.added); not for a guest's registration",
+    )
+    referred_by: ReferralCode | None = Field(
+        default=None, description="The referral code the customer arrived with (on every customer event)"
     )
 
 
@@ -363,6 +374,7 @@ class CustomerOut(BaseModel):
     addresses: list[AddressOut] = Field(default_factory=list)
     group_ids: list[str] = Field(default_factory=list)
     sales_agent_id: str | None = None
+    referred_by: str | None = Field(default=None, description="The referral code given at creation")
     country: str | None = Field(default=None, description="Default shipping address, else the latest order's")
     city: str | None = None
     stats: CustomerStats = Field(default_factory=CustomerStats)
@@ -486,6 +498,7 @@ class CustomerExport(BaseModel):
     consent_record: ConsentRecord | None
     password: PasswordState
     versions: list[VersionOut]
+    tasks: list[TaskOut] = Field(default_factory=list, description="Tasks about the customer")
 
 
 # CSV (exports): one header, one row per record. Cells that a spreadsheet would take for a
@@ -705,3 +718,124 @@ _PROFILE = {
     "status",
     "sales_agent_id",
 }
+
+
+# personal data across services (GDPR exports) and scheduled erasure
+
+
+class ExportParts(BaseModel):
+    answered: list[str] = Field(description="Services whose part is stored, in the order they answered")
+    awaited: list[str] = Field(description="Expected services that have not answered yet")
+
+
+class PersonalDataRequestOut(BaseModel):
+    """An export of everything the CRM holds about a person, collected from every service."""
+
+    id: str
+    customer_id: str
+    status: Literal["collecting", "complete"] = Field(
+        description="complete once every expected service (CRM_CUSTOMERS_PERSONAL_DATA_SERVICES) answered"
+    )
+    requested_at: datetime
+    requested_by: str | None = Field(description="X-CRM-Operator of the request")
+    completed_at: datetime | None
+    expected: list[str]
+    parts: ExportParts
+
+
+class ServicePart(BaseModel):
+    collected_at: datetime
+    received_at: datetime
+    data: dict[str, Any]
+
+
+class PersonalDataDocumentOut(PersonalDataRequestOut):
+    """The one document: this service's part (`customers`, assembled when read; null once the
+    customer is erased) and every other service's part as it sent it (`services`)."""
+
+    customers: CustomerExport | None
+    services: dict[str, ServicePart]
+
+
+class ErasureCreate(_Body):
+    grace_days: int | None = Field(
+        default=None,
+        ge=0,
+        le=365,
+        description="Days until it is carried out (default CRM_CUSTOMERS_ERASURE_GRACE_DAYS; "
+        "0: at the erasure job's next run)",
+    )
+
+
+class ErasureConfirmationOut(BaseModel):
+    service: str
+    erased: dict[str, int]
+    at: datetime
+
+
+class ErasureRequestOut(BaseModel):
+    id: str
+    customer_id: str
+    status: Literal["scheduled", "cancelled", "carrying_out", "carried_out"]
+    requested_at: datetime
+    requested_by: str | None = Field(description="X-CRM-Operator of the request")
+    grace_days: int
+    due_at: datetime
+    cancelled_at: datetime | None
+    cancelled_by: str | None
+    carried_out_at: datetime | None
+    confirmations: list[ErasureConfirmationOut] = Field(
+        description="personal_data.erased from each service, once carried out"
+    )
+    awaiting_confirmation: list[str] = Field(description="Expected services that have not confirmed yet")
+
+
+# registering with a guest's e-mail
+
+
+class VerificationPending(BaseModel):
+    """A registration with a guest's e-mail: nothing happens to the guest until the e-mail is
+    verified (its token is sent in customer.verification.requested). Nothing of the guest is
+    shown here."""
+
+    status: Literal["verification_pending"] = "verification_pending"
+    email: str
+    expires_at: datetime
+
+
+class Verify(_Body):
+    token: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+# merging two customer records (staff)
+
+
+class MergeCreate(_Body):
+    from_customer_id: Annotated[str, Field(min_length=1, max_length=100)] = Field(
+        description="The record merged into this one (it goes; what it holds moves here)"
+    )
+
+
+class MergeMovedOut(BaseModel):
+    orders: int
+    notes: int
+    tasks: int
+    addresses: int
+    tags: list[str] = Field(description="Tags the kept record did not have")
+
+
+class MergeOut(BaseModel):
+    """The audit of a merge: who merged which record into which, when, and what moved."""
+
+    kept_id: str
+    merged_id: str
+    merged_email: str
+    merged_by: str | None = Field(description="X-CRM-Operator of the merge")
+    started_at: datetime
+    completed_at: datetime | None
+    moved: MergeMovedOut | None
+
+
+class MergeResult(BaseModel):
+    customer: "CustomerOut"
+    merge: MergeOut

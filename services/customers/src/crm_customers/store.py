@@ -22,6 +22,17 @@ Collections (database crm_customers):
 - tasks / tasks_changes {_id: "tsk_<hex>"}: tasks about a customer, versioned like customers
   (each change an inserted (id, version) with its task.* event).
 - customer_imports {_id: "imp_<hex>"}: CSV import jobs and their counts.
+- personal_data_requests {_id: "pdr_<hex>"}: GDPR exports asked for, each inserted once with its
+  personal_data.requested (an outbox source); personal_data_parts {_id: "<request>|<service>"}:
+  each service's answer, stored once. Nothing here is updated: the status is derived.
+- verifications {_id: SHA-256 of a token}: registrations with a guest's e-mail waiting for it to
+  be verified; verification_uses {_id: the same}: the single use, claimed by insert;
+  verification_outbox: their events (holding the token), deleted once published.
+- customer_merges {_id: merged customer id}: staff merges (the audit; its insert is the claim).
+- erasure_requests {_id: "era_<hex>"}: scheduled erasures; erasure_open {_id: customer id}: the
+  one open erasure of a customer (claimed by insert); erasure_outcomes {_id: request id}: the
+  claim that decides between a cancellation and the job carrying it out; erasure_done {_id:
+  request id}; erasure_confirmations {_id: "<customer>|<service>"}: personal_data.erased.
 """
 
 import asyncio
@@ -29,7 +40,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
+from pymongo import ASCENDING, DESCENDING, DeleteOne, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_customers.domain.documents import (
@@ -40,19 +51,29 @@ from crm_customers.domain.documents import (
     Credentials,
     Customer,
     CustomerChange,
+    CustomerMerge,
     EmailClaim,
+    ErasureConfirmation,
+    ErasureDone,
+    ErasureOutcome,
+    ErasureRequest,
     ImportJob,
     Membership,
     Note,
+    OpenErasure,
     Order,
+    PersonalDataPart,
+    PersonalDataRequest,
     StoredConsent,
     Task,
+    Verification,
+    VerificationUse,
 )
 from crm_customers.domain.search import FILTER_FIELDS, PREFIX_FIELDS, SORT_FIELDS, Query
 from crm_customers.domain.stats import OrderView, apply_adjustments
 from crm_customers.domain.tasks import TaskQuery
 from crm_servicekit.mongo import IndexSpec, insert_many_once, insert_once
-from crm_servicekit.outbox import pending
+from crm_servicekit.outbox import OUTBOX_INDEXES, OutboxSource, pending
 from crm_servicekit.versioned import VersionedStore
 
 SEARCH_INDEXES = [
@@ -67,6 +88,8 @@ SEARCH_INDEXES = [
         for f in ("name_sort", "created_at")
     ),
 ]
+
+_NOT_OUTBOX = {"outbox": 0, "published": 0, "recorded_at": 0}  # what callers of an outbox record get
 
 INDEXES: IndexSpec = {
     "customers": SEARCH_INDEXES,
@@ -89,6 +112,24 @@ INDEXES: IndexSpec = {
         IndexModel([(f, ASCENDING), ("due_at", ASCENDING), ("_id", ASCENDING)])
         for f in ("customer_id", "assignee_id", "status")
     ],
+    # personal data: read by _id, by request, by customer (erasure drops a customer's parts)
+    "personal_data_requests": [*OUTBOX_INDEXES, IndexModel([("customer_id", ASCENDING)])],
+    "personal_data_parts": [
+        IndexModel([("request_id", ASCENDING)]),
+        IndexModel([("customer_id", ASCENDING)]),
+    ],
+    # erasure requests and outcomes carry customer.erasure.scheduled / .cancelled (outboxes)
+    "erasure_requests": [*OUTBOX_INDEXES, IndexModel([("customer_id", ASCENDING)])],
+    "erasure_open": [],
+    "erasure_outcomes": [*OUTBOX_INDEXES, IndexModel([("outcome", ASCENDING)])],
+    "erasure_done": [],
+    "erasure_confirmations": [IndexModel([("customer_id", ASCENDING)])],
+    # registrations waiting for their e-mail to be verified; their events (which hold the token)
+    # go out through verification_outbox, whose records are deleted once published
+    "verifications": [IndexModel([("customer_id", ASCENDING)])],
+    "verification_uses": [],
+    "verification_outbox": OUTBOX_INDEXES,
+    "customer_merges": [IndexModel([("kept_id", ASCENDING)])],
 }
 """The collections of this service beyond the versioned store's own (`CustomerStore.indexes`)."""
 
@@ -119,6 +160,17 @@ class CustomerStore:
         self.task_records = VersionedStore(db, "tasks", notify)
         self.tasks = self.task_records.current
         self.imports = db["customer_imports"]
+        self.pd_requests = db["personal_data_requests"]
+        self.pd_parts = db["personal_data_parts"]
+        self.erasures = db["erasure_requests"]
+        self.erasure_open = db["erasure_open"]
+        self.erasure_outcomes = db["erasure_outcomes"]
+        self.erasure_done = db["erasure_done"]
+        self.erasure_confirmations = db["erasure_confirmations"]
+        self.verifications = db["verifications"]
+        self.verification_uses = db["verification_uses"]
+        self.verification_outbox = db["verification_outbox"]
+        self.merges = db["customer_merges"]
 
     @property
     def indexes(self) -> IndexSpec:
@@ -370,6 +422,11 @@ class CustomerStore:
     async def task_ids_of(self, customer_id: str) -> list[str]:
         return [t["_id"] async for t in self.tasks.find({"customer_id": customer_id}, projection={"_id": 1})]
 
+    async def tasks_of(self, customer_id: str) -> list[Task]:
+        """Every task of the customer, soonest due first (the export)."""
+        docs = await self.tasks.find({"customer_id": customer_id}).to_list()
+        return sorted(cast(list[Task], docs), key=lambda t: (t["due_at"], t["_id"]))
+
     async def tasks_page(self, query: TaskQuery, limit: int) -> list[Task]:
         docs = await self.tasks.find(query.filter).sort(query.sort).limit(limit).to_list()
         return cast(list[Task], docs)
@@ -458,6 +515,175 @@ class CustomerStore:
         await self.notes.delete_many({"customer_id": customer_id})
         await self.credentials.delete_many({"_id": customer_id})
         await self.memberships.delete_many({"customer_id": customer_id})
+        await self.pd_parts.delete_many({"customer_id": customer_id})  # exports hold the same data
+        await self.verifications.delete_many({"customer_id": customer_id})
         if email_keys:
             await self.consents.delete_many({"_id": {"$in": email_keys}})
         await self.emails.delete_many({"customer_id": customer_id})
+
+    # personal data requests (GDPR exports)
+
+    def personal_data_outbox(self) -> OutboxSource:
+        # A request record is the outbox of its one event; records stay (they are the requests).
+        return OutboxSource(self.pd_requests, ordered=False)
+
+    async def add_personal_data_request(
+        self, request: PersonalDataRequest, events: list[dict[str, Any]]
+    ) -> None:
+        """The request and its events in one insert (the outbox)."""
+        await self.pd_requests.insert_one({**request, **pending(events)})
+        self._notify()
+
+    async def personal_data_request(self, request_id: str) -> PersonalDataRequest | None:
+        doc = await self.pd_requests.find_one({"_id": request_id}, projection={"outbox": 0, "published": 0})
+        return cast(PersonalDataRequest | None, doc)
+
+    async def add_personal_data_part(self, part: PersonalDataPart) -> bool:
+        """False: this service's part of this request was stored before (kept as it was)."""
+        return await insert_once(self.pd_parts, part)
+
+    async def personal_data_parts(self, request_id: str) -> list[PersonalDataPart]:
+        return cast(list[PersonalDataPart], await self.pd_parts.find({"request_id": request_id}).to_list())
+
+    # erasure requests
+
+    async def claim_open_erasure(self, claim: OpenErasure) -> str | None:
+        """None: the claim is ours; else the id of the customer's open erasure request."""
+        if await insert_once(self.erasure_open, claim):
+            return None
+        existing = await self.erasure_open.find_one({"_id": claim["_id"]})
+        if existing is None:  # released in between
+            return await self.claim_open_erasure(claim)
+        return cast(str, existing["request_id"])
+
+    async def release_open_erasure(self, customer_id: str, request_id: str) -> None:
+        await self.erasure_open.delete_one({"_id": customer_id, "request_id": request_id})
+
+    async def open_erasures(self) -> list[OpenErasure]:
+        """Every open erasure (a small collection: one per customer awaiting erasure)."""
+        return cast(list[OpenErasure], await self.erasure_open.find({}).to_list())
+
+    def erasure_outboxes(self) -> list[OutboxSource]:
+        """customer.erasure.scheduled rides on the request, .cancelled on its outcome."""
+        return [
+            OutboxSource(self.erasures, ordered=False),
+            OutboxSource(self.erasure_outcomes, ordered=False),
+        ]
+
+    async def add_erasure(self, request: ErasureRequest, events: list[dict[str, Any]]) -> None:
+        await self.erasures.insert_one({**request, "recorded_at": request["requested_at"], **pending(events)})
+        self._notify()
+
+    async def erasure(self, request_id: str) -> ErasureRequest | None:
+        return cast(
+            ErasureRequest | None, await self.erasures.find_one({"_id": request_id}, projection=_NOT_OUTBOX)
+        )
+
+    async def erasures_of(self, customer_id: str) -> list[ErasureRequest]:
+        found = self.erasures.find({"customer_id": customer_id}, projection=_NOT_OUTBOX)
+        return cast(list[ErasureRequest], await found.to_list())
+
+    async def all_erasures(self) -> list[ErasureRequest]:
+        """Every erasure request (a staff list: a few a month, read whole)."""
+        return cast(list[ErasureRequest], await self.erasures.find({}, projection=_NOT_OUTBOX).to_list())
+
+    async def decide_erasure(
+        self, outcome: ErasureOutcome, events: list[dict[str, Any]] | None = None
+    ) -> ErasureOutcome:
+        """The outcome of the request: this one if it was first, else the one recorded before.
+        `events` go out only with the outcome that was first."""
+        doc = {**outcome, "recorded_at": outcome["at"], **pending(events or [])}
+        if await insert_once(self.erasure_outcomes, doc):
+            self._notify()
+            return outcome
+        found = await self.erasure_outcomes.find_one({"_id": outcome["_id"]}, projection=_NOT_OUTBOX)
+        return cast(ErasureOutcome, found)
+
+    async def erasure_outcome(self, request_id: str) -> ErasureOutcome | None:
+        found = await self.erasure_outcomes.find_one({"_id": request_id}, projection=_NOT_OUTBOX)
+        return cast(ErasureOutcome | None, found)
+
+    async def erasure_outcomes_of(self, request_ids: list[str]) -> dict[str, ErasureOutcome]:
+        found = await asyncio.gather(*(self.erasure_outcome(r) for r in request_ids))
+        return {o["_id"]: o for o in found if o is not None}
+
+    async def mark_erasure_done(self, done: ErasureDone) -> None:
+        await insert_once(self.erasure_done, done)
+
+    async def erasure_done_of(self, request_ids: list[str]) -> dict[str, ErasureDone]:
+        found = await asyncio.gather(*(self.erasure_done.find_one({"_id": r}) for r in request_ids))
+        return {d["_id"]: cast(ErasureDone, d) for d in found if d is not None}
+
+    async def add_erasure_confirmation(self, confirmation: ErasureConfirmation) -> bool:
+        return await insert_once(self.erasure_confirmations, confirmation)
+
+    async def erasure_confirmations_of(self, customer_id: str) -> list[ErasureConfirmation]:
+        docs = await self.erasure_confirmations.find({"customer_id": customer_id}).to_list()
+        return cast(list[ErasureConfirmation], docs)
+
+    # registrations waiting for e-mail verification
+
+    def verification_outbox_source(self) -> OutboxSource:
+        async def forget(batch: list[dict[str, Any]]) -> None:
+            # The event holds the token: once published, no copy stays here.
+            await self.verification_outbox.bulk_write(
+                [DeleteOne({"_id": d["_id"]}) for d in batch], ordered=False
+            )
+
+        return OutboxSource(self.verification_outbox, after_publish=forget, prunable=True, ordered=False)
+
+    async def add_verification(self, verification: Verification, events: list[dict[str, Any]]) -> None:
+        await self.verifications.insert_one(dict(verification))
+        await self.verification_outbox.insert_one(
+            {"_id": verification["_id"], "recorded_at": datetime.now(UTC), **pending(events)}
+        )
+        self._notify()
+
+    async def verification(self, token_sha256: str) -> Verification | None:
+        return cast(Verification | None, await self.verifications.find_one({"_id": token_sha256}))
+
+    async def use_verification(self, use: VerificationUse) -> bool:
+        """True: this call used the token (it was unused)."""
+        return await insert_once(self.verification_uses, use)
+
+    async def forget_verification(self, token_sha256: str) -> None:
+        await self.verifications.delete_one({"_id": token_sha256})
+
+    # merges of two customer records (staff)
+
+    async def add_merge(self, merge: CustomerMerge) -> bool:
+        return await insert_once(self.merges, merge)
+
+    async def merge_of(self, merged_id: str) -> CustomerMerge | None:
+        return cast(CustomerMerge | None, await self.merges.find_one({"_id": merged_id}))
+
+    async def merges_into(self, kept_id: str) -> list[CustomerMerge]:
+        docs = await self.merges.find({"kept_id": kept_id}).to_list()
+        return sorted(cast(list[CustomerMerge], docs), key=lambda m: m["started_at"], reverse=True)
+
+    async def complete_merge(self, merge: CustomerMerge) -> None:
+        """Its one writer is the merge that claimed it."""
+        await self.merges.replace_one({"_id": merge["_id"]}, dict(merge))
+
+    async def repoint_email(self, email_key: str, from_id: str, to_id: str) -> None:
+        """Orders with the merged record's e-mail land on the kept record from now on."""
+        await self.emails.update_one(
+            {"_id": email_key, "customer_id": from_id}, {"$set": {"customer_id": to_id}}
+        )
+
+    async def move_records(self, from_id: str, to_id: str) -> tuple[int, int]:
+        """The orders (with their cancellations and refunds) and notes of one customer become
+        another's. Returns (orders, notes) moved."""
+        moved = {"$set": {"customer_id": to_id}}
+        orders = await self.orders.update_many({"customer_id": from_id}, moved)
+        await self.adjustments.update_many({"customer_id": from_id}, moved)
+        notes = await self.notes.update_many({"customer_id": from_id}, moved)
+        return orders.modified_count, notes.modified_count
+
+    async def forget_merged(self, customer_id: str) -> None:
+        """What stays of a merged record that is its own: password, group facts, exports, pending
+        registrations."""
+        await self.credentials.delete_many({"_id": customer_id})
+        await self.memberships.delete_many({"customer_id": customer_id})
+        await self.pd_parts.delete_many({"customer_id": customer_id})
+        await self.verifications.delete_many({"customer_id": customer_id})

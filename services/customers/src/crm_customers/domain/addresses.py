@@ -50,6 +50,11 @@ def _normalise_defaults(addresses: list[Address], prefer: str | None = None) -> 
     return out
 
 
+def with_others(addresses: list[Address], others: list[Address]) -> list[Address]:
+    """`addresses` and then `others`, one default per type (the first list's defaults stay)."""
+    return _normalise_defaults([*addresses, *others])
+
+
 def add(addresses: list[Address], address: Address) -> list[Address]:
     return _normalise_defaults([*addresses, address], prefer=address["id"])
 

@@ -27,7 +27,10 @@ COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS) | {"AQ", "BV", "HM", "TF",
 MAX_METADATA_KEYS = 50
 
 # Fields of the document that exist for queries only; never shown, never in events.
-_INTERNAL = ("_id", "email_key", "first_key", "last_key", "name_key", "name_sort", "spent", "spent_base")
+_INTERNAL = (
+    "_id", "email_key", "first_key", "last_key", "name_key", "name_sort", "spent", "spent_base",
+    "join_group_ids",
+)  # fmt: skip
 
 
 def email_taken(email: str) -> Conflict:
@@ -206,6 +209,10 @@ def new_profile(given: ProfileChanges, at: datetime) -> Profile:
         out.update(consent(subscribed, at, "api"))
     if (agent := given.get("sales_agent_id")) is not None:
         out["sales_agent_id"] = agent
+    if (code := given.get("referred_by")) is not None:
+        out["referred_by"] = code
+    if groups := given.get("join_group_ids"):
+        out["join_group_ids"] = list(dict.fromkeys(groups))
     return out
 
 
@@ -268,9 +275,10 @@ def account_disabled() -> Forbidden:
 
 
 def register(doc: Customer, profile: Profile, now: datetime) -> Customer:
-    """The guest turned into a registered customer, with what the registration gave."""
+    """The guest turned into a registered customer, with what the registration gave (groups to
+    join are for a new customer's customer.created only)."""
     out: Customer = {**doc, "has_account": True, "registered_at": now}
-    out.update(profile)
+    out.update({k: v for k, v in profile.items() if k != "join_group_ids"})  # type: ignore[typeddict-item]
     return out
 
 
@@ -289,6 +297,10 @@ def public_view(doc: Customer) -> CustomerView:
     return cast(CustomerView, {k: v for k, v in doc.items() if k not in _INTERNAL})
 
 
-def event_state(doc: Customer) -> CustomerState:
-    """`data` of customer.created / updated / registered."""
-    return CustomerState.model_validate(public_view(doc))
+def event_state(doc: Customer, created: bool = False) -> CustomerState:
+    """`data` of customer.created / updated / registered; customer.created also carries the
+    groups asked for at creation (`join_group_ids`), for the groups service to apply."""
+    state = CustomerState.model_validate(public_view(doc))
+    if created and doc.get("join_group_ids"):
+        return state.model_copy(update={"join_group_ids": list(doc.get("join_group_ids", []))})
+    return state

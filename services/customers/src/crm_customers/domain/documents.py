@@ -2,7 +2,7 @@
 crm_customers; store.py says which collection holds which)."""
 
 from datetime import date, datetime
-from typing import Literal, NotRequired
+from typing import Any, Literal, NotRequired
 
 # pydantic reads some of these (as response types) and needs typing_extensions' TypedDict on 3.11.
 from typing_extensions import TypedDict
@@ -107,6 +107,7 @@ class CustomerView(TypedDict):
     addresses: list[Address]
     group_ids: list[str]
     sales_agent_id: NotRequired[str | None]  # the customer's sales agent (agents), if any
+    referred_by: NotRequired[str | None]  # the referral code given at creation
     country: str | None  # the default shipping address's, else the latest order's
     city: str | None
     stats: CustomerStats
@@ -130,6 +131,7 @@ class Customer(CustomerView, SearchKeys):
     _id: str
     spent: dict[str, int]  # total spent per currency
     spent_base: int  # total spent in CRM_BASE_CURRENCY, for sort=total_spent
+    join_group_ids: NotRequired[list[str]]  # asked for at creation; on customer.created only
 
 
 class Profile(TypedDict, total=False):
@@ -149,6 +151,8 @@ class Profile(TypedDict, total=False):
     group_ids: list[str]
     sales_agent_id: str | None
     addresses: list[Address]
+    referred_by: str | None
+    join_group_ids: list[str]
 
 
 class ProfileChanges(TypedDict, total=False):
@@ -167,6 +171,8 @@ class ProfileChanges(TypedDict, total=False):
     status: Status | None
     email_subscribed: bool | None
     sales_agent_id: str | None
+    referred_by: str | None  # creation only
+    join_group_ids: list[str]  # creation only
 
 
 class OrderItem(TypedDict):
@@ -364,3 +370,140 @@ class CustomerChange(TypedDict):
     version: int
     recorded_at: datetime
     outbox: NotRequired[list[PublishedEvent]]
+
+
+# personal data (GDPR): exports across every service, scheduled erasure
+
+
+class PersonalDataRequest(TypedDict):
+    """personal_data_requests {_id: "pdr_<hex>"}: staff asked for everything the CRM holds about
+    a person. Inserted once with its personal_data.requested (the outbox), never updated: its
+    status follows from the parts stored beside it."""
+
+    _id: str
+    customer_id: str
+    requested_at: datetime
+    requested_by: str | None  # X-CRM-Operator
+    expected: list[str]  # the services whose part completes it (CRM_CUSTOMERS_PERSONAL_DATA_SERVICES)
+    recorded_at: datetime
+
+
+class PersonalDataPart(TypedDict):
+    """personal_data_parts {_id: "<request id>|<service>"}: one service's answer, stored once."""
+
+    _id: str
+    request_id: str
+    customer_id: str
+    service: str
+    data: dict[str, Any]
+    collected_at: datetime
+    received_at: datetime
+    event_id: str
+
+
+class ErasureRequest(TypedDict):
+    """erasure_requests {_id: "era_<hex>"}: an erasure asked for, due after a grace period.
+    Never updated: what became of it is in erasure_outcomes and erasure_done."""
+
+    _id: str
+    customer_id: str
+    requested_at: datetime
+    requested_by: str | None  # X-CRM-Operator
+    grace_days: int
+    due_at: datetime
+
+
+class OpenErasure(TypedDict):
+    """erasure_open {_id: customer id}: the one open erasure of a customer (claimed by insert;
+    released when it is cancelled or carried out)."""
+
+    _id: str
+    request_id: str
+    claimed_at: datetime
+
+
+ErasureOutcomeKind = Literal["cancelled", "carrying_out"]
+
+
+class ErasureOutcome(TypedDict):
+    """erasure_outcomes {_id: request id}: whichever of a cancellation and the job inserts first
+    decides what happens to the request (the unique key is the decision)."""
+
+    _id: str
+    outcome: ErasureOutcomeKind
+    at: datetime
+    by: str | None  # who cancelled (X-CRM-Operator), or "job"
+
+
+class ErasureDone(TypedDict):
+    """erasure_done {_id: request id}: the erasure was carried out."""
+
+    _id: str
+    customer_id: str
+    at: datetime
+
+
+class ErasureConfirmation(TypedDict):
+    """erasure_confirmations {_id: "<customer id>|<service>"}: a personal_data.erased, stored once."""
+
+    _id: str
+    customer_id: str
+    service: str
+    erased: dict[str, int]
+    at: datetime
+    received_at: datetime
+
+
+# registering with a guest's e-mail: verified before the guest's history is handed over
+
+
+class GivenNote(TypedDict):
+    body: str
+    author: str | None
+
+
+class Verification(TypedDict):
+    """verifications {_id: SHA-256 of the token}: a registration waiting for its e-mail to be
+    verified (the token itself is never stored, only sent once in its event)."""
+
+    _id: str
+    customer_id: str  # the guest whose history the account takes over
+    email: str
+    profile: Profile  # what the registration gave, stored form
+    password_hash: str | None
+    notes: list[GivenNote]
+    addresses: list[NewAddress]
+    requested_at: datetime
+    expires_at: datetime
+
+
+class VerificationUse(TypedDict):
+    """verification_uses {_id: SHA-256 of the token}: the token was used (claimed by insert)."""
+
+    _id: str
+    customer_id: str
+    at: datetime
+
+
+class MergeMoved(TypedDict):
+    """What a merge moved to the kept record."""
+
+    orders: int
+    notes: int
+    tasks: int
+    addresses: int
+    tags: list[str]  # tags the kept record did not have
+
+
+class CustomerMerge(TypedDict):
+    """customer_merges {_id: the merged record's id}: the audit of a staff merge; its insert is
+    the claim (a record is merged away once). Completed by its one writer, the merge itself."""
+
+    _id: str
+    kept_id: str
+    merged_id: str
+    merged_email: str
+    merged_by: str | None  # X-CRM-Operator
+    started_at: datetime
+    completed_at: datetime | None
+    moved: MergeMoved | None

@@ -11,17 +11,17 @@ builds on, so whichever writer commits last has seen every stored order.
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
 from crm_contracts import new_event
 from crm_contracts.inbound import OrderCancelled, OrderPlaced, OrderRefunded
 from crm_contracts.names import EventType
-from crm_contracts.outbound import CustomerDeleted
+from crm_contracts.outbound import CustomerDeleted, CustomerVerificationRequested
 from crm_contracts.types import email_key, utcnow
-from crm_customers.domain import addresses, customer, orders, stats, timeline
+from crm_customers.domain import addresses, customer, merges, orders, stats, timeline, verification
 from crm_customers.domain.documents import (
     Address,
     AddressChanges,
@@ -36,6 +36,8 @@ from crm_customers.domain.documents import (
     Profile,
     ProfileChanges,
     StoredConsent,
+    Task,
+    Verification,
 )
 from crm_customers.domain.passwords import hash_password, verify_password
 from crm_customers.domain.timeline import HistoryItem
@@ -59,6 +61,23 @@ class Erased(Exception):
     """The customer an e-mail claim pointed at was erased meanwhile."""
 
 
+class _GuestFound(Exception):
+    """Registering with a guest's e-mail: the e-mail is verified first."""
+
+    def __init__(self, guest: Customer) -> None:
+        super().__init__(guest["id"])
+        self.guest = guest
+
+
+@dataclass(frozen=True)
+class PendingVerification:
+    """A registration with a guest's e-mail, waiting for the e-mail to be verified (nothing of
+    the guest is shown to whoever registered)."""
+
+    email: str
+    expires_at: datetime
+
+
 @dataclass(frozen=True)
 class Export:
     """Everything this service holds about a person (the right of access)."""
@@ -70,6 +89,7 @@ class Export:
     consent_record: StoredConsent | None  # stated for the e-mail before it was a customer
     credentials: Credentials | None
     changes: list[CustomerChange]  # oldest first
+    tasks: list[Task] = field(default_factory=list)  # soonest due first
 
 
 @dataclass
@@ -77,11 +97,13 @@ class Customers:
     store: CustomerStore
     source: str
     base_currency: str
+    verification_hours: float = 48
 
     # committing
 
     def _event(self, type_: str, doc: Customer) -> dict[str, Any]:
-        return new_event(type_, self.source, customer.event_state(doc), subject=doc["id"])
+        state = customer.event_state(doc, created=type_ == EventType.CUSTOMER_CREATED)
+        return new_event(type_, self.source, state, subject=doc["id"])
 
     async def _commit(self, doc: Customer, event_type: str, cause: str | None = None) -> None:
         await self.store.commit(doc["id"], doc["version"], doc, [self._event(event_type, doc)], cause)
@@ -249,11 +271,12 @@ class Customers:
         password: str | None,
         notes: list[tuple[str, str | None]] | None = None,
         new_addresses: list[NewAddress] | None = None,
-    ) -> tuple[Customer, bool]:
-        """A new customer, or the guest with this e-mail turned into a registered customer
-        (same record, history kept); `password` (registered customers only) is hashed;
-        `notes` ((body, author) pairs) and `new_addresses` are added to it. Returns (customer,
-        created)."""
+    ) -> tuple[Customer, bool] | PendingVerification:
+        """A new customer; `password` (registered customers only) is hashed; `notes` ((body,
+        author) pairs) and `new_addresses` are added to it. Returns (customer, created). An
+        account for a guest's e-mail waits for that e-mail to be verified
+        (PendingVerification): `verify` then turns the guest into the registered customer
+        (same record, history kept)."""
         if password and not has_account:
             raise Invalid(
                 "a guest has no password", errors=[{"field": "password", "message": "only with has_account"}]
@@ -262,7 +285,10 @@ class Customers:
             await assignable(self.store, "sales_agent_id", agent_id)
         profile = customer.new_profile(given, now_ms())
         hashed = await hash_password(password) if password else None
-        doc, created = await self._register(email, has_account, profile, hashed)
+        try:
+            doc, created = await self._register(email, has_account, profile, hashed)
+        except _GuestFound as found:
+            return await self._request_verification(found.guest, email, profile, hashed, notes, new_addresses)
         for body, author in notes or []:
             await self.add_note(doc["id"], body, author)
         for address in new_addresses or []:
@@ -293,12 +319,10 @@ class Customers:
                 assert made is not None
                 if created:
                     return made, True
-                doc = made  # a guest appeared first: register it below
+                doc = made  # a guest appeared first: its e-mail is verified first (below)
             if doc["has_account"] or not has_account:
                 raise customer.email_taken(email)
-            new = customer.touch(customer.register(doc, fields, now), utcnow())
-            await self._commit(new, EventType.CUSTOMER_REGISTERED)
-            return new, False
+            raise _GuestFound(doc)
 
         try:
             doc, created = await retry_on_conflict(attempt)
@@ -380,9 +404,77 @@ class Customers:
             return False  # created meanwhile (an order, another import)
         try:
             _, created = await self._register(email, has_account, profile, None)
-        except Conflict:
+        except (Conflict, _GuestFound):
             return False
         return created
+
+    async def _request_verification(
+        self,
+        guest: Customer,
+        email: str,
+        profile: Profile,
+        password_hash: str | None,
+        notes: list[tuple[str, str | None]] | None,
+        new_addresses: list[NewAddress] | None,
+    ) -> PendingVerification:
+        """The registration kept until its e-mail is verified; its token goes out once, in
+        customer.verification.requested, for the storefront to e-mail (only its hash stays)."""
+        token, token_sha256 = verification.new_token()
+        now = now_ms()
+        expires_at = now + timedelta(hours=self.verification_hours)
+        record: Verification = {
+            "_id": token_sha256,
+            "customer_id": guest["id"],
+            "email": email,
+            "profile": profile,
+            "password_hash": password_hash,
+            "notes": [{"body": b, "author": a} for b, a in notes or []],
+            "addresses": list(new_addresses or []),
+            "requested_at": now,
+            "expires_at": expires_at,
+        }
+        asked = CustomerVerificationRequested(
+            customer_id=guest["id"], email=email, token=token, expires_at=expires_at
+        )
+        event = new_event(EventType.CUSTOMER_VERIFICATION_REQUESTED, self.source, asked, subject=guest["id"])
+        await self.store.add_verification(record, [event])
+        return PendingVerification(email=email, expires_at=expires_at)
+
+    async def verify(self, token: str) -> Customer:
+        """The e-mail of a registration is verified: the guest becomes the registered customer
+        (same record: its orders and statistics are the account's), once. The token is single
+        use (claimed by insert) and expires; an unknown or used one is TokenUnknown."""
+        token_sha256 = verification.token_hash(token)
+        record = await self.store.verification(token_sha256)
+        if record is None:
+            raise verification.token_unknown()
+        now = now_ms()
+        if verification.is_expired(record["expires_at"], now):
+            raise verification.token_expired()
+        used = await self.store.use_verification(
+            {"_id": token_sha256, "customer_id": record["customer_id"], "at": now}
+        )
+        if not used:
+            raise verification.token_unknown()
+        profile = record["profile"]
+
+        async def attempt() -> Customer:
+            doc = await self.get(record["customer_id"])  # NotFound once erased
+            if doc["has_account"]:  # registered meanwhile (another token, a password)
+                raise customer.email_taken(doc["email"])
+            new = customer.touch(customer.register(doc, profile, now), utcnow())
+            await self._commit(new, EventType.CUSTOMER_REGISTERED)
+            return new
+
+        doc: Customer = await retry_on_conflict(attempt)
+        if record["password_hash"]:
+            await self.store.set_password_hash(doc["id"], record["password_hash"], now)
+        for note in record["notes"]:
+            await self.add_note(doc["id"], note["body"], note["author"])
+        for address in record["addresses"]:
+            await self.add_address(doc["id"], address)
+        await self.store.forget_verification(token_sha256)
+        return await self.get(doc["id"]) if record["addresses"] else doc
 
     async def set_password(self, customer_id: str, password: str, current: str | None = None) -> Customer:
         """Sets or changes the password (Argon2id hash; never returned); with `current`, it
@@ -481,6 +573,20 @@ class Customers:
 
         doc = await self._change(customer_id, mutate)
         return await self.sync(customer_id) or doc  # location may fall back to the latest order
+
+    async def take_addresses_and_tags(self, kept_id: str, other: Customer) -> tuple[int, list[str]]:
+        """A merge: the kept customer gains the other's addresses and tags (one version).
+        Returns (addresses added, tags added)."""
+        added: tuple[int, list[str]] = (0, [])
+
+        def take(d: Customer) -> Customer:
+            nonlocal added
+            out, n, new_tags = merges.merged_into(d, other)
+            added = (n, new_tags)
+            return out
+
+        await self._change(kept_id, take)
+        return added
 
     async def _address(self, customer_id: str, address_id: str) -> Address:
         found = addresses.find((await self.get(customer_id))["addresses"], address_id)
@@ -664,6 +770,7 @@ class Customers:
             consent_record=await self.store.consent_for(doc["email_key"]),
             credentials=credentials,
             changes=list(reversed(changes)),
+            tasks=await self.store.tasks_of(customer_id),
         )
 
     # erasing

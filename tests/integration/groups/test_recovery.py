@@ -1,5 +1,6 @@
 """Issue 4: a membership change interrupted by a crash (recorded, partly applied, events not
-stored) is finished by the recovery job: every member is added and announced once."""
+stored) is finished by the recovery job: every member is added and announced once, and
+(issue 19) each with its pair's version."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -49,6 +50,52 @@ async def test_an_interrupted_bulk_add_is_finished_and_announced(system, broker:
     assert (await db["membership_ops"].find_one({"_id": "op_crashed"}))["done"] is True
     async with groups.client() as http:
         assert (await http.get(f"/v1/groups/{group['id']}")).json()["member_count"] == 3
+
+
+async def test_a_removal_interrupted_after_its_membership_went_is_announced_with_its_version(
+    system, broker: Broker, mongo
+):
+    # The module's first test starts the service with these; later ones get the running process.
+    groups = system.service(
+        "groups", CRM_GROUPS_RECOVERY_AFTER_SECONDS="1", CRM_GROUPS_RECOVERY_EVERY_SECONDS="0.5"
+    )
+    a, b = await make_customers(system, broker, mongo, 2)
+    async with groups.client() as http:
+        group = await create_group(http)
+        url = f"/v1/groups/{group['id']}/customers"
+        assert (await http.post(url, json={"add": [a, b]})).json()["added"] == [a, b]
+        assert (await http.post(url, json={"remove": [a]})).json()["removed"] == [a]
+        assert (await http.post(url, json={"add": [a]})).json()["added"] == [a]  # a: 1, 2, 3
+    await broker.wait_for("group.members.added", lambda d: d["data"]["group_id"] == group["id"], count=2)
+    db = mongo[system.database("groups")]
+    memberships = {m["customer_id"]: m async for m in db["memberships"].find({"group_id": group["id"]})}
+
+    # What a process killed while removing [a, b] leaves: the change with the memberships it
+    # removes noted, both memberships deleted already, no versions claimed, no events stored.
+    started = datetime.now(UTC) - timedelta(minutes=5)
+    removing = [{"c": c, "op": memberships[c]["op"]} for c in (a, b)]
+    for c in (a, b):
+        key = f"{group['id']}:{c}:{memberships[c]['op']}"
+        await db["membership_removals"].insert_one({"_id": key, "by": "op_cut", "at": started})
+    await db["memberships"].delete_many({"group_id": group["id"]})
+    await db["membership_ops"].insert_one(
+        {
+            "_id": "op_cut",
+            "group_id": group["id"],
+            "group_name": group["name"],
+            "add": [],
+            "remove": [a, b],
+            "removing": removing,
+            "started_at": started,
+            "done": False,
+        }
+    )
+    [removed] = await broker.wait_for(
+        "group.members.removed",
+        lambda d: d["data"]["group_id"] == group["id"] and len(d["data"]["customer_ids"]) == 2,
+    )
+    data = removed["body"]["data"]
+    assert dict(zip(data["customer_ids"], data["versions"], strict=True)) == {a: 4, b: 2}
 
 
 async def test_an_interrupted_group_deletion_loses_its_memberships(system, broker: Broker, mongo):

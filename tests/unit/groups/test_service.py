@@ -29,6 +29,7 @@ class FakeStore:
         self.customers = {c: False for c in customers}  # id -> erased
         self.deletions: set = set()
         self.events: list = []
+        self.versions: dict = {}  # (group, customer) -> [(version, change, adding change)]
 
     # groups
     async def get(self, group_id):
@@ -103,6 +104,20 @@ class FakeStore:
         added = [c for c in customer_ids if (group_id, c) not in self.members]
         self.members.update({(group_id, c): op_id for c in added})
         return added
+
+    async def add_versions(self, group_id, members):
+        return {c: self._version(group_id, c, "added", member) for c, member in members.items()}
+
+    async def removal_versions(self, group_id, memberships, added, op_id):
+        return {c: self._version(group_id, c, "removed", member) for c, member in memberships.items()}
+
+    def _version(self, group_id, customer_id, change, member):
+        history = self.versions.setdefault((group_id, customer_id), [])
+        for v, ch, m in history:
+            if (ch, m) == (change, member):
+                return v
+        history.append((len(history) + 1, change, member))
+        return len(history)
 
     async def erased_among(self, customer_ids):
         return {c for c in customer_ids if self.customers.get(c)}
@@ -233,3 +248,38 @@ async def test_a_deleted_group_takes_its_price_list_and_memberships_with_it(stor
     await Groups(store, SETTINGS).delete_group(group["id"])
     assert list(store.prices) == ["p2"] and store.members == {}
     assert [e["type"] for e in store.events][-1] == "group.deleted"
+
+
+def versions_in(store, type_):
+    return [
+        (c, v)
+        for e in store.events
+        if e["type"] == type_
+        for c, v in zip(e["data"]["customer_ids"], e["data"]["versions"], strict=True)
+    ]
+
+
+async def test_each_pair_change_carries_the_pairs_next_version(store):
+    group = await make_group(store)
+    members = Memberships(store, SETTINGS)
+    await members.change_members(group["id"], ["a", "b"], [])
+    await members.change_members(group["id"], [], ["a"])
+    await members.change_members(group["id"], ["a", "c"], ["b"])
+    await members.change_members(group["id"], ["a"], [])  # a member already: nothing, no version
+    assert versions_in(store, "group.members.added") == [("a", 1), ("b", 1), ("a", 3), ("c", 1)]
+    assert versions_in(store, "group.members.removed") == [("a", 2), ("b", 2)]
+
+
+async def test_groups_asked_for_at_creation_are_joined_once_and_unknown_ones_skipped(store, caplog):
+    vip, gold = await make_group(store, "VIP"), await make_group(store, "Gold")
+    members = Memberships(store, SETTINGS)
+    ids = [vip["id"], "grp_nope", gold["id"], vip["id"]]
+    await members.join_at_creation("a", ids, "evt_created")
+    await members.join_at_creation("a", ids, "evt_created")  # redelivered
+    added = [e for e in store.events if e["type"] == "group.members.added"]
+    assert [(e["data"]["group_id"], e["data"]["customer_ids"]) for e in added] == [
+        (vip["id"], ["a"]),
+        (gold["id"], ["a"]),
+    ]
+    assert await store.member_count(vip["id"]) == await store.member_count(gold["id"]) == 1
+    assert "customer a asked at creation to join group grp_nope" in caplog.text

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from crm_groups.service import Groups, Memberships, PriceLists
+from crm_groups.service import Groups, Memberships, PersonalData, PriceLists
 from crm_groups.settings import GroupsSettings
 from crm_groups.store import GroupStore
 from crm_servicekit.service import context
@@ -18,15 +18,18 @@ class Context:
     groups: Groups
     memberships: Memberships
     prices: PriceLists
+    personal_data: PersonalData
 
     @classmethod
     def wire(cls, settings: GroupsSettings, store: GroupStore) -> "Context":
+        memberships = Memberships(store, settings)
         return cls(
             settings,
             store,
             Groups(store, settings),
-            Memberships(store, settings),
+            memberships,
             PriceLists(store, settings),
+            PersonalData(store, settings, memberships),
         )
 
 

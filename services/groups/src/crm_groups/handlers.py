@@ -1,5 +1,5 @@
-"""Customer events -> the set of customers that exist (with what they spent), and leaving
-groups on erasure."""
+"""Customer events -> the set of customers that exist (with what they spent), the groups a new
+customer asked to join, leaving groups on erasure; the personal-data protocol (GDPR)."""
 
 from typing import Annotated
 
@@ -7,7 +7,7 @@ from pydantic import Field
 
 from crm_contracts.envelope import CloudEvent
 from crm_contracts.names import EventType
-from crm_contracts.outbound import CustomerDeleted
+from crm_contracts.outbound import CustomerDeleted, PersonalDataRequested
 from crm_contracts.types import Contract
 from crm_groups.context import Context
 from crm_groups.domain import Spend
@@ -34,6 +34,9 @@ class CustomerSeen(Contract):
     id: Annotated[str, Field(min_length=1, max_length=200)]
     version: int = Field(ge=1)
     stats: SeenStats = Field(default_factory=SeenStats)
+    # customer.created only: the groups asked for at creation (ids of groups unknown here are
+    # skipped, not refused, so they never make the customer's event unprocessable)
+    join_group_ids: list[str] = Field(default_factory=list)
 
 
 @handlers.on(EventType.CUSTOMER_CREATED, CustomerSeen)
@@ -45,8 +48,15 @@ async def on_customer_seen(event: CloudEvent[CustomerSeen], ctx: Context) -> Non
         for s in event.data.stats.per_currency
     ]
     await ctx.memberships.customer_seen(event.data.id, event.data.version, spend)
+    if event.type == EventType.CUSTOMER_CREATED and event.data.join_group_ids:
+        await ctx.memberships.join_at_creation(event.data.id, event.data.join_group_ids, event.id)
 
 
 @handlers.on(EventType.CUSTOMER_DELETED, CustomerDeleted)
 async def on_customer_deleted(event: CloudEvent[CustomerDeleted], ctx: Context) -> None:
-    await ctx.memberships.customer_erased(event.data.id, event.id)
+    await ctx.personal_data.erase(event.data.id, event.id)
+
+
+@handlers.on(EventType.PERSONAL_DATA_REQUESTED, PersonalDataRequested)
+async def on_personal_data_requested(event: CloudEvent[PersonalDataRequested], ctx: Context) -> None:
+    await ctx.personal_data.collect(event.data.request_id, event.data.customer_id)

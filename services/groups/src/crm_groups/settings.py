@@ -20,6 +20,12 @@ class GroupsSettings(ServiceSettings):
         validation_alias="CRM_GROUPS_MEMBER_EVENT_IDS",
         description="Most customer ids in one group.members.* event; bigger changes are split",
     )
+    max_join_groups: int = Field(
+        default=100,
+        ge=1,
+        validation_alias="CRM_GROUPS_MAX_JOIN_GROUPS",
+        description="Most groups a customer joins from `join_group_ids` of its customer.created",
+    )
     metadata_max_keys: int = Field(default=50, ge=1, validation_alias="CRM_GROUPS_METADATA_MAX_KEYS")
     metadata_max_key_length: int = Field(
         default=40, ge=1, validation_alias="CRM_GROUPS_METADATA_MAX_KEY_LENGTH"

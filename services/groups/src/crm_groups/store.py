@@ -10,6 +10,9 @@ domain/documents.py):
   is what makes concurrent bulk adds safe and a second add of a member a no-op.
 - `membership_removals` {_id: "<group_id>:<customer_id>:<adding change>"}: the claim of one
   membership's removal, so two concurrent removals of a member announce it once.
+- `membership_versions` {_id: "<group_id>:<customer_id>:<v>", pair, v, change, member, op}:
+  every add and remove of a (group, customer) pair, inserted once: the unique `_id` decides
+  the pair's version carried by group.members.* (1 for its first add, +1 per change).
 - `membership_ops`: the work record of one membership change, written before it is applied, so
   a crash halfway is finished by the recovery job.
 - `membership_events` {_id: op id, outbox}: the events of one finished change, inserted once
@@ -23,6 +26,11 @@ domain/documents.py):
   before the entry is deleted (an outbox source).
 - `default_groups` {_id: name key, group_id, done}: the default groups of the installation,
   each created at most once, whichever replica starts first.
+- `personal_data_exports` {_id: request id, customer_id, outbox}: the personal_data.collected
+  answering one request, inserted once (an outbox source, deleted once published).
+- `erasure_plans` {_id: customer id, counts}: what a customer's erasure found, inserted once
+  before it erases anything; `erasures` {_id: customer id, outbox}: its personal_data.erased,
+  inserted once after (an outbox source).
 """
 
 import asyncio
@@ -38,13 +46,17 @@ from crm_contracts.types import utcnow
 from crm_groups.domain import (
     ALL_SKUS,
     DefaultGroupClaim,
+    ErasurePlan,
+    ErasureRecord,
     GroupDeletion,
     GroupDoc,
     KnownCustomer,
     MembershipDoc,
     MembershipEvents,
     MembershipOp,
+    MembershipVersion,
     NameClaim,
+    PersonalDataExport,
     PriceDoc,
     PriceRemoval,
     RemovalClaim,
@@ -52,6 +64,7 @@ from crm_groups.domain import (
     Spend,
     chunks,
 )
+from crm_servicekit.errors import Busy
 from crm_servicekit.mongo import IndexSpec, insert_many_once, insert_once
 from crm_servicekit.outbox import OUTBOX_INDEXES, OutboxSource, pending
 from crm_servicekit.versioned import VersionedStore
@@ -77,6 +90,14 @@ INDEXES: IndexSpec = {
     "group_prices": [IndexModel([("group_id", ASCENDING), ("sku_key", ASCENDING)]), *OUTBOX_INDEXES],
     "price_removals": list(OUTBOX_INDEXES),
     "default_groups": [],
+    "membership_versions": [
+        IndexModel([("pair", ASCENDING)]),
+        IndexModel([("customer_id", ASCENDING)]),
+        IndexModel([("group_id", ASCENDING)]),
+    ],
+    "personal_data_exports": [IndexModel([("customer_id", ASCENDING)]), *OUTBOX_INDEXES],
+    "erasure_plans": [],
+    "erasures": list(OUTBOX_INDEXES),
 }
 """The service's own indexes; `GroupStore.indexes` adds those of the versioned `groups`."""
 
@@ -99,6 +120,10 @@ class GroupStore:
         self.prices = db["group_prices"]
         self.price_removals = db["price_removals"]
         self.defaults = db["default_groups"]
+        self.versions = db["membership_versions"]
+        self.exports = db["personal_data_exports"]
+        self.erasure_plans = db["erasure_plans"]
+        self.erasures = db["erasures"]
         self._notify = notify
 
     @property
@@ -113,6 +138,9 @@ class GroupStore:
             OutboxSource(self.member_events),
             OutboxSource(self.prices),
             OutboxSource(self.price_removals, prunable=True),
+            # An answer holds personal data: kept only until it is published.
+            OutboxSource(self.exports, after_publish=self._forget_exports, prunable=True, ordered=False),
+            OutboxSource(self.erasures, prunable=True, ordered=False),
         ]
 
     # --- groups ---------------------------------------------------------------------------
@@ -259,7 +287,10 @@ class GroupStore:
         ]
 
     async def delete_all_members(self, group_id: str) -> int:
-        return (await self.members.delete_many({"group_id": group_id})).deleted_count
+        """The group's memberships and the history of their versions (the group is gone)."""
+        deleted = (await self.members.delete_many({"group_id": group_id})).deleted_count
+        await self.versions.delete_many({"group_id": group_id})
+        return deleted
 
     async def members_page(self, group_id: str, after: str | None, limit: int) -> list[MembershipDoc]:
         query: dict[str, Any] = {"group_id": group_id}
@@ -279,6 +310,97 @@ class GroupStore:
         if limit is not None:
             cursor = cursor.limit(limit)
         return cast(list[MembershipDoc], await cursor.to_list())
+
+    # --- the versions of (group, customer) pairs -------------------------------------------
+    #
+    # Every add and every remove of a pair claims the pair's next version with an insert whose
+    # `_id` is "<group>:<customer>:<v>": two writers can never take the same version. Order:
+    # a membership's add is claimed after its document is inserted (by the adding change, or
+    # by a removal that finds it unclaimed); its removal is claimed after its add and before
+    # its document is deleted; the next membership's document can only be inserted after that
+    # deletion. So the versions of a pair follow the order its changes happened in.
+
+    async def add_versions(self, group_id: str, members: dict[str, str]) -> dict[str, int]:
+        """The version of the add of each membership (customer id -> the change that added it),
+        claimed where nobody has yet. A pair's first membership is tried as version 1 in one
+        bulk insert; a pair with history is looked up and claimed one by one."""
+        return await self._claim_versions(group_id, members, "added", {c: 1 for c in members}, None)
+
+    async def removal_versions(
+        self, group_id: str, memberships: dict[str, str], added: dict[str, int], op_id: str
+    ) -> dict[str, int]:
+        """The version of the removal of each membership (customer id -> adding change) by change
+        `op_id`: the version after its add (`added`, settled first), claimed once."""
+        guesses = {c: added[c] + 1 for c in memberships}
+        return await self._claim_versions(group_id, memberships, "removed", guesses, op_id)
+
+    async def _claim_versions(
+        self, group_id: str, members: dict[str, str], change: str, guesses: dict[str, int], op_id: str | None
+    ) -> dict[str, int]:
+        out: dict[str, int] = {}
+        slow: list[str] = []
+        for batch in chunks(list(members.items()), BATCH):
+            docs = [
+                self._version(group_id, c, guesses[c], change, member, op_id or member) for c, member in batch
+            ]
+            duplicates = await insert_many_once(self.versions, docs)
+            stored = await self._versions_by_id([docs[i]["_id"] for i in duplicates])
+            for i, (c, member) in enumerate(batch):
+                held = stored.get(docs[i]["_id"]) if i in duplicates else docs[i]
+                if held is not None and held["change"] == change and held["member"] == member:
+                    out[c] = docs[i]["v"]
+                else:
+                    slow.append(c)
+        for c in slow:
+            out[c] = await self._claim_next(group_id, c, change, members[c], op_id or members[c])
+        return {c: out[c] for c in members}  # in the order asked: the events list them so
+
+    async def _versions_by_id(self, keys: Sequence[str]) -> dict[str, MembershipVersion]:
+        if not keys:
+            return {}
+        if len(keys) <= FEW:  # by _id, index-served
+            docs = await asyncio.gather(*(self.versions.find_one({"_id": k}) for k in keys))
+            return {d["_id"]: cast(MembershipVersion, d) for d in docs if d is not None}
+        return {
+            d["_id"]: cast(MembershipVersion, d)
+            async for d in self.versions.find({"_id": {"$in": list(keys)}})
+        }
+
+    async def _claim_next(self, group_id: str, customer_id: str, change: str, member: str, op_id: str) -> int:
+        """The pair's change (`change` of membership `member`) if recorded, else the version
+        after the pair's newest, claimed (another writer first: read again)."""
+        pair = member_key(group_id, customer_id)
+        for _ in range(20):
+            history = await self.versions.find({"pair": pair}, {"v": 1, "change": 1, "member": 1}).to_list()
+            for d in history:
+                if d["change"] == change and d["member"] == member:
+                    return int(d["v"])
+            v = max((int(d["v"]) for d in history), default=0) + 1
+            if await insert_once(
+                self.versions, self._version(group_id, customer_id, v, change, member, op_id)
+            ):
+                return v
+        raise Busy(f"the membership of {customer_id} in {group_id} is changing: try again")
+
+    @staticmethod
+    def _version(
+        group_id: str, customer_id: str, v: int, change: str, member: str, op_id: str
+    ) -> MembershipVersion:
+        pair = member_key(group_id, customer_id)
+        return {
+            "_id": f"{pair}:{v}",
+            "group_id": group_id,
+            "customer_id": customer_id,
+            "pair": pair,
+            "v": v,
+            "change": change,
+            "member": member,
+            "op": op_id,
+            "at": utcnow(),
+        }
+
+    async def versions_of(self, customer_id: str) -> list[MembershipVersion]:
+        return cast(list[MembershipVersion], await self.versions.find({"customer_id": customer_id}).to_list())
 
     # --- membership change records --------------------------------------------------------
 
@@ -417,6 +539,44 @@ class GroupStore:
 
     async def erased_among(self, customer_ids: Iterable[str]) -> set[str]:
         return await self._customers_among(list(customer_ids), deleted=True)
+
+    async def known_customer(self, customer_id: str) -> KnownCustomer | None:
+        return cast(KnownCustomer | None, await self.customers.find_one({"_id": customer_id}))
+
+    # --- personal data (GDPR) -------------------------------------------------------------
+
+    async def record_export(self, request_id: str, customer_id: str, events: list[dict[str, Any]]) -> bool:
+        """The answer to one request, stored once with its event (False: answered before)."""
+        record = cast(
+            PersonalDataExport,
+            {"_id": request_id, "customer_id": customer_id, "recorded_at": utcnow(), **pending(events)},
+        )
+        first = await insert_once(self.exports, record)
+        if first:
+            self._notify()
+        return first
+
+    async def _forget_exports(self, published: list[dict[str, Any]]) -> None:
+        await self.exports.delete_many({"_id": {"$in": [d["_id"] for d in published]}})
+
+    async def delete_published_exports_of(self, customer_id: str) -> None:
+        """Answers a crash left after publishing them (one not yet published must still go out)."""
+        await self.exports.delete_many({"customer_id": customer_id, "published": True})
+
+    async def delete_versions_of(self, customer_id: str) -> None:
+        await self.versions.delete_many({"customer_id": customer_id})
+
+    async def plan_erasure(self, plan: ErasurePlan) -> ErasurePlan:
+        """The plan of this customer's erasure: this one if first, else the one stored before."""
+        if await insert_once(self.erasure_plans, plan):
+            return plan
+        return cast(ErasurePlan, await self.erasure_plans.find_one({"_id": plan["_id"]}) or plan)
+
+    async def record_erased(self, customer_id: str, events: list[dict[str, Any]]) -> None:
+        """personal_data.erased, stored once (a redelivered customer.deleted stores nothing)."""
+        record = cast(ErasureRecord, {"_id": customer_id, "recorded_at": utcnow(), **pending(events)})
+        if await insert_once(self.erasures, record):
+            self._notify()
 
     # --- group deletions ------------------------------------------------------------------
 

@@ -5,6 +5,7 @@
 - `metadata`: metadata limits and PATCH merging.
 - `membership`: the rules of a bulk membership change.
 - `analytics`: a group's members, buyers and spending.
+- `personal_data`: what the service holds about a person (a GDPR export), the answers' ids.
 - `pricing`: which group's pricing applies to a customer; price-list entries and the price rule.
 """
 
@@ -12,15 +13,19 @@ from crm_groups.domain.analytics import GroupAnalytics, group_analytics
 from crm_groups.domain.documents import (
     CreditLimit,
     DefaultGroupClaim,
+    ErasurePlan,
+    ErasureRecord,
     GroupDeletion,
     GroupDoc,
     KnownCustomer,
     MembershipDoc,
     MembershipEvents,
     MembershipOp,
+    MembershipVersion,
     MetadataItem,
     MetadataValue,
     NameClaim,
+    PersonalDataExport,
     PriceDoc,
     PriceRemoval,
     RemovalClaim,
@@ -43,6 +48,7 @@ from crm_groups.domain.groups import (
 )
 from crm_groups.domain.membership import UnknownCustomers, check_change, chunks, unique
 from crm_groups.domain.metadata import InvalidMetadata, MetadataLimits, merge_metadata
+from crm_groups.domain.personal_data import SERVICE, collected_event_id, erased_event_id, personal_data
 from crm_groups.domain.pricing import (
     ALL_SKUS,
     Candidate,
@@ -58,11 +64,17 @@ from crm_groups.domain.pricing import (
 
 __all__ = [
     "ALL_SKUS",
+    "SERVICE",
+    "collected_event_id",
+    "erased_event_id",
+    "personal_data",
     "Candidate",
     "CreditLimit",
     "CustomerGroupView",
     "DefaultGroupClaim",
     "GroupChanges",
+    "ErasurePlan",
+    "ErasureRecord",
     "GroupDeletion",
     "GroupDoc",
     "GroupAnalytics",
@@ -73,6 +85,8 @@ __all__ = [
     "MembershipDoc",
     "MembershipEvents",
     "MembershipOp",
+    "MembershipVersion",
+    "PersonalDataExport",
     "MetadataItem",
     "MetadataLimits",
     "MetadataValue",

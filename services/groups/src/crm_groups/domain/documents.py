@@ -55,6 +55,23 @@ class MembershipDoc(TypedDict):
     customer_id: str
     added_at: datetime
     op: str  # the change that added it
+    v: NotRequired[int]  # the version of its add (membership_versions), once settled
+
+
+class MembershipVersion(TypedDict):
+    """`membership_versions`: one change of one (group, customer) pair, inserted once with a
+    unique `_id` = "<group_id>:<customer_id>:<v>": the unique key decides the pair's version
+    (1 for its first add, then +1 for every add or remove)."""
+
+    _id: str
+    group_id: str
+    customer_id: str
+    pair: str  # "<group_id>:<customer_id>": the pair's changes are looked up by it
+    v: int
+    change: str  # "added" | "removed"
+    member: str  # the change that added the membership concerned
+    op: str  # the change that made this one
+    at: datetime
 
 
 class RemovalClaim(TypedDict):
@@ -114,6 +131,38 @@ class KnownCustomer(TypedDict):
     deleted: bool
     spend: NotRequired[list[Spend]]  # of the newest version seen; dropped on erasure
     buyer: NotRequired[bool]  # has at least one order that counts: the analytics scan these
+
+
+class PersonalDataExport(TypedDict):
+    """`personal_data_exports` (an outbox source, deleted once published): the answer to one
+    personal_data.requested, inserted once per request (unique `_id` = the request id)."""
+
+    _id: str
+    customer_id: str
+    recorded_at: datetime
+    outbox: list[dict[str, Any]]
+    published: bool
+
+
+class ErasurePlan(TypedDict):
+    """`erasure_plans`: what a customer's erasure found to erase, inserted once before it erases
+    anything, so that a redelivered customer.deleted reports the same counts."""
+
+    _id: str  # the customer id
+    memberships: int
+    membership_changes: int
+    customer: int  # 1: a known customer's record (what it spent) was anonymised
+    planned_at: datetime
+
+
+class ErasureRecord(TypedDict):
+    """`erasures` (an outbox source): the personal_data.erased of one customer, inserted once
+    (unique `_id` = the customer id) after the erasure is done."""
+
+    _id: str
+    recorded_at: datetime
+    outbox: list[dict[str, Any]]
+    published: bool
 
 
 class GroupDeletion(TypedDict):

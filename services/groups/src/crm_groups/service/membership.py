@@ -94,17 +94,39 @@ class Memberships:
         outcome = await self._change(group, add, remove)
         return MembersChanged(outcome.added, outcome.removed, await self.store.member_count(group_id))
 
-    def _member_events(self, group: GroupDoc, added: list[str], removed: list[str]) -> list[dict[str, Any]]:
-        """group.members.added / removed, split so no message carries more than the configured ids."""
+    async def join_at_creation(self, customer_id: str, group_ids: list[str], event_id: str) -> None:
+        """customer.created with `join_group_ids`: the customer joins each existing group, announced
+        with group.members.added as a staff bulk add is. A group that does not exist (or was
+        deleted) is skipped, with a log line. One change per group, its id derived from the
+        event's: a redelivered (or concurrently handled) event continues the same change."""
+        for group_id in unique(g for g in group_ids if g)[: self.settings.max_join_groups]:
+            group = await self.store.get(group_id)
+            if group is None:
+                log.warning(
+                    "customer %s asked at creation to join group %s, which does not exist: skipped",
+                    customer_id,
+                    group_id,
+                )
+                continue
+            await self._change(group, [customer_id], [], op_id=f"{event_id}:join:{group_id}")
+
+    def _member_events(
+        self, group: GroupDoc, added: dict[str, int], removed: dict[str, int]
+    ) -> list[dict[str, Any]]:
+        """group.members.added / removed, split so no message carries more than the configured ids;
+        each id with the version of its pair's change (`versions`, in the same order)."""
         events = []
         size = self.settings.member_event_ids
-        for event_type, ids in (
+        for event_type, changed in (
             (EventType.GROUP_MEMBERS_REMOVED, removed),
             (EventType.GROUP_MEMBERS_ADDED, added),
         ):
-            for batch in chunks(ids, size):
+            for batch in chunks(list(changed), size):
                 data = GroupMembersChanged(
-                    group_id=group["id"], group_name=group["name"], customer_ids=list(batch)
+                    group_id=group["id"],
+                    group_name=group["name"],
+                    customer_ids=list(batch),
+                    versions=[changed[c] for c in batch],
                 )
                 events.append(new_event(event_type, self.settings.source, data, subject=group["id"]))
         return events
@@ -133,6 +155,10 @@ class Memberships:
             removing = await store.claim_removals(group_id, present, op["_id"])
             if removing:
                 await store.note_removing(op["_id"], removing)
+        # The versions of these removals, each after its membership's add (settled first).
+        removed_v = await store.removal_versions(
+            group_id, removing, await store.add_versions(group_id, removing), op["_id"]
+        )
         await store.delete_memberships(group_id, removing)
 
         added = await store.insert_members(group_id, op.get("add", []), op["_id"])
@@ -152,8 +178,9 @@ class Memberships:
             await store.finish_op(op["_id"], group_id, 0, 0, [])
             return Outcome([], [])
 
+        added_v = await store.add_versions(group_id, {c: op["_id"] for c in added})
         removed = list(removing)
-        events = self._member_events(group, added, removed)
+        events = self._member_events(group, added_v, removed_v)
         await store.finish_op(op["_id"], group_id, len(added), len(removed), events)
         return Outcome(added, removed)
 

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from crm_ledger.domain.rewards import referral_code
 from harness import Broker, envelope, eventually
 
 ENV = {"CRM_LEDGER_PROGRAMME_CACHE_SECONDS": "0.2"}
@@ -102,3 +103,70 @@ async def test_a_referred_newcomers_first_order_rewards_both_once(ledger, broker
         await broker.publish(envelope("order.placed", order(cmail, code, cid)))
         await asyncio.sleep(1.5)
         assert broker.events("referral.converted", lambda b: b["data"]["referee_id"] == cid) == []
+
+
+def created(customer_id: str, email: str, referred_by: str | None) -> dict:
+    return {**customer(customer_id, email), "referred_by": referred_by}
+
+
+async def test_referred_by_at_creation_converts_on_the_first_order_once(ledger, broker: Broker):
+    """Issue 16: `referred_by` on customer.created works like an order's referral_code."""
+    ana = f"cus_{uuid.uuid4().hex[:10]}"
+    await broker.publish(envelope("customer.created", customer(ana, f"{ana}@example.com")))
+    async with ledger.client() as http:
+        r = await http.patch(
+            "/v1/reward-programmes/default",
+            json={
+                "referrer_coupon": {"kind": "amount", "value": 700, "currency": "EUR", "valid_days": 30},
+                "referee_coupon": {"kind": "percentage", "value": 5, "valid_days": 30},
+            },
+        )
+        assert r.status_code == 200, r.text
+        r = await http.get(f"/v1/customers/{ana}/referral")
+        assert r.status_code == 200, r.text
+        code = r.json()["code"]
+
+        # Registered with the code; the first order (no code of its own) converts it.
+        bea, bmail = f"cus_{uuid.uuid4().hex[:10]}", f"bea.{uuid.uuid4().hex[:6]}@example.com"
+        await broker.publish(envelope("customer.created", created(bea, bmail, code.lower())))
+        await asyncio.sleep(0.5)
+        assert broker.events("referral.converted", lambda b: b["data"]["referee_id"] == bea) == []
+        first = order(bmail, None, bea)
+        await broker.publish(envelope("order.placed", first))
+        converted = await broker.wait_for("referral.converted", lambda b: b["data"]["referee_id"] == bea)
+        data = converted[0]["body"]["data"]
+        assert (data["referrer_id"], data["code"], data["order_id"]) == (ana, code, first["order_id"])
+        await broker.publish(envelope("order.placed", order(bmail, None, bea)))  # a second order
+        await broker.publish(envelope("order.placed", order(bmail, None, bea)))
+        await asyncio.sleep(1.5)
+        assert (
+            len(
+                {
+                    e["body"]["id"]
+                    for e in broker.events("referral.converted", lambda b: b["data"]["referee_id"] == bea)
+                }
+            )
+            == 1
+        )
+        assert [(c["kind"], c["value"]) for c in coupons(broker, bea).values()] == [("percentage", 5)]
+        assert (await http.get(f"/v1/customers/{ana}/referral")).json()["conversions"] == 1
+
+        # A guest whose order came before its customer.created with the code: converted then.
+        cid, cmail = f"cus_{uuid.uuid4().hex[:10]}", f"cid.{uuid.uuid4().hex[:6]}@example.com"
+        guest_order = order(cmail, None)
+        await broker.publish(envelope("order.placed", guest_order))
+        await asyncio.sleep(0.5)
+        await broker.publish(envelope("customer.created", created(cid, cmail, code)))
+        converted = await broker.wait_for("referral.converted", lambda b: b["data"]["referee_id"] == cid)
+        assert converted[0]["body"]["data"]["order_id"] == guest_order["order_id"]
+
+        # Self-referral: nothing.
+        dan = f"cus_{uuid.uuid4().hex[:10]}"
+        await broker.publish(
+            envelope("customer.created", created(dan, f"{dan}@example.com", referral_code(dan)))
+        )
+        await asyncio.sleep(0.5)
+        await broker.publish(envelope("order.placed", order(f"{dan}@example.com", None, dan)))
+        await asyncio.sleep(1.5)
+        assert broker.events("referral.converted", lambda b: b["data"]["referee_id"] == dan) == []
+        assert (await http.get(f"/v1/customers/{ana}/referral")).json()["conversions"] == 2

@@ -14,14 +14,27 @@ from crm_contracts.types import UtcDatetime, utcnow
 from crm_ledger.context import Context, Ctx
 from crm_ledger.domain import ENTRY_KINDS, derived_id
 from crm_ledger.schemas import (
+    AccountOut,
     Capture,
+    CouponOut,
+    CouponPage,
+    EntryOut,
+    EntryPage,
+    HoldOut,
+    KpisOut,
     NewEntry,
     NewHold,
+    ProgramInEffectOut,
     ProgrammeIn,
+    ProgrammeList,
+    ProgrammeOut,
     ProgrammePatch,
     Redeem,
+    ReferralOut,
+    RewardsOut,
     balance_view,
     coupon_view,
+    credit_view,
     entry_view,
     program_view,
     programme_view,
@@ -33,6 +46,14 @@ from crm_servicekit.idempotency import fingerprint
 from crm_servicekit.pagination import BadCursor, Cursor, Limit, decode_cursor, encode_cursor
 
 router = APIRouter()
+
+
+def _ok(body: Any, status_code: int = 200) -> JSONResponse:
+    """The body as built (schemas.*_view), as JSON: each route declares its response model for
+    the OpenAPI document; the body is sent as it is, not re-serialized through the model."""
+    return JSONResponse(jsonable_encoder(body), status_code=status_code)
+
+
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255, min_length=1)]
 
 
@@ -62,15 +83,22 @@ def _keyed_id(prefix: str, customer_id: str, key: str | None, request: Request, 
 
 
 # -- accounts and entries ----------------------------------------------------------------
-@router.get("/accounts/{customer_id}", tags=["accounts"])
-async def get_account(customer_id: str, ctx: Ctx) -> dict[str, Any]:
-    """Balances per currency. An account opens on first use; before that the list is empty."""
+@router.get("/accounts/{customer_id}", tags=["accounts"], response_model=AccountOut)
+async def get_account(customer_id: str, ctx: Ctx) -> JSONResponse:
+    """Balances per currency. An account opens on first use; before that the list is empty.
+    `credit` and each balance's `credit_limit`: how far below zero the customer's groups let
+    purchases (holds, captures, orders paid with credit) take the balance."""
     now = utcnow()
-    balances = [balance_view(doc, now) for doc in await ctx.ledger.accounts(customer_id)]
-    return jsonable_encoder({"customer_id": customer_id, "balances": balances})
+    line = await ctx.credit.line_of(customer_id)
+    limits = line["limits"] if line else {}
+    balances = [
+        balance_view(doc, now, limits.get(doc["currency"], 0))
+        for doc in await ctx.ledger.accounts(customer_id)
+    ]
+    return _ok({"customer_id": customer_id, "balances": balances, "credit": credit_view(line)})
 
 
-@router.get("/accounts/{customer_id}/entries", tags=["accounts"])
+@router.get("/accounts/{customer_id}/entries", tags=["accounts"], response_model=EntryPage)
 async def list_entries(
     customer_id: str,
     ctx: Ctx,
@@ -78,7 +106,7 @@ async def list_entries(
     cursor: Cursor = None,
     kind: Annotated[Literal[ENTRY_KINDS] | None, Query()] = None,  # type: ignore[valid-type]
     currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """The account history, newest first."""
     key = decode_cursor(cursor, "at", "sequence", "id")
     after = None
@@ -96,18 +124,19 @@ async def list_entries(
         next_cursor = encode_cursor(
             {"at": last["at"].isoformat(), "sequence": last["sequence"], "id": last["_id"]}
         )
-    return jsonable_encoder({"items": [entry_view(d) for d in docs], "next_cursor": next_cursor})
+    return _ok({"items": [entry_view(d) for d in docs], "next_cursor": next_cursor})
 
 
-@router.get("/accounts/{customer_id}/entries/{entry_id}", tags=["accounts"])
-async def get_entry(customer_id: str, entry_id: str, ctx: Ctx) -> dict[str, Any]:
-    return jsonable_encoder(entry_view(await ctx.ledger.entry(customer_id, entry_id)))
+@router.get("/accounts/{customer_id}/entries/{entry_id}", tags=["accounts"], response_model=EntryOut)
+async def get_entry(customer_id: str, entry_id: str, ctx: Ctx) -> JSONResponse:
+    return _ok(entry_view(await ctx.ledger.entry(customer_id, entry_id)))
 
 
 @router.post(
     "/accounts/{customer_id}/entries",
     tags=["accounts"],
     status_code=201,
+    response_model=EntryOut,
     responses={409: {"description": "insufficient-funds or idempotency-key-reused"}},
 )
 async def post_entry(
@@ -136,7 +165,7 @@ async def post_entry(
 
 
 # -- holds -----------------------------------------------------------------------------------
-@router.post("/accounts/{customer_id}/holds", tags=["holds"], status_code=201)
+@router.post("/accounts/{customer_id}/holds", tags=["holds"], status_code=201, response_model=HoldOut)
 async def place_hold(
     customer_id: str, body: NewHold, ctx: Ctx, request: Request, key: IdemKey = None
 ) -> JSONResponse:
@@ -160,100 +189,96 @@ async def place_hold(
     return await _once(ctx, request, key, body.model_dump(mode="json"), action, customer_id)
 
 
-@router.get("/accounts/{customer_id}/holds/{hold_id}", tags=["holds"])
-async def get_hold(customer_id: str, hold_id: str, ctx: Ctx) -> dict[str, Any]:
-    return jsonable_encoder(await ctx.ledger.hold_of(customer_id, hold_id))
+@router.get("/accounts/{customer_id}/holds/{hold_id}", tags=["holds"], response_model=HoldOut)
+async def get_hold(customer_id: str, hold_id: str, ctx: Ctx) -> JSONResponse:
+    return _ok(await ctx.ledger.hold_of(customer_id, hold_id))
 
 
-@router.post("/accounts/{customer_id}/holds/{hold_id}/capture", tags=["holds"])
-async def capture_hold(
-    customer_id: str, hold_id: str, ctx: Ctx, body: Capture | None = None
-) -> dict[str, Any]:
+@router.post("/accounts/{customer_id}/holds/{hold_id}/capture", tags=["holds"], response_model=HoldOut)
+async def capture_hold(customer_id: str, hold_id: str, ctx: Ctx, body: Capture | None = None) -> JSONResponse:
     """Becomes a `purchase` entry. Capturing a captured hold again returns the same result.
     404 for an erased customer (voiding stays possible: it moves no money)."""
     await ctx.customers.require(customer_id)
     body = body or Capture()
-    return jsonable_encoder(await ctx.ledger.capture_hold(customer_id, hold_id, body.amount, body.order_id))
+    return _ok(await ctx.ledger.capture_hold(customer_id, hold_id, body.amount, body.order_id))
 
 
-@router.post("/accounts/{customer_id}/holds/{hold_id}/void", tags=["holds"])
-async def void_hold(customer_id: str, hold_id: str, ctx: Ctx) -> dict[str, Any]:
+@router.post("/accounts/{customer_id}/holds/{hold_id}/void", tags=["holds"], response_model=HoldOut)
+async def void_hold(customer_id: str, hold_id: str, ctx: Ctx) -> JSONResponse:
     """Releases the hold. Voiding a voided hold again returns the same result."""
-    return jsonable_encoder(await ctx.ledger.void_hold(customer_id, hold_id))
+    return _ok(await ctx.ledger.void_hold(customer_id, hold_id))
 
 
 # -- rewards and coupons -----------------------------------------------------------------------
-@router.get("/reward-program", tags=["rewards"])
-async def reward_program(ctx: Ctx) -> dict[str, Any]:
+@router.get("/reward-program", tags=["rewards"], response_model=ProgramInEffectOut)
+async def reward_program(ctx: Ctx) -> JSONResponse:
     """The programme orders placed now earn by (404 when none is in effect)."""
     program = await ctx.rewards.programmes.in_effect_now()
     if program is None:
         raise NotFound("Reward programme", "in effect now")
-    return jsonable_encoder(program_view(program))
+    return _ok(program_view(program))
 
 
-@router.get("/reward-programmes", tags=["rewards"])
-async def list_reward_programmes(ctx: Ctx) -> dict[str, Any]:
+@router.get("/reward-programmes", tags=["rewards"], response_model=ProgrammeList)
+async def list_reward_programmes(ctx: Ctx) -> JSONResponse:
     """Every programme (its newest version), `default` first: the environment settings until
     it is changed."""
-    return jsonable_encoder({"items": [programme_view(p) for p in await ctx.rewards.programmes.list()]})
+    return _ok({"items": [programme_view(p) for p in await ctx.rewards.programmes.list()]})
 
 
-@router.post("/reward-programmes", tags=["rewards"], status_code=201)
-async def create_reward_programme(body: ProgrammeIn, ctx: Ctx) -> dict[str, Any]:
+@router.post("/reward-programmes", tags=["rewards"], status_code=201, response_model=ProgrammeOut)
+async def create_reward_programme(body: ProgrammeIn, ctx: Ctx) -> JSONResponse:
     """A programme, for orders placed from now on (with dates: while it runs). Of the
     programmes running at a time, the one that started last applies."""
-    return jsonable_encoder(programme_view(await ctx.rewards.programmes.create(body.fields())))
+    return _ok(programme_view(await ctx.rewards.programmes.create(body.fields())), 201)
 
 
-@router.get("/reward-programmes/{programme_id}", tags=["rewards"])
-async def get_reward_programme(programme_id: str, ctx: Ctx) -> dict[str, Any]:
-    return jsonable_encoder(programme_view(await ctx.rewards.programmes.get(programme_id)))
+@router.get("/reward-programmes/{programme_id}", tags=["rewards"], response_model=ProgrammeOut)
+async def get_reward_programme(programme_id: str, ctx: Ctx) -> JSONResponse:
+    return _ok(programme_view(await ctx.rewards.programmes.get(programme_id)))
 
 
-@router.patch("/reward-programmes/{programme_id}", tags=["rewards"])
-async def change_reward_programme(programme_id: str, body: ProgrammePatch, ctx: Ctx) -> dict[str, Any]:
+@router.patch("/reward-programmes/{programme_id}", tags=["rewards"], response_model=ProgrammeOut)
+async def change_reward_programme(programme_id: str, body: ProgrammePatch, ctx: Ctx) -> JSONResponse:
     """A new version, for orders placed from now on; orders placed before keep the version
     they were placed under (and points already earned stay). End a programme with `ends_at`."""
-    return jsonable_encoder(programme_view(await ctx.rewards.programmes.change(programme_id, body.fields())))
+    return _ok(programme_view(await ctx.rewards.programmes.change(programme_id, body.fields())))
 
 
-@router.get("/customers/{customer_id}/rewards", tags=["rewards"])
-async def customer_rewards(customer_id: str, ctx: Ctx) -> dict[str, Any]:
+@router.get("/customers/{customer_id}/rewards", tags=["rewards"], response_model=RewardsOut)
+async def customer_rewards(customer_id: str, ctx: Ctx) -> JSONResponse:
     state = await ctx.rewards.of(customer_id)
-    return jsonable_encoder(rewards_view(customer_id, state, await ctx.rewards.programmes.in_effect_now()))
+    return _ok(rewards_view(customer_id, state, await ctx.rewards.programmes.in_effect_now()))
 
 
-@router.get("/loyalty/kpis", tags=["rewards"])
+@router.get("/loyalty/kpis", tags=["rewards"], response_model=KpisOut)
 async def loyalty_kpis(
     ctx: Ctx,
     from_: Annotated[UtcDatetime, Query(alias="from", description="Start of the period (included)")],
     to: Annotated[UtcDatetime, Query(description="End of the period (excluded)")],
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Enrolment rate, points issued, reversed, redeemed (turned into coupons) and expired
     (points never expire), coupons issued and redeemed, redemption rate, referral conversions,
     for the period [from, to)."""
     kpis = await ctx.customers.loyalty_kpis(from_, to)
-    return jsonable_encoder({"from": from_, "to": to, **kpis.to_dict()})
+    return _ok({"from": from_, "to": to, **kpis.to_dict()})
 
 
-@router.get("/customers/{customer_id}/referral", tags=["rewards"])
-async def customer_referral(customer_id: str, ctx: Ctx) -> dict[str, Any]:
+@router.get("/customers/{customer_id}/referral", tags=["rewards"], response_model=ReferralOut)
+async def customer_referral(customer_id: str, ctx: Ctx) -> JSONResponse:
     """The code the customer shares (a newcomer's first order naming it as `referral_code`
     rewards both), and how many referred customers converted. 404 for an unknown customer."""
     await ctx.customers.require(customer_id)
     code = await ctx.rewards.referral_code_of(customer_id)
-    return {
-        "customer_id": customer_id,
-        "code": code,
-        "conversions": await ctx.rewards.conversions(customer_id),
-    }
+    return _ok(
+        {"customer_id": customer_id, "code": code, "conversions": await ctx.rewards.conversions(customer_id)}
+    )
 
 
-@router.get("/customers/{customer_id}/coupons", tags=["rewards"])
+@router.get("/customers/{customer_id}/coupons", tags=["rewards"], response_model=CouponPage)
 async def customer_coupons(
     customer_id: str, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Newest first."""
     state = await ctx.rewards.of(customer_id)
     start = (decode_cursor(cursor) or {}).get("offset", 0)
@@ -263,7 +288,7 @@ async def customer_coupons(
     coupons = list(reversed(state["coupons"]))
     page = coupons[start : start + limit]
     more = start + limit < len(coupons)
-    return jsonable_encoder(
+    return _ok(
         {
             "items": [coupon_view(c, now) for c in page],
             "next_cursor": encode_cursor({"offset": start + limit}) if more else None,
@@ -274,12 +299,13 @@ async def customer_coupons(
 @router.post(
     "/coupons/{code}/redeem",
     tags=["rewards"],
+    response_model=CouponOut,
     responses={409: {"description": "coupon-used or coupon-expired"}},
 )
-async def redeem_coupon(code: str, body: Redeem, ctx: Ctx, key: IdemKey = None) -> dict[str, Any]:
+async def redeem_coupon(code: str, body: Redeem, ctx: Ctx, key: IdemKey = None) -> JSONResponse:
     """Single use, by the customer it was issued to (another customer's coupon: 404), before it
     expires. The same order (or Idempotency-Key) redeeming again gets the same success."""
     await ctx.customers.require(body.customer_id)
     redemption = f"order:{body.order_id}" if body.order_id else (f"key:{key}" if key else None)
     coupon = await ctx.rewards.redeem(code, body.customer_id, redemption)
-    return jsonable_encoder(coupon_view(coupon, utcnow()))
+    return _ok(coupon_view(coupon, utcnow()))

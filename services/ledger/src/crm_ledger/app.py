@@ -5,7 +5,7 @@ from crm_ledger.api import router
 from crm_ledger.context import Context
 from crm_ledger.domain import CouponTerms, Program, Threshold
 from crm_ledger.handlers import handlers
-from crm_ledger.service import Customers, Ledger, Programmes, Rewards
+from crm_ledger.service import Credit, Customers, Ledger, PersonalData, Programmes, Rewards
 from crm_ledger.settings import LedgerSettings
 from crm_ledger.store import Store
 from crm_servicekit.idempotency import IdempotencyKeys
@@ -32,7 +32,8 @@ async def setup(rt: Runtime) -> Wiring[Context]:
     settings: LedgerSettings = rt.settings  # type: ignore[assignment]
     store = Store(rt.db, rt.notify_outbox)
     idempotency = IdempotencyKeys(rt.db["idempotency_keys"], expire_hours=settings.idempotency_key_hours)
-    ledger = Ledger(store.journal, settings.source, settings.hold_default_seconds)
+    credit = Credit(store.groups, store.directory)
+    ledger = Ledger(store.journal, settings.source, settings.hold_default_seconds, credit.limit)
     programmes = Programmes(store.programmes, default_program(settings), settings.programme_cache_seconds)
     rewards = Rewards(store.rewards, programmes, settings.source, take_back_points=settings.take_back_points)
     customers = Customers(
@@ -43,14 +44,24 @@ async def setup(rt: Runtime) -> Wiring[Context]:
         idempotency,
         settings.unknown_customer_grace_seconds,
         settings.unknown_customer_http_wait_seconds,
+        credit=credit,
     )
     return Wiring(
-        Context(settings, ledger, rewards, customers, idempotency),
+        Context(
+            settings,
+            ledger,
+            rewards,
+            customers,
+            idempotency,
+            credit,
+            PersonalData(customers, store.answers, settings.source),
+        ),
         indexes={**store.indexes, **idempotency.indexes},
         outbox=store.outbox_sources(),
         periodic=[
             Periodic("expire-holds-and-credit", settings.expiry_job_seconds, ledger.expire_due),
             Periodic("birthday-rewards", settings.birthday_job_seconds, customers.birthday_pass),
+            Periodic("expire-points", settings.points_expiry_job_seconds, rewards.expire_due),
             Periodic(
                 "purge-expired-idempotency-keys",
                 min(3600.0, settings.idempotency_key_hours * 1800),  # hourly, or twice per expiry

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from crm_ledger.service import Customers, Ledger, Rewards
+from crm_ledger.service import Credit, Customers, Ledger, PersonalData, Rewards
 from crm_ledger.settings import LedgerSettings
 from crm_servicekit.idempotency import IdempotencyKeys
 from crm_servicekit.service import context
@@ -19,6 +19,8 @@ class Context:
     rewards: Rewards
     customers: Customers
     idempotency: IdempotencyKeys
+    credit: Credit
+    personal_data: PersonalData
 
 
 Ctx = Annotated[Context, Depends(context)]

@@ -1,13 +1,14 @@
-"""Every HTTP request model of the ledger, and the shapes of its response bodies (plain JSON
-objects made from the typed documents; the API declares no response models)."""
+"""Every HTTP request model of the ledger, the shapes of its response bodies (plain JSON
+objects made from the typed documents, `*_view`) and their response models (`*Out`, what each
+route declares for the OpenAPI document; a test checks the bodies against them member for member)."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from crm_contracts.types import CurrencyCode, UtcDatetime, utcnow
-from crm_ledger.domain import Coupon, CouponTerms, JournalRecord, Program, RewardState, Threshold
+from crm_ledger.domain import Coupon, CouponTerms, CreditLine, JournalRecord, Program, RewardState, Threshold
 from crm_ledger.domain.rewards import coupon_status
 
 MAX_AMOUNT = 10**13
@@ -100,6 +101,23 @@ class ThresholdIn(BaseModel):
     coupon: CouponTermsIn
 
 
+GroupMultipliers = Annotated[
+    dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=100)], Annotated[int, Field(ge=0, le=1000)]
+    ],
+    Field(max_length=100),
+]
+MULTIPLIERS = (
+    "Group id -> whole percent of the points its members earn (0: none, 100: as everyone, 200: double); "
+    "a customer in several listed groups earns by the best; in none: 100"
+)
+
+EXPIRY = (
+    "The points of each earning expire this many days after it (soonest-expiring spent first); "
+    "null: never. Applies to points earned under this version"
+)
+
+
 class ProgrammeIn(BaseModel):
     """A reward programme. Changes apply to orders placed after them."""
 
@@ -125,6 +143,8 @@ class ProgrammeIn(BaseModel):
         default=None, description="For who referred a customer, at that customer's first order"
     )
     referee_coupon: CouponTermsIn | None = Field(default=None, description="For the referred customer")
+    group_multipliers: GroupMultipliers = Field(default_factory=dict, description=MULTIPLIERS)
+    points_expire_days: int | None = Field(default=None, ge=1, le=3660, description=EXPIRY)
     starts_at: UtcDatetime | None = None
     ends_at: UtcDatetime | None = None
 
@@ -146,6 +166,8 @@ class ProgrammePatch(BaseModel):
     birthday_coupon: CouponTermsIn | None = None
     referrer_coupon: CouponTermsIn | None = None
     referee_coupon: CouponTermsIn | None = None
+    group_multipliers: GroupMultipliers | None = Field(default=None, description=MULTIPLIERS)
+    points_expire_days: int | None = Field(default=None, ge=1, le=3660, description=EXPIRY)
     starts_at: UtcDatetime | None = None
     ends_at: UtcDatetime | None = None
 
@@ -169,6 +191,8 @@ def programme_fields(body: BaseModel, names: set[str]) -> dict[str, Any]:
             value = tuple(Threshold(t.points, t.coupon.terms()) for t in value)
         elif name in ("birthday_coupon", "referrer_coupon", "referee_coupon") and value is not None:
             value = value.terms()
+        elif name == "group_multipliers":
+            value = tuple(sorted((value or {}).items()))
         out[name] = value
     return out
 
@@ -194,7 +218,7 @@ def entry_view(doc: JournalRecord) -> dict[str, Any]:
     }
 
 
-def balance_view(latest: JournalRecord, now: datetime) -> dict[str, Any]:
+def balance_view(latest: JournalRecord, now: datetime, credit_limit: int = 0) -> dict[str, Any]:
     """An account from its newest record; credit already expired is not `expiring`."""
     s = latest["state"]
     return {
@@ -202,12 +226,22 @@ def balance_view(latest: JournalRecord, now: datetime) -> dict[str, Any]:
         "balance": s["balance"],
         "available": s["available"],
         "held": s["held"],
+        "credit_limit": credit_limit,
         "expiring": [
             {"amount": x["remaining"], "expires_at": x["expires_at"], "funding_id": x["id"]}
             for x in s["lots"]
             if x["expires_at"] > now
         ],
         "updated_at": latest["at"],
+    }
+
+
+def credit_view(line: CreditLine | None) -> dict[str, Any]:
+    """What the customer's groups let them buy on account."""
+    return {
+        "group_ids": line["group_ids"] if line else [],
+        "limits": [{"amount": a, "currency": c} for c, a in (line["limits"] if line else {}).items()],
+        "payment_terms_days": line["payment_terms_days"] if line else None,
     }
 
 
@@ -231,6 +265,8 @@ def programme_view(p: Program) -> dict[str, Any]:
         "birthday_coupon": coupon_terms_view(p.birthday_coupon),
         "referrer_coupon": coupon_terms_view(p.referrer_coupon),
         "referee_coupon": coupon_terms_view(p.referee_coupon),
+        "group_multipliers": dict(p.group_multipliers),
+        "points_expire_days": p.points_expire_days,
         "starts_at": p.starts_at,
         "ends_at": p.ends_at,
         "effective_from": p.effective_from,
@@ -249,6 +285,11 @@ def rewards_view(customer_id: str, state: RewardState, program: Program | None) 
         "points": state["points"],
         "earned_total": state["earned_total"],
         "reversed_total": state.get("reversed_total", 0),
+        "expired_total": state.get("expired_total", 0),
+        "expiring": [
+            {"points": x["points"], "expires_at": x["expires_at"], "order_id": x["order_id"]}
+            for x in state.get("lots", [])
+        ],
         "target": program.target if program else None,
         "coupons_issued": len(state["coupons"]),
         "movements": list(reversed(state.get("movements", []))),  # newest first
@@ -268,3 +309,187 @@ def coupon_view(c: Coupon, now: datetime) -> dict[str, Any]:
         "redeemed_at": c["redeemed_at"],
         "order_id": c.get("order_id"),
     }
+
+
+# -- response models (the OpenAPI document; routes return these shapes as built above) ----
+class MoneyOut(BaseModel):
+    amount: int = Field(description="Minor units")
+    currency: str
+
+
+class ExpiringCreditOut(BaseModel):
+    amount: int = Field(description="Minor units left of one funding that expires")
+    expires_at: datetime
+    funding_id: str
+
+
+class BalanceOut(BaseModel):
+    currency: str
+    balance: int = Field(description="Minor units; below zero only by a group's credit limit")
+    available: int = Field(description="balance - held")
+    held: int
+    credit_limit: int = Field(description="How far below zero purchases may take the balance (groups)")
+    expiring: list[ExpiringCreditOut]
+    updated_at: datetime
+
+
+class CreditOut(BaseModel):
+    """What the customer's groups let them buy on account: per currency the most generous limit."""
+
+    group_ids: list[str]
+    limits: list[MoneyOut]
+    payment_terms_days: int | None
+
+
+class AccountOut(BaseModel):
+    customer_id: str
+    balances: list[BalanceOut]
+    credit: CreditOut
+
+
+class EntryOut(BaseModel):
+    id: str
+    customer_id: str
+    currency: str
+    kind: str = Field(description="funding, unfunding, purchase, refund, reward, expiry, adjustment")
+    amount: int = Field(description="Signed minor units: credits positive, debits negative")
+    balance_after: int
+    available_after: int
+    sequence: int
+    reason: str | None
+    operator: str | None
+    order_id: str | None
+    hold_id: str | None
+    caused_by: str | None
+    expires_at: datetime | None
+    at: datetime
+
+
+class EntryPage(BaseModel):
+    items: list[EntryOut]
+    next_cursor: str | None
+
+
+class HoldOut(BaseModel):
+    id: str
+    customer_id: str
+    currency: str
+    amount: int
+    status: Literal["active", "captured", "voided", "expired"]
+    expires_at: datetime
+    order_id: str | None
+    created_at: datetime
+    ended_at: datetime | None
+    captured_amount: int | None
+    entry_id: str | None
+
+
+class CouponTermsOut(BaseModel):
+    kind: Literal["amount", "percentage"]
+    value: int
+    currency: str | None
+    valid_days: int
+
+
+class ThresholdOut(BaseModel):
+    points: int
+    coupon: CouponTermsOut
+
+
+class ProgrammeOut(BaseModel):
+    id: str
+    name: str
+    version: int
+    source: Literal["environment", "api"]
+    points_per_unit: int
+    currency: str | None
+    rounding: Literal["down", "nearest", "up"]
+    minimum_order: int
+    thresholds: list[ThresholdOut]
+    birthday_coupon: CouponTermsOut | None
+    referrer_coupon: CouponTermsOut | None
+    referee_coupon: CouponTermsOut | None
+    group_multipliers: dict[str, int] = Field(description=MULTIPLIERS)
+    points_expire_days: int | None = Field(description=EXPIRY)
+    starts_at: datetime | None
+    ends_at: datetime | None
+    effective_from: datetime | None
+
+
+class ProgramInEffectOut(ProgrammeOut):
+    target: int | None = Field(description="The points of the highest threshold")
+    coupon: CouponTermsOut | None = Field(description="The highest threshold's coupon")
+
+
+class ProgrammeList(BaseModel):
+    items: list[ProgrammeOut]
+
+
+class MovementOut(BaseModel):
+    kind: Literal["earned", "reversed", "expired"]
+    points: int = Field(description="Signed: what moved")
+    requested: int
+    order_id: str | None
+    reason: str
+    at: datetime
+
+
+class ExpiringPointsOut(BaseModel):
+    points: int
+    expires_at: datetime
+    order_id: str | None
+
+
+class RewardsOut(BaseModel):
+    customer_id: str
+    points: int = Field(description="Towards the next coupon")
+    earned_total: int
+    reversed_total: int
+    expired_total: int
+    expiring: list[ExpiringPointsOut]
+    target: int | None
+    coupons_issued: int
+    movements: list[MovementOut] = Field(description="The newest point movements, newest first")
+
+
+class KpisOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: datetime = Field(alias="from")
+    to: datetime
+    customers: int
+    members: int
+    enrolment_rate: float | None
+    new_members: int
+    points_issued: int
+    points_reversed: int
+    points_redeemed: int
+    points_expired: int
+    coupons_issued: int
+    coupons_redeemed: int
+    redemption_rate: float | None
+    referral_conversions: int
+
+
+class ReferralOut(BaseModel):
+    customer_id: str
+    code: str
+    conversions: int
+
+
+class CouponOut(BaseModel):
+    code: str
+    customer_id: str
+    kind: Literal["amount", "percentage"]
+    value: int
+    currency: str | None
+    issued_at: datetime
+    expires_at: datetime
+    status: Literal["redeemed", "expired", "active"]
+    redeemed_at: datetime | None
+    order_id: str | None
+
+
+class CouponPage(BaseModel):
+    items: list[CouponOut]
+    next_cursor: str | None

@@ -42,6 +42,13 @@ class LedgerSettings(ServiceSettings):
         description="How often the birthday job looks for today's birthdays (each customer gets "
         "one birthday coupon a year however often it runs)",
     )
+    points_expiry_job_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        validation_alias="CRM_LEDGER_POINTS_EXPIRY_JOB_SECONDS",
+        description="How often reward points past their programme's points_expire_days are expired "
+        "(once each however often it runs, with any number of replicas)",
+    )
     take_back_points: bool = Field(
         default=False,
         validation_alias="CRM_LEDGER_TAKE_BACK_POINTS",

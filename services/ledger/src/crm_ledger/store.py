@@ -39,15 +39,19 @@ from crm_ledger.domain import (
     Change,
     Contention,
     Coupon,
+    CreditLine,
     DirectoryEntry,
     EntryNote,
     ErasedCustomer,
+    GroupTerms,
     JournalRecord,
     KnownCustomer,
+    MembershipChange,
     Note,
     OrderPoints,
     ParkedPoints,
     PendingReversal,
+    PointsExpiry,
     PointsReversal,
     ProgrammeVersion,
     Referral,
@@ -56,7 +60,7 @@ from crm_ledger.domain import (
     rewards,
 )
 from crm_servicekit.clock import now_ms
-from crm_servicekit.mongo import IndexSpec, insert_once
+from crm_servicekit.mongo import IndexSpec, insert_many_once, insert_once
 from crm_servicekit.outbox import OUTBOX_INDEXES, OutboxSource, pending
 from crm_servicekit.versioned import VersionedStore
 
@@ -81,6 +85,10 @@ INDEXES: IndexSpec = {
     "erased_customers": [],
     "reward_programmes": [],
     "birthday_rewards": [],
+    "points_expiries": [],
+    "personal_data_answers": [*OUTBOX_INDEXES],
+    "group_terms": [IndexModel([("group_id", ASCENDING)])],
+    "group_memberships": [IndexModel([("customer_id", ASCENDING)]), IndexModel([("group_id", ASCENDING)])],
 }
 """The collections named here; the versioned `rewards` add theirs (Store.indexes)."""
 
@@ -240,6 +248,20 @@ class Journal:
         )
         return cast(list[JournalRecord], docs)
 
+    async def all_entries(self, customer_id: str) -> list[JournalRecord]:
+        """Every entry of the customer, oldest first, with its note (a personal-data export)."""
+        docs = await self.records.find(
+            {"customer_id": customer_id, "type": "entry"}, projection={"outbox": 0, "state": 0}
+        ).to_list()
+        docs.sort(key=lambda d: (d["at"], d["sequence"]))
+        return await self._with_notes(docs)
+
+    async def hold_ids_of(self, customer_id: str) -> list[str]:
+        docs = await self.records.find(
+            {"customer_id": customer_id, "kind": "hold.placed"}, projection={"hold_id": 1, "at": 1}
+        ).to_list()
+        return [d["hold_id"] for d in sorted(docs, key=lambda d: d["at"])]
+
     # -- expiry scan -----------------------------------------------------------------------
     async def accounts_due(self, now: datetime, limit: int = 500) -> list[tuple[str, str]]:
         """Accounts with a record whose next deadline has passed and that no expiry pass has
@@ -269,9 +291,9 @@ class Journal:
         )
 
     # -- erasure -----------------------------------------------------------------------------
-    async def anonymise(self, customer_id: str) -> None:
-        """Entries are financial records and stay; the personal parts go."""
-        await self.notes.delete_many({"customer_id": customer_id})
+    async def anonymise(self, customer_id: str) -> int:
+        """Entries are financial records and stay; the personal parts go. Returns notes deleted."""
+        return (await self.notes.delete_many({"customer_id": customer_id})).deleted_count
 
 
 class RewardStore:
@@ -287,6 +309,7 @@ class RewardStore:
         self.referrals = db["referrals"]
         self.reversals = db["points_reversals"]
         self.pending_reversals = db["pending_reversals"]
+        self.expiries = db["points_expiries"]
 
     def outbox_source(self) -> OutboxSource:
         return self.states.outbox_source()
@@ -338,6 +361,10 @@ class RewardStore:
             return doc
         return cast(Referral, await self.referrals.find_one({"_id": doc["_id"]}))
 
+    async def referral_of(self, referee_id: str) -> Referral | None:
+        """The customer's own conversion as a referee, if any."""
+        return cast(Referral | None, await self.referrals.find_one({"_id": referee_id}))
+
     async def conversions_of(self, referrer_id: str) -> int:
         return await self.referrals.count_documents({"referrer_id": referrer_id})
 
@@ -347,6 +374,28 @@ class RewardStore:
             {"customer_id": customer_id, "order_id": {"$ne": order_id}}, {"_id": 1}
         )
         return doc is not None
+
+    async def first_order_of(self, customer_id: str) -> OrderPoints | None:
+        """The customer's earliest order that earned points, as recorded here."""
+        docs = cast(list[OrderPoints], await self.order_points.find({"customer_id": customer_id}).to_list())
+        return min(docs, key=lambda d: (d["at"], d["order_id"]), default=None)
+
+    async def points_due(self, now: datetime, limit: int = 500) -> list[str]:
+        """Customers whose soonest expiring points are due (the job's query: a range, read in
+        full on FerretDB, never on the event path)."""
+        docs = (
+            await self.states.current.find({"points_deadline": {"$lte": now}}, {"_id": 1})
+            .limit(limit)
+            .to_list()
+        )
+        return [d["_id"] for d in docs]
+
+    async def record_expiry(self, doc: PointsExpiry) -> None:
+        await insert_once(self.expiries, doc)
+
+    async def expiries_between(self, start: datetime, end: datetime) -> list[tuple[int, datetime]]:
+        docs = await self.expiries.find({"at": {"$gte": start, "$lt": end}}, {"points": 1, "at": 1}).to_list()
+        return [(d["points"], d["at"]) for d in docs]
 
     async def record_reversal(self, doc: PointsReversal) -> None:
         await insert_once(self.reversals, doc)
@@ -499,8 +548,8 @@ class Directory:
     async def unpark(self, parked_id: str) -> None:
         await self.parked.delete_one({"_id": parked_id})
 
-    async def forget(self, customer_id: str) -> None:
-        await self.emails.delete_many({"customer_id": customer_id})
+    async def forget(self, customer_id: str) -> int:
+        return (await self.emails.delete_many({"customer_id": customer_id})).deleted_count
 
 
 class ProgrammeStore:
@@ -518,6 +567,74 @@ class ProgrammeStore:
         return await insert_once(self.versions, version)
 
 
+class GroupStore:
+    """What the ledger knows of groups, for buying on account: their terms (`group_terms`,
+    insert-only per version), memberships (`group_memberships`, insert-only per event and
+    customer) and per customer the credit line they give (versioned `credit_lines`)."""
+
+    def __init__(self, db: AsyncDatabase, notify: Callable[[], None]) -> None:
+        self.terms = db["group_terms"]
+        self.memberships = db["group_memberships"]
+        self.lines = VersionedStore(db, "credit_lines", notify)
+
+    async def record_terms(self, doc: GroupTerms) -> None:
+        await insert_once(self.terms, doc)
+
+    async def terms_of(self, group_id: str) -> list[GroupTerms]:
+        return cast(list[GroupTerms], await self.terms.find({"group_id": group_id}).to_list())
+
+    async def record_changes(self, docs: list[MembershipChange]) -> None:
+        """One insert for an event's customers; a redelivery inserts nothing new."""
+        await insert_many_once(self.memberships, docs)
+
+    async def changes_of(self, customer_id: str) -> list[MembershipChange]:
+        return cast(
+            list[MembershipChange], await self.memberships.find({"customer_id": customer_id}).to_list()
+        )
+
+    async def customers_in(self, group_id: str) -> list[str]:
+        """Everyone a membership event of the group named (in it or not any more)."""
+        docs = await self.memberships.find({"group_id": group_id}, {"customer_id": 1}).to_list()
+        return sorted({d["customer_id"] for d in docs})
+
+    async def line(self, customer_id: str) -> CreditLine | None:
+        """Newest (the projection and a probe for a newer change): for deciding a change."""
+        return cast(CreditLine | None, await self.lines.get(customer_id))
+
+    async def line_now(self, customer_id: str) -> CreditLine | None:
+        """The projection alone: one read by `_id`, what a purchase below zero looks up."""
+        return cast(CreditLine | None, await self.lines.current.find_one({"_id": customer_id}))
+
+    async def commit_line(self, line: CreditLine | None, customer_id: str, version: int) -> None:
+        """Raises VersionConflict (crm_servicekit.versioned); None erases it."""
+        await self.lines.commit(customer_id, version, cast(dict[str, Any] | None, line), [])
+
+    async def forget(self, customer_id: str) -> int:
+        """Erasure: the customer's membership records go."""
+        result = await self.memberships.delete_many({"customer_id": customer_id})
+        return result.deleted_count
+
+
+class Answers:
+    """The personal-data protocol's answers (personal_data.collected / erased), each an insert
+    that is its own outbox record: `_id` from the request or the erased customer, so a
+    redelivered request stores (and publishes) nothing different."""
+
+    def __init__(self, db: AsyncDatabase, notify: Callable[[], None]) -> None:
+        self.records = db["personal_data_answers"]
+        self._notify = notify
+
+    def outbox_source(self) -> OutboxSource:
+        return OutboxSource(self.records, prunable=True, ordered=False)
+
+    async def record(self, answer_id: str, events: list[dict[str, Any]]) -> bool:
+        """False when it was recorded before."""
+        done = await insert_once(self.records, {"_id": answer_id, "recorded_at": now_ms(), **pending(events)})
+        if done:
+            self._notify()
+        return done
+
+
 class Store:
     """The ledger's stores, for wiring: their indexes and outbox sources."""
 
@@ -526,10 +643,12 @@ class Store:
         self.rewards = RewardStore(db, notify)
         self.directory = Directory(db)
         self.programmes = ProgrammeStore(db)
+        self.groups = GroupStore(db, notify)
+        self.answers = Answers(db, notify)
 
     @property
     def indexes(self) -> IndexSpec:
-        return {**INDEXES, **self.rewards.states.indexes}
+        return {**INDEXES, **self.rewards.states.indexes, **self.groups.lines.indexes}
 
     def outbox_sources(self) -> list[OutboxSource]:
-        return [self.journal.outbox_source(), self.rewards.outbox_source()]
+        return [self.journal.outbox_source(), self.rewards.outbox_source(), self.answers.outbox_source()]

@@ -27,14 +27,19 @@ HOLD_KINDS = ("hold.placed", "hold.voided", "hold.expired")
 class InsufficientFunds(errors.InsufficientFunds):
     """409 insufficient-funds: a debit or hold beyond what the account can spend."""
 
-    def __init__(self, requested: int, available: int, currency: str) -> None:
-        super().__init__(
-            f"{requested} {currency} requested, {available} {currency} available",
-            available=available,
-            requested=requested,
-            currency=currency,
-        )
+    def __init__(self, requested: int, available: int, currency: str, credit_limit: int = 0) -> None:
+        extra = {"credit_limit": credit_limit} if credit_limit else {}
+        detail = f"{requested} {currency} requested, {available} {currency} available"
+        if credit_limit:
+            detail += f" (including a credit limit of {credit_limit} {currency} below zero)"
+        super().__init__(detail, available=available, requested=requested, currency=currency, **extra)
         self.requested, self.available, self.currency = requested, available, currency
+        self.credit_limit = credit_limit
+
+
+class NeedsCreditLimit(Exception):
+    """A purchase would take the balance below zero and the customer's credit limit was not
+    looked up yet: the use case reads it (one read, only then) and decides again."""
 
 
 class HoldNotActive(errors.Conflict):
@@ -120,18 +125,27 @@ class AccountState:
             lots = tuple(sorted((*lots, Lot(lot_id, amount, expires_at)), key=lambda x: (x.expires_at, x.id)))
         return replace(self, balance=self.balance + amount, lots=lots)
 
-    def spendable(self, now: datetime | None = None) -> int:
+    def spendable(self, now: datetime | None = None, credit_limit: int = 0) -> int:
         """Available, less credit that has expired but is not removed yet (the expiry job
-        runs every so often; until then that credit can no longer be spent)."""
+        runs every so often; until then that credit can no longer be spent), plus how far the
+        balance may go below zero (`credit_limit`, a purchase on account by a group's member)."""
         gone = sum(x.remaining for x in self.lots if now is not None and x.expires_at <= now)
-        return max(self.available - gone, 0)
+        return max(self.available - gone + credit_limit, 0)
 
-    def debit(self, amount: int, now: datetime | None = None) -> "AccountState":
-        """Never beyond the available balance; spends the soonest-expiring credit first,
-        credit that never expires last, expired credit never."""
+    def check_covered(self, amount: int, now: datetime | None, credit_limit: int | None) -> None:
+        """Raises InsufficientFunds when `amount` is beyond what can be spent; NeedsCreditLimit
+        when it is beyond the balance and the limit (None) was not looked up yet."""
+        if amount <= self.spendable(now, credit_limit or 0):
+            return
+        if credit_limit is None:
+            raise NeedsCreditLimit()
+        raise InsufficientFunds(amount, self.spendable(now, credit_limit), self.currency, credit_limit)
+
+    def debit(self, amount: int, now: datetime | None = None, credit_limit: int | None = 0) -> "AccountState":
+        """Never beyond the available balance (plus `credit_limit` below zero); spends the
+        soonest-expiring credit first, credit that never expires last, expired credit never."""
         assert amount > 0
-        if amount > self.spendable(now):
-            raise InsufficientFunds(amount, self.spendable(now), self.currency)
+        self.check_covered(amount, now, credit_limit)
         left, lots = amount, []
         for lot in self.lots:
             if now is not None and lot.expires_at <= now:
@@ -152,9 +166,10 @@ class AccountState:
         return lot.remaining, replace(self, balance=self.balance - lot.remaining, lots=rest)
 
     # -- holds -------------------------------------------------------------------------
-    def place_hold(self, hold: Hold, now: datetime | None = None) -> "AccountState":
-        if hold.amount > self.spendable(now):
-            raise InsufficientFunds(hold.amount, self.spendable(now), self.currency)
+    def place_hold(
+        self, hold: Hold, now: datetime | None = None, credit_limit: int | None = 0
+    ) -> "AccountState":
+        self.check_covered(hold.amount, now, credit_limit)
         return replace(self, holds=(*self.holds, hold))
 
     def release_hold(self, hold_id: str) -> "AccountState":

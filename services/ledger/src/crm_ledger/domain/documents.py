@@ -126,11 +126,33 @@ class PointsMovement(TypedDict):
     """One change of the points, with why (the newest few are kept in the reward state; every
     reversal is also published as reward.points.reversed)."""
 
-    kind: Literal["earned", "reversed"]
+    kind: Literal["earned", "reversed", "expired"]
     points: int  # signed: what moved
     requested: int  # for a reversal: the order's share, which the balance may not cover
     order_id: str | None
     reason: str
+    at: datetime
+
+
+class PointsLot(TypedDict):
+    """Points of one earning that expire (a programme with `points_expire_days`): what is left
+    of them. Spending and taking back use the soonest-expiring first (FIFO with one expiry
+    period), points that never expire last."""
+
+    id: str  # the earning's cause (the order event id)
+    order_id: str | None
+    points: int  # left
+    earned_at: datetime
+    expires_at: datetime
+
+
+class PointsExpiry(TypedDict):
+    """A fact for the loyalty KPIs, written once after an expiry was committed (`_id` =
+    "<customer>:<lot id>")."""
+
+    _id: str
+    customer_id: str
+    points: int
     at: datetime
 
 
@@ -161,6 +183,8 @@ class ProgrammeVersion(TypedDict):
     birthday_coupon: CouponTermsDoc | None
     referrer_coupon: NotRequired[CouponTermsDoc | None]
     referee_coupon: NotRequired[CouponTermsDoc | None]
+    group_multipliers: NotRequired[dict[str, int]]  # group id -> whole percent (missing: none)
+    points_expire_days: NotRequired[int | None]  # points of an earning expire after (None: never)
     starts_at: datetime | None
     ends_at: datetime | None
     effective_from: datetime  # = recorded_at: orders placed from then on earn by this version
@@ -234,6 +258,13 @@ class RewardState(TypedDict):
     shares: NotRequired[list[OrderShare]]  # orders refunded or cancelled
     movements: NotRequired[list[PointsMovement]]  # newest last, the last rewards.MOVEMENTS_KEPT
     ladder: NotRequired[int]  # the highest threshold issued in the current cycle (not again)
+    # The referral code given when the customer was created (CustomerState.referred_by): their
+    # first order converts it; `referral_settled` once that order was looked at (converted or not).
+    referred_by: NotRequired[str]
+    referral_settled: NotRequired[bool]
+    lots: NotRequired[list[PointsLot]]  # expiring points, soonest first; their sum <= points
+    points_deadline: NotRequired[datetime | None]  # the soonest lot's expiry (the expiry job's query)
+    expired_total: NotRequired[int]
 
 
 class OrderPoints(TypedDict):
@@ -297,3 +328,47 @@ class ErasedCustomer(TypedDict):
 
     _id: str  # the customer id
     at: datetime
+
+
+# -- groups: credit on account, learnt from group events ----------------------------------
+class GroupTerms(TypedDict):
+    """A group's terms as group.created / group.updated tell them (`group_terms`, insert-only:
+    `_id` = "<group>:<version>"; group.deleted adds "<group>:deleted", `deleted` True, with
+    the highest version, so no late event brings the group back)."""
+
+    _id: str
+    group_id: str
+    version: int
+    name: str
+    credit_limits: dict[str, int]  # currency -> minor units the balance may go below zero
+    payment_terms_days: int | None
+    deleted: bool
+    at: datetime
+
+
+class MembershipChange(TypedDict):
+    """One customer's part of a group.members.added / removed event (`group_memberships`,
+    insert-only: `_id` = "<event id>:<customer id>"). Per (customer, group) the newest counts:
+    by the pair's `version` (the event's `versions`), and for events without versions (older
+    than them) by the event's `time`, a tie: removed."""
+
+    _id: str
+    group_id: str
+    customer_id: str
+    change: Literal["added", "removed"]
+    version: int | None  # the (group, customer) pair's membership version; None: not given
+    at: datetime
+
+
+class CreditLine(TypedDict):
+    """What a customer may spend below zero, from their groups (versioned `credit_lines`, one
+    per customer, recomputed from `group_memberships` and `group_terms` when either changes):
+    per currency the most generous limit among their groups. A purchase that would take the
+    balance below zero reads its projection (one read by `_id`)."""
+
+    _id: NotRequired[str]  # on the projection only
+    id: str  # the customer id
+    version: int
+    group_ids: list[str]  # the customer's groups (not deleted), sorted
+    limits: dict[str, int]  # currency -> minor units
+    payment_terms_days: int | None  # the longest of the groups that give one

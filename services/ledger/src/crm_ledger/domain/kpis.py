@@ -17,7 +17,7 @@ class LoyaltyKpis:
     points_issued: int  # earned by orders in the period
     points_reversed: int  # taken back by refunds and cancellations in the period
     points_redeemed: int  # turned into coupons in the period (a cycle's points, spent)
-    points_expired: int  # points never expire: 0
+    points_expired: int  # expired in the period (programmes with points_expire_days)
     coupons_issued: int  # in the period, every source (points, birthday, referral)
     coupons_redeemed: int  # of those, redeemed by now
     redemption_rate: float | None  # coupons_redeemed / coupons_issued
@@ -44,6 +44,7 @@ def loyalty_kpis(
     reversals: Iterable[tuple[int, datetime]],  # (points taken back, when)
     coupons: Iterable[tuple[datetime, datetime | None, int]],  # (issued, redeemed, points spent)
     conversions: Iterable[datetime],
+    expiries: Iterable[tuple[int, datetime]] = (),  # (points expired, when)
 ) -> LoyaltyKpis:
     known = {c for c, since in customers if c not in erased and (since is None or since < end)}
     first: dict[str, datetime] = {}
@@ -64,7 +65,7 @@ def loyalty_kpis(
         points_issued=issued,
         points_reversed=sum(p for p, at in reversals if _in(at, start, end)),
         points_redeemed=sum(spent for at, _, spent in coupons if _in(at, start, end)),
-        points_expired=0,
+        points_expired=sum(p for p, at in expiries if _in(at, start, end)),
         coupons_issued=len(in_period),
         coupons_redeemed=redeemed,
         redemption_rate=_rate(redeemed, len(in_period)),

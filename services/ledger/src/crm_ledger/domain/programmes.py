@@ -63,6 +63,10 @@ class Program:
     birthday_coupon: CouponTerms | None = None
     referrer_coupon: CouponTerms | None = None  # for who referred a customer, at its first order
     referee_coupon: CouponTerms | None = None  # for the referred customer
+    # (group id, whole percent) sorted: an order's points x the best percent among the
+    # customer's groups listed here (none listed: 100). 0 = members earn nothing, 200 = double.
+    group_multipliers: tuple[tuple[str, int], ...] = ()
+    points_expire_days: int | None = None  # the points of an earning expire after (None: never)
     id: str = DEFAULT_ID
     name: str = "Default"
     version: int = 0  # 0: the environment settings
@@ -89,6 +93,13 @@ class Program:
             return (2 * scaled + unit) // (2 * unit)  # half up
         return scaled // unit
 
+    def multiplied(self, points: int, group_ids: Iterable[str]) -> int:
+        """`points` by the best multiplier among the groups (rounded down); unchanged when
+        none of them has one."""
+        percents = dict(self.group_multipliers)
+        found = [percents[g] for g in group_ids if g in percents]
+        return points * max(found) // 100 if found else points
+
     def active_at(self, t: datetime) -> bool:
         return (self.starts_at is None or self.starts_at <= t) and (self.ends_at is None or t < self.ends_at)
 
@@ -111,6 +122,8 @@ class Program:
             "birthday_coupon": self.birthday_coupon.to_doc() if self.birthday_coupon else None,
             "referrer_coupon": self.referrer_coupon.to_doc() if self.referrer_coupon else None,
             "referee_coupon": self.referee_coupon.to_doc() if self.referee_coupon else None,
+            "group_multipliers": dict(self.group_multipliers),
+            "points_expire_days": self.points_expire_days,
             "starts_at": self.starts_at,
             "ends_at": self.ends_at,
             "effective_from": self.effective_from,
@@ -130,6 +143,8 @@ class Program:
             birthday_coupon=_terms(d["birthday_coupon"]),
             referrer_coupon=_terms(d.get("referrer_coupon")),
             referee_coupon=_terms(d.get("referee_coupon")),
+            group_multipliers=tuple(sorted(d.get("group_multipliers", {}).items())),
+            points_expire_days=d.get("points_expire_days"),
             id=d["id"],
             name=d["name"],
             version=d["version"],
@@ -185,6 +200,11 @@ def check(p: Program) -> Program:
             bad(loc, "an amount coupon needs a currency")
         if c.kind == "percentage" and not 1 <= c.value <= 100:
             bad(loc, "a percentage coupon's value is 1 to 100")
+    for group_id, percent in p.group_multipliers:
+        if not group_id.strip() or not 0 <= percent <= 1000:
+            bad("group_multipliers", f"{group_id!r}: a group id and a whole percent from 0 to 1000")
+    if p.points_expire_days is not None and not 1 <= p.points_expire_days <= 3660:
+        bad("points_expire_days", "points expire after 1 to 3660 days (null: never)")
     if p.starts_at and p.ends_at and p.ends_at <= p.starts_at:
         bad("ends_at", "ends_at must be after starts_at")
     if errors:

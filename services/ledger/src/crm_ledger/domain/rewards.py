@@ -18,6 +18,7 @@ from crm_ledger.domain.documents import (
     CouponSource,
     OrderPoints,
     OrderShare,
+    PointsLot,
     PointsMovement,
     RewardState,
 )
@@ -114,8 +115,64 @@ def new_coupon(
     }
 
 
+def _consume(lots: list[PointsLot], amount: int) -> list[PointsLot]:
+    """`amount` points spent or taken back: from the soonest-expiring lots first (what they do
+    not cover came from points that never expire)."""
+    out: list[PointsLot] = []
+    for lot in lots:
+        take = min(amount, lot["points"])
+        amount -= take
+        if lot["points"] - take > 0:
+            out.append({**lot, "points": lot["points"] - take})
+    return out
+
+
+def _with_lots(state: RewardState, lots: list[PointsLot]) -> RewardState:
+    lots = sorted(lots, key=lambda x: (x["expires_at"], x["id"]))
+    return {**state, "lots": lots, "points_deadline": lots[0]["expires_at"] if lots else None}
+
+
+def expire(state: RewardState, now: datetime) -> tuple[RewardState | None, list[PointsLot]]:
+    """Removes what is left of every lot whose time has come, each with a movement saying why:
+    (new state, the lots expired); (None, []) when none is due."""
+    due = [x for x in state.get("lots", []) if x["expires_at"] <= now]
+    if not due:
+        return None, []
+    points = state["points"]
+    movements = list(state.get("movements", []))
+    for lot in due:
+        gone = min(lot["points"], points)
+        points -= gone
+        of = f"order {lot['order_id']}" if lot["order_id"] else "an earning"
+        movements.append(
+            {
+                "kind": "expired",
+                "points": -gone,
+                "requested": lot["points"],
+                "order_id": lot["order_id"],
+                "reason": f"{gone} points of {of} (earned {lot['earned_at'].date().isoformat()}) expired "
+                f"on {lot['expires_at'].date().isoformat()}: the programme's points expire after a while",
+                "at": now,
+            }
+        )
+    kept = [x for x in state.get("lots", []) if x["expires_at"] > now]
+    new: RewardState = {
+        **state,
+        "version": state["version"] + 1,
+        "points": points,
+        "expired_total": state.get("expired_total", 0) + sum(x["points"] for x in due),
+        "movements": _kept(movements),
+    }
+    return _with_lots(new, kept), due
+
+
 def earn(
-    state: RewardState, program: Program, points: int, now: datetime, order_id: str | None
+    state: RewardState,
+    program: Program,
+    points: int,
+    now: datetime,
+    order_id: str | None,
+    lot_id: str | None = None,
 ) -> tuple[RewardState, list[Coupon]]:
     """Adds points; reaching a threshold of the programme issues its coupon, once per cycle;
     reaching the highest spends its worth of points and starts the next cycle (the rest carries
@@ -158,6 +215,20 @@ def earn(
         "movements": _kept([*state.get("movements", []), movement]),
         "ladder": reached,
     }
+    lots = list(state.get("lots", []))
+    if program.points_expire_days and points > 0:
+        lots.append(
+            {
+                "id": lot_id or f"{order_id}:{state['version'] + 1}",
+                "order_id": order_id,
+                "points": points,
+                "earned_at": now,
+                "expires_at": now + timedelta(days=program.points_expire_days),
+            }
+        )
+    if lots or "lots" in state:
+        spent = state["points"] + points - total  # a closed cycle's points went into its coupon
+        new = _with_lots(new, _consume(sorted(lots, key=lambda x: (x["expires_at"], x["id"])), spent))
     return new, issued
 
 
@@ -229,6 +300,8 @@ def reverse(
         "reversed_total": state.get("reversed_total", 0) + taken,
         "shares": [*others, new_share],
     }
+    if state.get("lots"):
+        new = _with_lots(new, _consume(state["lots"], taken))
     if requested == 0:
         return new, None
     reason = f"{what}: {taken} of its {points} points taken back"

@@ -3,6 +3,7 @@ decides a record from the account's newest state (domain.account) and appends it
 together with the events it causes (outbound.py)."""
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypedDict, Unpack
 
@@ -18,6 +19,7 @@ from crm_ledger.domain import (
     HoldView,
     InsufficientFunds,
     JournalRecord,
+    NeedsCreditLimit,
     NothingToDo,
     derived_id,
     hold_view,
@@ -39,11 +41,29 @@ class Cause(TypedDict, total=False):
     description: str
 
 
+CreditLimitOf = Callable[[str, str], Awaitable[int]]
+"""(customer, currency) -> how far below zero the customer's groups let a purchase go."""
+
+DecideWithLimit = Callable[[AccountState, int | None], Change]
+"""Decides a purchase given the credit limit, None while it was not looked up."""
+
+
+async def no_credit(customer_id: str, currency: str) -> int:
+    return 0
+
+
 class Ledger:
-    def __init__(self, journal: Journal, source: str, hold_default_seconds: int) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        source: str,
+        hold_default_seconds: int,
+        credit_limit: CreditLimitOf = no_credit,
+    ) -> None:
         self.journal = journal
         self.source = source
         self.hold_default = timedelta(seconds=hold_default_seconds)
+        self.credit_limit = credit_limit
 
     def _events(self, record: JournalRecord) -> list[dict[str, Any]]:
         return record_events(self.source, record)
@@ -54,6 +74,29 @@ class Ledger:
         return await self.journal.append(
             customer_id, currency, record_id, decide, self._events, look_up_first=look_up_first
         )
+
+    async def _append_purchase(
+        self,
+        customer_id: str,
+        currency: str,
+        record_id: str,
+        decide: DecideWithLimit,
+        look_up_first: bool = True,
+    ) -> tuple[JournalRecord, bool]:
+        """A purchase (or a hold for one), which a group's credit limit lets go below zero: decided
+        first without it; only when the balance does not cover it is the limit read (one read)
+        and the record decided again. The limit is part of the decision made on the newest
+        state, so concurrent purchases cannot together pass it (the unique sequence)."""
+        limit: int | None = None
+
+        def with_limit(state: AccountState) -> Change:
+            return decide(state, limit)
+
+        while True:
+            try:
+                return await self._append(customer_id, currency, record_id, with_limit, look_up_first)
+            except NeedsCreditLimit:
+                limit = await self.credit_limit(customer_id, currency)
 
     # -- reads ----------------------------------------------------------------------------
     async def accounts(self, customer_id: str) -> list[JournalRecord]:
@@ -156,8 +199,8 @@ class Ledger:
         Raises InsufficientFunds."""
         expires = expires_at or utcnow() + self.hold_default
 
-        def decide(state: AccountState) -> Change:
-            new = state.place_hold(Hold(hold_id, amount, expires, order_id), utcnow())
+        def decide(state: AccountState, limit: int | None) -> Change:
+            new = state.place_hold(Hold(hold_id, amount, expires, order_id), utcnow(), limit)
             return Change(
                 "hold",
                 "hold.placed",
@@ -173,7 +216,7 @@ class Ledger:
                 },
             )
 
-        await self._append(customer_id, currency, f"{hold_id}:placed", decide)
+        await self._append_purchase(customer_id, currency, f"{hold_id}:placed", decide)
         return await self.hold(hold_id)
 
     async def _placement(self, hold_id: str) -> JournalRecord:
@@ -189,13 +232,13 @@ class Ledger:
         the hold is taken from the available balance; what is not captured is released."""
         placed = await self._placement(hold_id)
 
-        def decide(state: AccountState) -> Change:
+        def decide(state: AccountState, limit: int | None) -> Change:
             hold = state.hold(hold_id)
             if hold is None:
                 raise HoldNotActive(hold_id)
             take = hold.amount if amount is None else amount
             released = state.release_hold(hold_id)
-            new = released.debit(take, utcnow()) if take > 0 else released
+            new = released.debit(take, utcnow(), limit) if take > 0 else released
             fields: ChangeFields = {"order_id": hold.order_id}
             if order_id is not None:
                 fields["order_id"] = order_id
@@ -211,7 +254,9 @@ class Ledger:
             )
             return Change("entry", "purchase", -take, new, fields)
 
-        return await self._append(placed["customer_id"], placed["currency"], f"{hold_id}:captured", decide)
+        return await self._append_purchase(
+            placed["customer_id"], placed["currency"], f"{hold_id}:captured", decide
+        )
 
     async def capture_hold(
         self, customer_id: str, hold_id: str, amount: int | None, order_id: str | None
@@ -282,11 +327,11 @@ class Ledger:
         amount = order.store_credit_used
         fields: ChangeFields = {"order_id": order.order_id, "caused_by": event_id}
 
-        def decide(state: AccountState) -> Change:
+        def decide(state: AccountState, limit: int | None) -> Change:
             # The debit, or else a record that changes nothing and says why: one outcome per
             # event either way, since both take the same record id.
             try:
-                return Change("entry", "purchase", -amount, state.debit(amount, utcnow()), fields)
+                return Change("entry", "purchase", -amount, state.debit(amount, utcnow(), limit), fields)
             except InsufficientFunds as e:
                 return Change(
                     "rejection",
@@ -302,7 +347,7 @@ class Ledger:
                 )
 
         # Looked up above, and `decide` never raises (a rejection instead): not again first.
-        await self._append(customer_id, order.currency, record_id, decide, look_up_first=False)
+        await self._append_purchase(customer_id, order.currency, record_id, decide, look_up_first=False)
 
     # -- expiry job ------------------------------------------------------------------------
     async def expire_due(self, now: datetime | None = None) -> int:

@@ -21,12 +21,18 @@ from crm_ledger.domain import ParkedPoints, Program, RewardState, rewards
 from crm_ledger.domain.kpis import LoyaltyKpis, loyalty_kpis
 from crm_ledger.domain.programmes import DEFAULT_ID
 from crm_ledger.service.accounts import Ledger
+from crm_ledger.service.credit import Credit
 from crm_ledger.service.rewards import Rewards
 from crm_ledger.store import Directory, Journal
 from crm_servicekit.clock import now_ms
 from crm_servicekit.errors import Invalid, NotFound
 
 log = logging.getLogger(__name__)
+
+
+def _referral_pending(state: RewardState | None) -> bool:
+    """The customer arrived with a referral code whose first order was not looked at yet."""
+    return bool(state and state.get("referred_by") and not state.get("referral_settled"))
 
 
 class StoredResponses(Protocol):
@@ -45,7 +51,9 @@ class Customers:
         responses: StoredResponses,
         unknown_customer_grace: float = 3.0,
         unknown_customer_http_wait: float | None = None,
+        credit: Credit | None = None,
     ) -> None:
+        self.credit = credit
         self.ledger = ledger
         self.rewards = rewards
         self.directory = directory
@@ -113,8 +121,23 @@ class Customers:
 
         program = await self.rewards.programmes.at(order.placed_at)
         points = program.points_for(order.total, order.currency) if program else 0
+        if program is not None and program.group_multipliers and points > 0 and customer_id and self.credit:
+            # Per-group multipliers: the customer's groups as the ledger knows them now (one
+            # read, only for a programme that has multipliers).
+            points = program.multiplied(points, await self.credit.groups_of(customer_id))
+        committed: RewardState | None = None
         if program is not None and points > 0:
-            customer_id = await self._grant_points(event_id, order, customer_id, program, points)
+            customer_id, committed = await self._grant_points(event_id, order, customer_id, program, points)
+            if committed is None and customer_id is not None:
+                # A redelivery (the points were granted before): a conversion it may have left
+                # undone is looked at again (one read, on redeliveries only).
+                committed = await self.rewards.store.projected(customer_id)
+        if not order.referral_code and customer_id is not None and _referral_pending(committed):
+            assert committed is not None
+            # The customer arrived with a referral code (`referred_by` at creation): this order,
+            # the first to earn, converts it (or not), once.
+            await self._convert_referral(customer_id, committed["referred_by"], order.order_id, program)
+            await self.rewards.settle_referral(customer_id)
         if order.referral_code:
             # A referred newcomer is usually a guest whose customer.created (made from this very
             # order) is still on its way: wait for it, else dead-letter (replayable).
@@ -130,20 +153,40 @@ class Customers:
         """An order naming a referral code: the referee's first order converts the referral,
         once; never a self-referral, never for an erased referrer or referee, never for a
         customer who ordered before (as far as the ledger knows: an order that earned points)."""
-        code = (order.referral_code or "").strip().upper()
+        await self._convert_referral(customer_id, order.referral_code or "", order.order_id, program)
+
+    async def _convert_referral(
+        self, customer_id: str, code: str, order_id: str, program: Program | None
+    ) -> None:
+        code = code.strip().upper()
         referrer = await self.rewards.store.sharer_of(code)
         if referrer is None or referrer == customer_id:
             return  # an unknown code, or one's own
         if await self.directory.is_erased(referrer) or await self.directory.is_erased(customer_id):
             return
-        if await self.rewards.store.earned_before(customer_id, order.order_id):
+        if await self.rewards.store.earned_before(customer_id, order_id):
             return  # not the referee's first order
-        await self.rewards.convert_referral(referrer, customer_id, code, order.order_id, program)
+        await self.rewards.convert_referral(referrer, customer_id, code, order_id, program)
+
+    async def _referred_by(self, customer_id: str) -> None:
+        """After learning a customer's `referred_by`: an order of theirs the ledger already has
+        (events come in any order; a guest's parked points) converts it now; otherwise their
+        first earning order will (record_order)."""
+        state = await self.rewards.store.get(customer_id)
+        if not _referral_pending(state):
+            return
+        first = await self.rewards.store.first_order_of(customer_id)
+        if first is None:
+            return
+        program = await self.rewards.programmes.at(first["at"])
+        await self._convert_referral(customer_id, state["referred_by"], first["order_id"], program)
+        await self.rewards.settle_referral(customer_id)
 
     async def _grant_points(
         self, event_id: str, order: OrderPlaced, customer_id: str | None, program: Program, points: int
-    ) -> str | None:
-        """The order's points, or parked under the e-mail; the customer id if known by now."""
+    ) -> tuple[str | None, RewardState | None]:
+        """The order's points, or parked under the e-mail; the customer id if known by now, and
+        the reward state committed (None: parked, or granted before)."""
         if customer_id is None:
             # The customers service creates this guest from the same order; its customer.created
             # may come after this event. Park the points under the e-mail until then.
@@ -160,16 +203,16 @@ class Customers:
             )
             customer_id = await self.directory.customer_of(order.customer.email)  # arrived meanwhile?
             if customer_id is None:
-                return None
-            await self.rewards.earn(
+                return None, None
+            committed = await self.rewards.earn(
                 customer_id, points, event_id, order.order_id, program, order.total, order.currency
             )
             await self.directory.unpark(event_id)
-            return customer_id
-        await self.rewards.earn(
+            return customer_id, committed
+        committed = await self.rewards.earn(
             customer_id, points, event_id, order.order_id, program, order.total, order.currency
         )
-        return customer_id
+        return customer_id, committed
 
     async def record_refund(self, event_id: str, refund: OrderRefunded) -> None:
         """A refund to store credit becomes a `refund` entry; any refund takes back the order's
@@ -225,8 +268,13 @@ class Customers:
         # A customer new to the ledger has no reward state yet, as a rule: decide its first
         # earning on an empty one (a wrong guess is refused by the unique version, then read).
         state: RewardState | None = rewards.empty(customer.id) if known is None else None
+        referred_by = (customer.referred_by or "").strip().upper()
+        if referred_by:
+            state = await self.rewards.note_referred_by(customer.id, referred_by)
         for parked in await self.directory.parked_for(customer.email):
             state = await self._grant_parked(customer.id, parked, state)
+        if referred_by:
+            await self._referred_by(customer.id)
         # Last, all done: the customer as known now, with the code they can share when first
         # heard of (registered with this same insert).
         await self.directory.remember(
@@ -315,12 +363,20 @@ class Customers:
             reversals=await store.reversals_between(start, end),
             coupons=await store.coupons(),
             conversions=await store.conversions_between(start, end),
+            expiries=await store.expiries_between(start, end),
         )
 
-    async def erase(self, customer_id: str) -> None:
-        """Entries are financial records and stay; reasons, operator names, e-mails and stored
-        HTTP responses (which repeat them) go."""
+    async def erase(self, customer_id: str) -> dict[str, int]:
+        """Entries are financial records and stay; reasons, operator names, e-mails, the
+        birthday, stored HTTP responses (which repeat them) and group memberships go. Returns
+        what was erased or anonymised, per kind."""
         await self.directory.mark_erased(customer_id)  # first: money stops moving for them
-        await self.journal.anonymise(customer_id)
-        await self.directory.forget(customer_id)
+        erased = {
+            "customer": 1,  # the known customer's birthday and consent
+            "entry_notes": await self.journal.anonymise(customer_id),
+            "customer_emails": await self.directory.forget(customer_id),
+        }
         await self.responses.forget(customer_id)
+        if self.credit is not None:
+            erased.update(await self.credit.erase(customer_id))
+        return erased

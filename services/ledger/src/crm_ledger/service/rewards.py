@@ -2,6 +2,7 @@
 they reach the target (domain.rewards), points taken back once per refund or cancellation,
 coupons redeemed once, by their owner."""
 
+import logging
 from datetime import datetime
 from typing import Any, Literal
 
@@ -10,6 +11,7 @@ from crm_ledger.domain import (
     CouponTerms,
     OrderPoints,
     PendingReversal,
+    PointsLot,
     Program,
     Referral,
     RewardState,
@@ -21,6 +23,8 @@ from crm_ledger.store import RewardStore
 from crm_servicekit.clock import now_ms
 from crm_servicekit.errors import NotFound
 from crm_servicekit.versioned import AlreadyApplied, retry_on_conflict
+
+log = logging.getLogger(__name__)
 
 
 class Rewards:
@@ -73,7 +77,7 @@ class Rewards:
 
         async def attempt() -> RewardState | None:
             current = await self._state_to_change(customer_id, first)
-            new, issued = rewards.earn(current, program, points, now_ms(), order_id)
+            new, issued = rewards.earn(current, program, points, now_ms(), order_id, lot_id=cause)
             await self.store.claim_codes(customer_id, issued)
             try:
                 await self.store.commit(new, [coupon_issued(self.source, c) for c in issued], cause=cause)
@@ -168,6 +172,41 @@ class Rewards:
 
         await retry_on_conflict(attempt, tries=100)
 
+    async def expire_due(self, now: datetime | None = None) -> int:
+        """The points-expiry job: every customer whose soonest expiring points are due loses
+        what is left of them, with a movement saying why. Exactly once however many replicas
+        run it: the expiry commits the next version of the reward state (a unique key), decided
+        on the newest one, so a second replica finds the points gone. Returns points expired."""
+        now = now or now_ms()
+        done = 0
+        for customer_id in await self.store.points_due(now):
+            try:
+                done += await self.expire_points(customer_id, now)
+            except Exception:  # noqa: BLE001 - one customer must not hold up the others
+                log.exception("points expiry of %s failed; the next pass retries", customer_id)
+        return done
+
+    async def expire_points(self, customer_id: str, now: datetime) -> int:
+        async def attempt() -> list[PointsLot]:
+            state = await self.store.get(customer_id)
+            new, due = rewards.expire(state, now)
+            if new is None:
+                return []
+            await self.store.commit(new, [])
+            return due
+
+        due: list[PointsLot] = await retry_on_conflict(attempt, tries=100)
+        for lot in due:  # the KPIs' facts, once each
+            await self.store.record_expiry(
+                {
+                    "_id": f"{customer_id}:{lot['id']}",
+                    "customer_id": customer_id,
+                    "points": lot["points"],
+                    "at": now,
+                }
+            )
+        return sum(x["points"] for x in due)
+
     async def grant_birthday(self, customer_id: str, terms: CouponTerms, now: datetime) -> bool:
         """The birthday coupon of this year, once: True when this call issued it. Two replicas
         deciding at once both try to commit the next version of the customer's reward state
@@ -209,6 +248,40 @@ class Rewards:
         code = rewards.referral_code(customer_id)
         await self.store.share_code(customer_id, code)
         return code
+
+    async def note_referred_by(self, customer_id: str, code: str) -> RewardState:
+        """The code a customer arrived with (customer events' `referred_by`), kept in their
+        reward state, which every earning order reads anyway: the first one converts it. Once:
+        a later code does not replace it. Returns the newest state."""
+
+        async def attempt() -> RewardState:
+            state = await self.store.get(customer_id)
+            if state.get("referred_by"):
+                return state
+            new: RewardState = {**state, "version": state["version"] + 1, "referred_by": code}
+            try:
+                await self.store.commit(new, [], cause=f"referred-by:{customer_id}")
+            except AlreadyApplied:
+                return await self.store.get(customer_id)
+            return new
+
+        noted: RewardState = await retry_on_conflict(attempt, tries=100)
+        return noted
+
+    async def settle_referral(self, customer_id: str) -> None:
+        """The customer's first order was looked at for their `referred_by`: later orders need not."""
+
+        async def attempt() -> None:
+            state = await self.store.get(customer_id)
+            if state.get("referral_settled"):
+                return
+            new: RewardState = {**state, "version": state["version"] + 1, "referral_settled": True}
+            try:
+                await self.store.commit(new, [], cause=f"referral-settled:{customer_id}")
+            except AlreadyApplied:
+                pass
+
+        await retry_on_conflict(attempt, tries=100)
 
     async def conversions(self, customer_id: str) -> int:
         return await self.store.conversions_of(customer_id)

@@ -116,3 +116,16 @@ async def test_differences_merge_two_sorted_streams():
     assert out == ["a", "b", "d", "g"]
     assert await differences(_aiter([]), _aiter(["x"])) == ["x"]
     assert await differences(_aiter(["x"]), _aiter([])) == ["x"]
+
+
+def test_a_reordered_older_group_change_of_a_pair_is_dropped():
+    # Issue 19: groups' events carry each pair's version; the newest applied decides.
+    p = profiles.join_group(profiles.empty("cus_1"), "g1", "VIP", version=1)
+    p = profiles.leave_group(p, "g1", version=2)
+    assert p["group_ids"] == [] and profiles.join_group(p, "g1", "VIP", version=1) is None  # late add
+    removed_first = profiles.leave_group(profiles.empty("cus_2"), "g1", version=4)  # before its add
+    assert removed_first["group_versions"] == {"g1": 4}
+    assert profiles.join_group(removed_first, "g1", "VIP", version=3) is None
+    back = profiles.join_group(removed_first, "g1", "VIP", version=5)
+    assert back["group_ids"] == ["g1"] and profiles.join_group(back, "g1", "VIP", version=5) is None
+    assert profiles.join_group(profiles.empty("cus_3"), "g1", "VIP")["group_ids"] == ["g1"]  # no version

@@ -38,6 +38,9 @@ class FakeStore:
         self.scrubbed: list[str] = []
         self.segment_writes: list = []
         self.conflict_next = False
+        self.orders: dict = {}
+        self.personal: dict = {}
+        self.republished: list[str] = []
 
     async def profile(self, customer_id):
         return self.profiles.get(customer_id)
@@ -163,6 +166,22 @@ class FakeStore:
     async def save_group(self, group):
         self.groups[group["_id"]] = group
 
+    async def anonymise_orders(self, customer_id, key, token):
+        mine = [
+            o
+            for o in self.orders.values()
+            if o["customer_id"] == customer_id or (key and o["email_key"] == key)
+        ]
+        for o in mine:
+            o.update(customer_id=token, email_key=None)
+        return len(mine)
+
+    async def record_personal_data(self, record):
+        if record["_id"] in self.personal:
+            self.republished.append(record["_id"])
+        else:
+            self.personal[record["_id"]] = record
+
     def events(self):
         """(type, event id, data) of every transition recorded, in order."""
         return [
@@ -230,6 +249,31 @@ async def test_an_erased_member_leaves_with_no_personal_data_and_once(store, liv
     assert store.scrubbed == ["cus_1"]
     await profiles.record_customer(live, customer(5, 9))  # late event of an erased customer
     assert len(store.events()) == 2
+    # personal_data.erased, recorded once; the redelivery republishes that same record.
+    [confirmation] = store.personal["erased|cus_1"]["outbox"]
+    assert confirmation["type"] == "personal_data.erased"
+    assert confirmation["data"]["erased"] == {
+        "profiles": 1,
+        "memberships": 1,
+        "orders": 0,
+        "pending_checkouts": 0,
+    }
+    assert store.republished == ["erased|cus_1"]
+
+
+async def test_an_erased_customer_s_orders_are_kept_under_an_untraceable_id(store, live):
+    await profiles.record_customer(live, customer(1, 1, email="a@x.io"))
+    store.orders = {
+        "o1": {"_id": "o1", "customer_id": "cus_1", "email_key": "a@x.io"},
+        "o2": {"_id": "o2", "customer_id": None, "email_key": "a@x.io"},
+        "o3": {"_id": "o3", "customer_id": "cus_2", "email_key": "b@x.io"},
+    }
+    await profiles.erase_customer(live, "cus_1")
+    tokens = {store.orders[o]["customer_id"] for o in ("o1", "o2")}
+    assert len(tokens) == 1 and tokens.pop().startswith("erased_")
+    assert store.orders["o1"]["email_key"] is None and store.orders["o3"]["customer_id"] == "cus_2"
+    [confirmation] = store.personal["erased|cus_1"]["outbox"]
+    assert confirmation["data"]["erased"]["orders"] == 2
 
 
 async def test_a_stale_view_of_the_pair_is_corrected_not_doubled(store, live):

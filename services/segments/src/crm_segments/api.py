@@ -1,18 +1,28 @@
 """HTTP API of the segments service (under /v1): thin routes over service/segments.py."""
 
-from typing import Annotated
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
+from crm_contracts.types import UtcDatetime
 from crm_segments.context import Ctx
+from crm_segments.domain import period
 from crm_segments.domain.documents import Segment
+from crm_segments.domain.period import PeriodFigures, cohorts_csv
 from crm_segments.domain.profiles import public_view
 from crm_segments.domain.segments import view
 from crm_segments.schemas import (
+    AcquisitionCost,
     Analytics,
+    Cohorts,
     CustomerProfile,
     CustomerSegment,
+    Geography,
     Member,
+    PeriodAnalytics,
+    Preferences,
     Preview,
     PreviewIn,
     ProfileOut,
@@ -21,8 +31,13 @@ from crm_segments.schemas import (
     SegmentOut,
     SegmentPatch,
     SegmentWithCount,
+    SpendIn,
+    SpendOut,
+    SpendPatch,
+    Timing,
 )
-from crm_segments.service import segments
+from crm_segments.service import analytics, segments
+from crm_servicekit.errors import Invalid
 from crm_servicekit.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 
 router = APIRouter()
@@ -121,3 +136,147 @@ async def rfm_scores(
     rule_filter = await segments.scope(ctx.membership, segment_id)  # a 404 before a bad cursor's 422
     rows, last = await segments.rfm_scores(ctx.store, rule_filter, _after(cursor, "customer_id"), limit)
     return Page(items=[RfmScore.model_validate(r) for r in rows], next_cursor=_next("customer_id", last))
+
+
+# analytics per period ---------------------------------------------------------------------------
+
+
+@dataclass
+class PeriodQuery:
+    start: datetime
+    end: datetime
+    segment_id: str | None
+    group_id: str | None
+
+
+def period_query(
+    start: Annotated[UtcDatetime, Query(alias="from", description="Start (inclusive), RFC 3339 with offset")],
+    end: Annotated[UtcDatetime, Query(alias="to", description="End (exclusive), after `from`")],
+    segment_id: Annotated[str | None, Query(max_length=200)] = None,
+    group_id: Annotated[str | None, Query(max_length=200)] = None,
+) -> PeriodQuery:
+    return PeriodQuery(start, end, segment_id, group_id)
+
+
+PeriodParams = Annotated[PeriodQuery, Depends(period_query)]
+
+
+async def _figures(ctx: Ctx, q: PeriodQuery, churn_days: int = 90) -> PeriodFigures:
+    return await analytics.period_figures(
+        ctx.membership, q.start, q.end, q.segment_id, q.group_id, churn_days
+    )
+
+
+def _scope(ctx: Ctx, q: PeriodQuery) -> dict[str, Any]:
+    return {
+        "from": q.start,
+        "to": q.end,
+        "segment_id": q.segment_id,
+        "group_id": q.group_id,
+        "base_currency": ctx.money.base,
+    }
+
+
+@router.get("/analytics/period", tags=["analytics"])
+async def period_analytics(
+    ctx: Ctx, q: PeriodParams, churn_days: Annotated[int, Query(ge=1, le=36500)] = 90
+) -> PeriodAnalytics:
+    """Buyers, new and returning customers, revenue, average order, lifetime value, repeat
+    purchase rate and churn over [from, to), for all customers, a segment or a group."""
+    figures = await _figures(ctx, q, churn_days)
+    return PeriodAnalytics.model_validate({**_scope(ctx, q), **figures.summary()})
+
+
+@router.get("/analytics/timing", tags=["analytics"])
+async def order_timing(ctx: Ctx, q: PeriodParams) -> Timing:
+    """Average days between orders, orders by weekday and hour (the store's time zone)."""
+    figures = await _figures(ctx, q)
+    return Timing.model_validate(
+        {**_scope(ctx, q), "time_zone": ctx.settings.store_timezone, **figures.timing()}
+    )
+
+
+@router.get("/analytics/cohorts", tags=["analytics"])
+async def retention_cohorts(ctx: Ctx, q: PeriodParams) -> Cohorts:
+    """Customers by month of first order, and the share that ordered again in each later month."""
+    figures = await _figures(ctx, q)
+    return Cohorts.model_validate(
+        {**_scope(ctx, q), "time_zone": ctx.settings.store_timezone, "cohorts": figures.cohorts()}
+    )
+
+
+@router.get(
+    "/analytics/cohorts.csv",
+    tags=["analytics"],
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "The cohort triangle as CSV"}},
+)
+async def retention_cohorts_csv(ctx: Ctx, q: PeriodParams) -> Response:
+    """The same triangle as CSV: cohort, customers, then the share for each month after (m1, m2...)."""
+    figures = await _figures(ctx, q)
+    return Response(cohorts_csv(figures.cohorts()), media_type="text/csv; charset=utf-8")
+
+
+@router.get("/analytics/geography", tags=["analytics"])
+async def geography(ctx: Ctx, q: PeriodParams) -> Geography:
+    """Customers, buyers in the period and their revenue by country and by city."""
+    figures = await _figures(ctx, q)
+    return Geography.model_validate({**_scope(ctx, q), **figures.geography()})
+
+
+@router.get("/analytics/preferences", tags=["analytics"])
+async def preferences(
+    ctx: Ctx,
+    q: PeriodParams,
+    limit: Annotated[int, Query(ge=1, le=200)] = 10,
+    sort: Literal["buyers", "revenue"] = "buyers",
+) -> Preferences:
+    """Top categories and SKUs of the orders in the period, by buyers or by item revenue."""
+    figures = await _figures(ctx, q)
+    return Preferences.model_validate({**_scope(ctx, q), "sort": sort, **figures.preferences(limit, sort)})
+
+
+@router.get("/analytics/cac", tags=["analytics"])
+async def acquisition_cost(ctx: Ctx, q: PeriodParams) -> AcquisitionCost:
+    """Marketing spend in the period / new customers in it, per currency of the spend."""
+    figures = await _figures(ctx, q)
+    spend = await ctx.store.all_spend()
+    result = period.acquisition_cost(figures.period, spend, figures.new_customers)
+    return AcquisitionCost.model_validate({**_scope(ctx, q), **result})
+
+
+# marketing spend --------------------------------------------------------------------------------
+
+
+@router.post("/marketing-spend", status_code=201, tags=["analytics"])
+async def add_spend(body: SpendIn, ctx: Ctx) -> SpendOut:
+    spend = await analytics.add_spend(
+        ctx.store, body.channel, body.starts_at, body.ends_at, body.amount, body.currency, body.note
+    )
+    return SpendOut.model_validate(spend)
+
+
+@router.get("/marketing-spend", tags=["analytics"])
+async def list_spend(ctx: Ctx, limit: Limit = 50, cursor: Cursor = None) -> Page[SpendOut]:
+    rows, last = await analytics.list_spend(ctx.store, _after(cursor, "id"), limit)
+    return Page(items=[SpendOut.model_validate(s) for s in rows], next_cursor=_next("id", last))
+
+
+@router.get("/marketing-spend/{spend_id}", tags=["analytics"])
+async def get_spend(spend_id: str, ctx: Ctx) -> SpendOut:
+    return SpendOut.model_validate(await analytics.spend_entry(ctx.store, spend_id))
+
+
+@router.patch("/marketing-spend/{spend_id}", tags=["analytics"])
+async def edit_spend(spend_id: str, body: SpendPatch, ctx: Ctx) -> SpendOut:
+    changes = body.model_dump(exclude_unset=True)
+    for required in ("channel", "starts_at", "ends_at", "amount", "currency"):
+        if required in changes and changes[required] is None:
+            raise Invalid(f"`{required}` cannot be null", errors=[{"field": required, "message": "null"}])
+    return SpendOut.model_validate(await analytics.edit_spend(ctx.store, spend_id, changes))
+
+
+@router.delete("/marketing-spend/{spend_id}", status_code=204, tags=["analytics"])
+async def delete_spend(spend_id: str, ctx: Ctx) -> Response:
+    await analytics.delete_spend(ctx.store, spend_id)
+    return Response(status_code=204)

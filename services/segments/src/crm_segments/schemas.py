@@ -5,6 +5,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from crm_contracts.types import UtcDatetime
+
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 RuleText = Annotated[
     str, Field(min_length=1, max_length=10_000, description="A segment query (docs/contract.md §3)")
@@ -147,3 +149,162 @@ class RfmScore(BaseModel):
     frequency: int
     monetary: int
     rfm: str
+
+
+# analytics per period (domain/period.py) ----------------------------------------------------------
+
+
+class PeriodChurn(BaseModel):
+    days: int
+    customers: int = Field(description="Customers whose latest order before `to` is older than `days`")
+    of_customers: int = Field(description="Customers with an order before `to`")
+    rate: float | None
+
+
+class PeriodScope(BaseModel):
+    from_: datetime = Field(alias="from")
+    to: datetime
+    segment_id: str | None
+    group_id: str | None
+    base_currency: str
+
+
+class PeriodAnalytics(PeriodScope):
+    customers: int
+    buyers: int
+    new_customers: int
+    returning_customers: int
+    orders: int
+    revenue: MoneyOut | None
+    repeat_purchase_rate: float | None
+    average_order_value: MoneyOut | None
+    average_lifetime_value: MoneyOut | None
+    churn: PeriodChurn
+
+
+class WeekdayCount(BaseModel):
+    weekday: int = Field(description="0 = Monday")
+    orders: int
+
+
+class HourCount(BaseModel):
+    hour: int
+    orders: int
+
+
+class Timing(PeriodScope):
+    time_zone: str
+    orders: int
+    average_days_between_orders: float | None
+    intervals: int = Field(description="Orders in the period that followed an earlier order")
+    by_weekday: list[WeekdayCount]
+    by_hour: list[HourCount]
+
+
+class Retention(BaseModel):
+    offset: int = Field(description="Months after the cohort's month")
+    month: str
+    customers: int
+    rate: float | None
+
+
+class Cohort(BaseModel):
+    month: str = Field(description="YYYY-MM of the first order")
+    customers: int
+    retention: list[Retention]
+
+
+class Cohorts(PeriodScope):
+    time_zone: str
+    cohorts: list[Cohort]
+
+
+class CountryFigures(BaseModel):
+    country: str | None
+    customers: int
+    buyers: int
+    revenue: MoneyOut | None
+
+
+class CityFigures(CountryFigures):
+    city: str | None
+
+
+class Geography(PeriodScope):
+    countries: list[CountryFigures]
+    cities: list[CityFigures]
+
+
+class CategoryFigures(BaseModel):
+    category: str | None
+    buyers: int
+    units: int
+    revenue: MoneyOut | None
+
+
+class ProductFigures(BaseModel):
+    sku: str
+    buyers: int
+    units: int
+    revenue: MoneyOut | None
+
+
+class Preferences(PeriodScope):
+    sort: str
+    categories: list[CategoryFigures]
+    products: list[ProductFigures]
+
+
+class CurrencyCac(BaseModel):
+    currency: str
+    spend: int = Field(description="Minor units")
+    cac: MoneyOut | None = Field(description="spend / new customers (null with none)")
+
+
+class ChannelSpend(BaseModel):
+    channel: str
+    spend: MoneyOut
+
+
+class AcquisitionCost(PeriodScope):
+    new_customers: int
+    per_currency: list[CurrencyCac]
+    per_channel: list[ChannelSpend]
+
+
+# marketing spend --------------------------------------------------------------------------------
+
+Channel = Annotated[str, Field(min_length=1, max_length=100)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+Amount = Annotated[int, Field(ge=0, le=10**15, description="Minor units")]
+Note = Annotated[str, Field(max_length=1000)]
+
+
+class SpendIn(BaseModel):
+    channel: Channel
+    starts_at: UtcDatetime
+    ends_at: UtcDatetime
+    amount: Amount
+    currency: Currency
+    note: Note | None = None
+
+
+class SpendPatch(BaseModel):
+    channel: Channel | None = None
+    starts_at: UtcDatetime | None = None
+    ends_at: UtcDatetime | None = None
+    amount: Amount | None = None
+    currency: Currency | None = None
+    note: Note | None = None
+
+
+class SpendOut(BaseModel):
+    id: str
+    channel: str
+    starts_at: datetime
+    ends_at: datetime
+    amount: int
+    currency: str
+    note: str | None
+    created_at: datetime
+    updated_at: datetime

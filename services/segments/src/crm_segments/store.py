@@ -13,6 +13,11 @@ Collections:
 - `segment_runs`: which version of each segment the last batch computation covered.
 - `groups`: the newest known name (and version) of each customer group.
 - `pending_checkouts`: checkout.abandoned events of e-mails no profile has yet, by checkout id.
+- `orders`: one INSERTED fact per order.placed / .refunded / .cancelled (domain/orders.py), read
+  by the analytics per period; anonymised (customer id replaced, e-mail key removed) on erasure.
+- `marketing_spend`: money spent per channel and period, entered by staff (CAC).
+- `personal_data`: answers to personal_data.requested and confirmations of erasures, each
+  inserted once with its event (the outbox).
 
 Queries on profiles take a rule's compiled MongoDB filter (or None: every customer) and add
 "active" here, so only customers that exist are ever counted or listed.
@@ -29,17 +34,23 @@ from pymongo.errors import DuplicateKeyError
 from crm_segments.domain.analytics import RFM_FIELDS
 from crm_segments.domain.documents import (
     Group,
+    MarketingSpend,
     MembershipChange,
     MembershipState,
+    OrderFact,
     PendingCheckout,
+    PersonalDataRecord,
     Profile,
     ProfileFigures,
     Segment,
     SegmentRun,
 )
 from crm_segments.domain.membership import pair_id
+from crm_segments.domain.orders import CANCELLED, PLACED, REFUNDED
+from crm_segments.domain.period import PROFILE_FIELDS, ScopeProfile
 from crm_segments.domain.rules.attributes import FIELDS
 from crm_servicekit.clock import now_ms
+from crm_servicekit.mongo import insert_once
 from crm_servicekit.outbox import OUTBOX_INDEXES, OutboxSource, ProjectedHere, pending
 from crm_servicekit.versioned import VersionedStore
 
@@ -76,6 +87,9 @@ class SegmentStore:
         self.runs = db["segment_runs"]
         self.groups = db["groups"]
         self.pending_checkouts = db["pending_checkouts"]
+        self.orders = db["orders"]
+        self.spend = db["marketing_spend"]
+        self.personal_data = db["personal_data"]
         self._notify = notify
         self._last = datetime.min.replace(tzinfo=UTC)
         self.projected_here = ProjectedHere()
@@ -103,6 +117,13 @@ class SegmentStore:
             ],
             "segment_runs": [],
             "groups": [],
+            "orders": [
+                IndexModel([("kind", ASCENDING), ("at", ASCENDING)]),
+                IndexModel([("customer_id", ASCENDING)]),
+                IndexModel([("email_key", ASCENDING)]),
+            ],
+            "marketing_spend": [],
+            "personal_data": [IndexModel([("customer_id", ASCENDING)]), *OUTBOX_INDEXES],
         }
 
     def outbox_sources(self, project: Callable[[MembershipChange], Awaitable[None]]) -> list[OutboxSource]:
@@ -113,7 +134,11 @@ class SegmentStore:
                 if not self.projected_here.take(change["_id"]):
                     await project(cast(MembershipChange, change))
 
-        return [self.segments.outbox_source(), OutboxSource(self.changes, after_publish=project_each)]
+        return [
+            self.segments.outbox_source(),
+            OutboxSource(self.changes, after_publish=project_each),
+            OutboxSource(self.personal_data, ordered=False),
+        ]
 
     # profiles ----------------------------------------------------------------------------
 
@@ -325,3 +350,85 @@ class SegmentStore:
 
     async def member_count(self, segment_id: str) -> int:
         return await self.memberships.count_documents({"segment_id": segment_id, "member": True})
+
+    # orders (analytics per period) -------------------------------------------------------
+
+    async def record_order_fact(self, fact: OrderFact) -> bool:
+        """One insert; False if this fact was recorded already (a redelivered or re-sent event)."""
+        return await insert_once(self.orders, fact)
+
+    async def order_adjustments(self) -> AsyncIterator[OrderFact]:
+        """Every refund and cancellation (few beside the orders), streamed."""
+        for kind in (REFUNDED, CANCELLED):
+            async for d in self.orders.find({"kind": kind}, {"items": 0}).batch_size(1000):
+                yield cast(OrderFact, d)
+
+    async def orders_before(self, end: datetime) -> AsyncIterator[OrderFact]:
+        """The placed orders before `end`, oldest first, streamed."""
+        cursor = self.orders.find({"kind": PLACED, "at": {"$lt": end}}).sort("at", ASCENDING).batch_size(500)
+        async for d in cursor:
+            yield cast(OrderFact, d)
+
+    async def scope_profiles(self, rule_filter: Filter | None) -> AsyncIterator[ScopeProfile]:
+        """What the analytics per period read of the active customers in scope."""
+        async for d in self._stream(_active(rule_filter), PROFILE_FIELDS):
+            yield cast(ScopeProfile, d)
+
+    async def orders_of(self, customer_id: str, key: str | None) -> list[OrderFact]:
+        """The order facts of one customer: named by id, or by e-mail (a personal-data export)."""
+        found = {d["_id"]: d async for d in self.orders.find({"customer_id": customer_id})}
+        if key:
+            found.update({d["_id"]: d async for d in self.orders.find({"email_key": key})})
+        return cast(list[OrderFact], sorted(found.values(), key=lambda d: (d["at"], d["_id"])))
+
+    async def anonymise_orders(self, customer_id: str, key: str | None, token: str) -> int:
+        """After an erasure: the facts keep their figures, not who the customer was."""
+        anonymous = {"$set": {"customer_id": token, "email_key": None}}
+        changed = (await self.orders.update_many({"customer_id": customer_id}, anonymous)).modified_count
+        if key:
+            changed += (await self.orders.update_many({"email_key": key}, anonymous)).modified_count
+        return changed
+
+    async def reassign_orders(self, from_customer: str, to_customer: str) -> int:
+        """After a merge: the merged record's order facts count for the record kept."""
+        moved = await self.orders.update_many(
+            {"customer_id": from_customer}, {"$set": {"customer_id": to_customer}}
+        )
+        return moved.modified_count
+
+    async def membership_history(self, customer_id: str) -> list[MembershipChange]:
+        rows = await self.changes.find({"customer_id": customer_id}, {"outbox": 0}).to_list()
+        return cast(list[MembershipChange], sorted(rows, key=lambda c: (c["segment_id"], c["n"])))
+
+    # marketing spend -----------------------------------------------------------------------
+
+    async def add_spend(self, spend: MarketingSpend) -> None:
+        await self.spend.insert_one(dict(spend))
+
+    async def spend_entry(self, spend_id: str) -> MarketingSpend | None:
+        return cast(MarketingSpend | None, await self.spend.find_one({"_id": spend_id}))
+
+    async def all_spend(self) -> list[MarketingSpend]:
+        """Configuration-sized: a few entries per channel and month."""
+        return cast(list[MarketingSpend], await self.spend.find({}).sort("_id", ASCENDING).to_list())
+
+    async def spend_page(self, after: str | None, limit: int) -> list[MarketingSpend]:
+        query = {"_id": {"$gt": after}} if after else {}
+        return cast(
+            list[MarketingSpend], await self.spend.find(query).sort("_id", ASCENDING).limit(limit).to_list()
+        )
+
+    async def replace_spend(self, spend: MarketingSpend) -> None:
+        await self.spend.replace_one({"_id": spend["_id"]}, spend)
+
+    async def delete_spend(self, spend_id: str) -> bool:
+        return (await self.spend.delete_one({"_id": spend_id})).deleted_count == 1
+
+    # personal data -------------------------------------------------------------------------
+
+    async def record_personal_data(self, record: PersonalDataRecord) -> None:
+        """Inserted once with its event; the same record again publishes the stored event again
+        (same event id), never a different one."""
+        if not await insert_once(self.personal_data, record):
+            await self.personal_data.update_one({"_id": record["_id"]}, {"$set": {"published": False}})
+        self._notify()

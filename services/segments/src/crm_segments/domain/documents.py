@@ -53,6 +53,7 @@ class Profile(TypedDict):
     groups: list[GroupRef]  # by id
     group_ids: list[str]
     customer_groups: list[str]  # the names, what rules see
+    group_versions: NotRequired[dict[str, int]]  # group id -> the pair version applied last
     credit: dict[str, CreditHeld]  # by currency
     store_credit_balance: int
 
@@ -145,3 +146,57 @@ class Group(TypedDict):
     name: str
     version: int
     deleted: bool
+
+
+# orders (issue 16: analytics per period) --------------------------------------------------------
+
+
+class OrderLine(TypedDict):
+    sku: str
+    category: str | None
+    quantity: int
+    amount: int  # quantity * unit price, minor units of the order's currency
+
+
+class OrderFact(TypedDict):
+    """`orders`: one INSERTED document per storefront fact about an order, never changed but
+    anonymised on erasure. `_id` is the order id for order.placed, "<order>|refund|<refund id or
+    event id>" for order.refunded and "<order>|cancel" for order.cancelled, so a redelivered or
+    re-sent event counts once."""
+
+    _id: str
+    kind: str  # "placed" / "refunded" / "cancelled"
+    order_id: str
+    customer_id: str | None  # as the storefront named it; else found by e-mail when read
+    email_key: str | None  # None once the customer is erased
+    at: datetime  # placed_at / refunded_at / cancelled_at
+    currency: NotRequired[str]
+    amount: NotRequired[int]  # placed: the total; refunded: the amount refunded
+    items: NotRequired[list[OrderLine]]
+    recorded_at: datetime
+
+
+class MarketingSpend(TypedDict):
+    """`marketing_spend`: money spent on one channel over a period, entered by staff."""
+
+    _id: str
+    id: str
+    channel: str
+    starts_at: datetime
+    ends_at: datetime
+    amount: int  # minor units
+    currency: str
+    note: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PersonalDataRecord(TypedDict):
+    """`personal_data`: an answer to personal_data.requested ("collected|<request>") or the
+    confirmation of an erasure ("erased|<customer>"), inserted once with its event (the outbox)."""
+
+    _id: str
+    customer_id: str
+    recorded_at: datetime
+    outbox: list[dict[str, Any]]
+    published: bool

@@ -148,16 +148,36 @@ def _with_groups(p: Profile, groups: list[GroupRef]) -> Profile:
     }
 
 
-def join_group(p: Profile, group_id: str, name: str) -> Profile | None:
-    if p["deleted"] or any(g["id"] == group_id and g["name"] == name for g in p["groups"]):
+def join_group(p: Profile, group_id: str, name: str, version: int | None = None) -> Profile | None:
+    """group.members.added. With the pair's version (groups' events carry one), a change older
+    than the one applied last is dropped: a reordered add never undoes a later removal."""
+    if p["deleted"] or _stale(p, group_id, version):
         return None
-    return _with_groups(p, [g for g in p["groups"] if g["id"] != group_id] + [{"id": group_id, "name": name}])
+    if any(g["id"] == group_id and g["name"] == name for g in p["groups"]):
+        return None if version is None else _versioned(p, group_id, version)
+    groups = [g for g in p["groups"] if g["id"] != group_id] + [{"id": group_id, "name": name}]
+    return _versioned(_with_groups(p, groups), group_id, version)
 
 
-def leave_group(p: Profile, group_id: str) -> Profile | None:
+def leave_group(p: Profile, group_id: str, version: int | None = None) -> Profile | None:
+    """group.members.removed; the version is kept even when not a member, so a late, older
+    add of the pair is dropped."""
+    if p["deleted"] or _stale(p, group_id, version):
+        return None
     if group_id not in p["group_ids"]:
-        return None
-    return _with_groups(p, [g for g in p["groups"] if g["id"] != group_id])
+        return None if version is None else _versioned(p, group_id, version)
+    return _versioned(_with_groups(p, [g for g in p["groups"] if g["id"] != group_id]), group_id, version)
+
+
+def _stale(p: Profile, group_id: str, version: int | None) -> bool:
+    return version is not None and version <= p.get("group_versions", {}).get(group_id, 0)
+
+
+def _versioned(p: Profile, group_id: str, version: int | None) -> Profile:
+    """The profile with the pair's version recorded (events without versions record none)."""
+    if version is None:
+        return p
+    return {**p, "group_versions": {**p.get("group_versions", {}), group_id: version}}
 
 
 def rename_group(p: Profile, group_id: str, name: str) -> Profile | None:

@@ -1,11 +1,14 @@
 """What the events of the customers, groups and ledger services change: the customer's profile
 (domain/profiles.py), then, through live membership, the segments the customer is in."""
 
+from functools import partial
+
 from crm_contracts.inbound import CheckoutAbandoned
 from crm_contracts.outbound import CustomerState, GroupMembersChanged, GroupState, LedgerEntryRecorded
 from crm_contracts.types import email_key
 from crm_segments.domain import profiles
 from crm_segments.domain.documents import Profile
+from crm_segments.service import personal_data
 from crm_segments.service.membership import Membership
 
 DELETED_GROUP_VERSION = 1 << 62
@@ -59,15 +62,39 @@ async def record_checkout(live: Membership, checkout: CheckoutAbandoned) -> None
     await live.change_profile(customer_id, lambda p: profiles.abandon_checkout(p, at))
 
 
+async def merge_customer(live: Membership, kept_id: str, merged_id: str) -> None:
+    """customer.merged: the merged record no longer exists, so its profile leaves every
+    segment (the kept record's own customer.updated brings its new figures), and its order
+    facts count for the kept record. Nothing is erased: the person is still a customer."""
+    await live.change_profile(merged_id, profiles.erase)
+    await live.store.reassign_orders(merged_id, kept_id)
+
+
 async def erase_customer(live: Membership, customer_id: str) -> None:
     """customer.deleted: the profile becomes a tombstone and leaves every segment; checkouts
-    waiting under the customer's e-mail go too."""
+    waiting under the customer's e-mail go too; the order facts are kept for the figures under
+    an id nobody can trace back. Then personal_data.erased says what was erased (a redelivered
+    deletion publishes the first confirmation again)."""
     known = await live.store.profile(customer_id)
+    held = known is not None and not known["deleted"]
+    segments = sum(m["member"] for m in (await live.store.memberships_of(customer_id)).values())
     await live.change_profile(customer_id, profiles.erase)
     key = known.get("email_key") if known else None
+    checkouts = []
     if key:
-        pending = await live.store.pending_checkouts_of(key)
-        await live.store.forget_pending_checkouts([c["_id"] for c in pending])
+        checkouts = await live.store.pending_checkouts_of(key)
+        await live.store.forget_pending_checkouts([c["_id"] for c in checkouts])
+    orders = await live.store.anonymise_orders(customer_id, key, personal_data.anonymous_id())
+    await personal_data.confirm_erasure(
+        live,
+        customer_id,
+        {
+            "profiles": int(held),
+            "memberships": segments if held else 0,
+            "orders": orders,
+            "pending_checkouts": len(checkouts),
+        },
+    )
 
 
 async def add_group_members(live: Membership, g: GroupMembersChanged) -> None:
@@ -77,13 +104,24 @@ async def add_group_members(live: Membership, g: GroupMembersChanged) -> None:
     name = known["name"] if known else g.group_name  # group.updated is versioned: it wins
     if known is None:
         await live.store.save_group({"_id": g.group_id, "name": name, "version": 0, "deleted": False})
-    for customer_id in g.customer_ids:
-        await live.change_profile(customer_id, lambda p: profiles.join_group(p, g.group_id, name))
+    for customer_id, version in _with_versions(g):
+        await live.change_profile(
+            customer_id, partial(profiles.join_group, group_id=g.group_id, name=name, version=version)
+        )
 
 
 async def remove_group_members(live: Membership, g: GroupMembersChanged) -> None:
-    for customer_id in g.customer_ids:
-        await live.change_profile(customer_id, lambda p: profiles.leave_group(p, g.group_id))
+    for customer_id, version in _with_versions(g):
+        await live.change_profile(
+            customer_id, partial(profiles.leave_group, group_id=g.group_id, version=version)
+        )
+
+
+def _with_versions(g: GroupMembersChanged) -> list[tuple[str, int | None]]:
+    """Each customer with the pair's version (None from a publisher that sends none)."""
+    if g.versions and len(g.versions) == len(g.customer_ids):
+        return list(zip(g.customer_ids, g.versions, strict=True))
+    return [(c, None) for c in g.customer_ids]
 
 
 async def record_group(live: Membership, g: GroupState) -> None:

@@ -19,7 +19,7 @@ async def known(http: httpx.AsyncClient, customer_id: str, consent: bool = False
 
 
 async def test_smtp_down_is_retried_with_back_off_then_failed_with_the_reason_or_sent_when_back(
-    system, mailpit, people, helpers
+    system, mailpit, people, helpers, broker: Broker
 ):
     down = helpers["service_env"](mailpit, CRM_SMTP_PORT=str(free_port()), CRM_ENGAGEMENT_MAX_ATTEMPTS="3")
     engagement = system.service("engagement", **down)
@@ -45,6 +45,8 @@ async def test_smtp_down_is_retried_with_back_off_then_failed_with_the_reason_or
 
         m = await eventually(failed, timeout=30)
         assert m["attempts"] == 3 and m["reason"].startswith("gave up after 3 tries") and m["sent_at"] is None
+        [gave_up] = await broker.wait_for("message.failed", lambda b: b["data"]["message_id"] == first["id"])
+        assert gave_up["body"]["data"]["reason"].startswith("gave up after 3 tries")
 
     # A mail queued while the server is away goes out once it is back, even across a restart.
     engagement.stop()
@@ -68,6 +70,8 @@ async def test_smtp_down_is_retried_with_back_off_then_failed_with_the_reason_or
         m = await eventually(sent, timeout=30)
         assert m["attempts"] >= 3
     assert len(await mailpit.wait_to(email)) == 1
+    await broker.wait_for("message.sent", lambda b: b["data"]["message_id"] == second["id"])
+    assert broker.events("message.failed", lambda b: b["data"]["message_id"] == second["id"]) == []
 
 
 async def test_killed_mid_campaign_nobody_gets_a_mail_twice_and_nothing_queued_is_lost(

@@ -255,9 +255,11 @@ async def test_welcome_once_per_account_and_thank_you_once_per_order(
         )
         assert wrong.status_code == 422
         listed = (await http.get("/v1/automations")).json()["items"]
-        assert {a["name"]: a["template_id"] for a in listed} == {
-            "welcome": "tpl_welcome",
-            "thank_you": "tpl_thank_you",
+        assert {a["name"]: (a["template_id"], a["enabled"]) for a in listed} == {
+            "welcome": ("tpl_welcome", True),
+            "thank_you": ("tpl_thank_you", True),
+            "review_request": ("tpl_review_request", False),  # off until chosen
+            "re_engagement": ("tpl_re_engagement", False),
         }
 
 
@@ -313,6 +315,15 @@ async def test_campaign_to_a_segment_now_and_scheduled_reaches_consented_members
 
         done = await eventually(completed, timeout=30)
         assert done["counts"] == {"sent": 2, "skipped": 1} and done["audience"] == 3
+        [announced] = await broker.wait_for(
+            "campaign.completed", lambda b: b["data"]["campaign_id"] == campaign["id"], timeout=30
+        )
+        assert announced["body"]["data"]["counts"] == {"sent": 2, "skipped": 1}
+        sent = await broker.wait_for(
+            "message.sent", lambda b: b["data"]["campaign_id"] == campaign["id"], count=2, timeout=30
+        )
+        assert {e["body"]["data"]["customer_id"] for e in sent} == {c for c, _ in yes[:2]}
+        assert all(e["body"]["data"]["kind"] == "marketing" for e in sent)
         assert datetime.fromisoformat(done["launched_at"]) >= at - timedelta(milliseconds=1)
         for _, email in yes[:2]:
             [mail] = await mailpit.wait_to(email)

@@ -24,6 +24,7 @@ class Store:
         self.claims: dict[str, Any] = {}
         self.slots: dict[str, Any] = {}
         self.consent: dict[str, bool] = {}
+        self.notices: dict[str, Any] = {}  # key -> the one event announced
 
     async def claim(self, doc: Any) -> bool:
         await asyncio.sleep(0)
@@ -63,6 +64,12 @@ class Store:
         self.slots[doc["_id"]] = doc
         return True
 
+    async def announce(self, key: str, event: Any) -> bool:
+        if key in self.notices:
+            return False
+        self.notices[key] = event
+        return True
+
 
 class Mailer:
     def __init__(self, *outcomes: Outcome) -> None:
@@ -81,6 +88,8 @@ def message(kind: str = "transactional", **extra: Any) -> dict[str, Any]:
         "customer_id": "cus_1",
         "email": "Ana@Example.com",
         "kind": kind,
+        "template_id": "tpl_1",
+        "campaign_id": None,
         "status": "queued",
         "reason": None,
         "attempts": 0,
@@ -96,6 +105,7 @@ async def test_many_senders_racing_for_one_message_send_it_once():
     doc = await store.message("msg_1")
     await asyncio.gather(*(sender.deliver(doc) for _ in range(10)))
     assert mailer.sent == ["msg_1"] and store.messages["msg_1"]["status"] == "sent"
+    assert [e["type"] for e in store.notices.values()] == ["message.sent"]  # announced once
 
 
 async def test_an_interrupted_attempt_is_failed_after_the_timeout_and_never_sent_again():

@@ -63,7 +63,7 @@ def test_a_closed_ticket_does_not_reopen_by_staff_but_by_an_inbound_message():
         assert e.value.status == 409 and "inbound message" in (e.value.detail or "")
     with pytest.raises(Conflict):
         t.after_reply(closed, None, None, T0)
-    assert t.after_inbound(closed, T0)["status"] == "open"
+    assert t.after_inbound(closed, T0, T0)["status"] == "open"
 
 
 def test_resolved_cannot_go_back_to_pending_and_the_detail_says_what_can():
@@ -75,7 +75,19 @@ def test_resolved_cannot_go_back_to_pending_and_the_detail_says_what_can():
 def test_no_change_keeps_the_same_ticket_and_version():
     doc = ticket()
     assert t.edit(doc, {"status": "open", "priority": "normal"}, T0) is doc
-    assert t.after_inbound(doc, T0) is doc  # open already
+    # A message always moves the ticket one version up (its event rides on that version).
+    later = T0 + timedelta(minutes=5)
+    after = t.after_inbound(doc, later, later)
+    assert after["status"] == "open" and after["version"] == 2 and after["last_message_at"] == later
+    assert t.after_inbound(after, T0, later)["last_message_at"] == later  # an older message
+
+
+def test_an_erased_ticket_keeps_its_counts_but_not_who_or_what():
+    doc = t.anonymised(ticket(), T0)
+    assert doc["subject"] == "(erased)" and doc["email"] is None and doc["email_key"] is None
+    assert doc["erased"] and doc["version"] == 2 and doc["customer_id"] == "cus_1"
+    assert doc["order_ids"] == ["ord_1", "ord_2"] and doc["status"] == "open"
+    assert t.state_data(doc).erased and t.state_data(doc).email is None
 
 
 def test_priority_change_sets_its_rank():

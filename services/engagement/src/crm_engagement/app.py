@@ -26,6 +26,9 @@ async def setup(rt: Runtime) -> Wiring[Context]:
         periodic=[
             Periodic("send-mail", settings.send_every_seconds, ctx.sender.run_once),
             Periodic("campaigns", settings.campaign_every_seconds, ctx.campaigns.tick),
+            Periodic(
+                "review-requests", settings.automation_every_seconds, ctx.automations.send_due_review_requests
+            ),
         ],
     )
 

@@ -12,8 +12,11 @@ from crm_engagement.service import (
     Campaigns,
     Contacts,
     Messages,
+    Preferences,
+    Privacy,
     Reviews,
     Sender,
+    Surveys,
     Templates,
     Tickets,
 )
@@ -34,23 +37,30 @@ class Context:
     sender: Sender
     tickets: Tickets
     reviews: Reviews
+    privacy: Privacy
+    surveys: Surveys
+    preferences: Preferences
 
     @classmethod
     def wire(
         cls, settings: EngagementSettings, store: EngagementStore, secret: str, notify: Callable[[], None]
     ) -> "Context":
         messages = Messages(store, settings, secret)
+        surveys = Surveys(store, settings, messages, secret)
         return cls(
             settings,
             store,
             Contacts(store, settings, secret, notify),
             Templates(store, settings),
             messages,
-            Automations(store, messages),
-            Campaigns(store, messages, settings.max_selection),
+            Automations(store, messages, settings),
+            Campaigns(store, messages, settings.max_selection, settings.source),
             Sender(store, settings, Mailer(settings)),
             Tickets(store, settings),
             Reviews(store, settings),
+            Privacy(store, settings, notify, surveys),
+            surveys,
+            Preferences(store, settings, secret, notify),
         )
 
 

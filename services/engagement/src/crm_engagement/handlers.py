@@ -7,7 +7,12 @@ from pydantic import Field
 from crm_contracts.envelope import CloudEvent
 from crm_contracts.inbound import NewsletterSubscribed, NewsletterUnsubscribed, OrderPlaced
 from crm_contracts.names import EventType
-from crm_contracts.outbound import CustomerDeleted, SegmentMembership
+from crm_contracts.outbound import (
+    CustomerDeleted,
+    PersonalDataRequested,
+    SegmentMembership,
+    TicketMessageAdded,
+)
 from crm_contracts.types import Contract, UtcDatetime
 from crm_engagement.context import Context
 from crm_engagement.domain import order_vars
@@ -71,7 +76,14 @@ async def on_customer_changed(event: CloudEvent[CustomerSeen], ctx: Context) -> 
 
 @handlers.on(EventType.CUSTOMER_DELETED, CustomerDeleted)
 async def on_customer_deleted(event: CloudEvent[CustomerDeleted], ctx: Context) -> None:
-    await ctx.contacts.customer_erased(event.data.id)
+    """Erases the contact, anonymises messages, tickets and reviews; personal_data.erased."""
+    await ctx.privacy.erase(event.data.id)
+
+
+@handlers.on(EventType.PERSONAL_DATA_REQUESTED, PersonalDataRequested)
+async def on_personal_data_requested(event: CloudEvent[PersonalDataRequested], ctx: Context) -> None:
+    """Answers with personal_data.collected: what this service holds about the customer."""
+    await ctx.privacy.collect(event.id, event.data.request_id, event.data.customer_id)
 
 
 @handlers.on(EventType.NEWSLETTER_SUBSCRIBED, NewsletterSubscribed)
@@ -89,6 +101,7 @@ async def on_segment_member_joined(event: CloudEvent[SegmentMembership], ctx: Co
     await ctx.contacts.segment_membership(
         event.id, event.data.segment_id, event.data.customer_id, True, event.time
     )
+    await ctx.automations.re_engagement(event.id, event.data.segment_id, event.data.customer_id)
 
 
 @handlers.on(EventType.SEGMENT_MEMBER_LEFT, SegmentMembership)
@@ -96,6 +109,15 @@ async def on_segment_member_left(event: CloudEvent[SegmentMembership], ctx: Cont
     await ctx.contacts.segment_membership(
         event.id, event.data.segment_id, event.data.customer_id, False, event.time
     )
+
+
+@handlers.on(EventType.TICKET_MESSAGE_ADDED, TicketMessageAdded)
+async def on_ticket_message_added(event: CloudEvent[TicketMessageAdded], ctx: Context) -> None:
+    """This service's own event: a staff reply is mailed to the customer, once per reply."""
+    d = event.data
+    if d.direction != "outbound":
+        return
+    await ctx.tickets.mail_reply(ctx.messages, d.ticket_id, d.message_id, d.author, d.body)
 
 
 @handlers.on(EventType.ORDER_PLACED, OrderPlaced)
@@ -109,3 +131,13 @@ async def on_order_placed(event: CloudEvent[OrderPlaced], ctx: Context) -> None:
         (o.customer.first_name, o.customer.last_name),
         order_vars(o),
     )
+    await ctx.automations.plan_review_request(
+        event.source,
+        o.order_id,
+        str(o.customer.email),
+        o.customer.customer_id,
+        (o.customer.first_name, o.customer.last_name),
+        order_vars(o),
+        o.placed_at,
+    )
+    await ctx.surveys.after_order(o.customer.customer_id, str(o.customer.email))

@@ -29,6 +29,8 @@ def build(doc: MessageDoc, mail_from: str) -> EmailMessage:
     # Derived from the message id: a receiving system can tell the same mail apart.
     msg["Message-ID"] = make_msgid(idstring=doc["_id"], domain="crm.local")
     msg["X-CRM-Message-Id"] = doc["_id"]
+    if doc.get("reply_to"):
+        msg["Reply-To"] = doc["reply_to"]
     if doc["unsubscribe_url"]:
         # RFC 8058 one-click unsubscribe: mail clients POST "List-Unsubscribe=One-Click".
         msg["List-Unsubscribe"] = f"<{doc['unsubscribe_url']}>"

@@ -84,6 +84,38 @@ class EngagementSettings(ServiceSettings):
     )
     max_selection: int = Field(default=10_000, ge=1, validation_alias="CRM_ENGAGEMENT_MAX_SELECTION")
 
+    survey_link_days: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias="CRM_ENGAGEMENT_SURVEY_LINK_DAYS",
+        description="A survey link in a mail works this many days after the mail was queued",
+    )
+    review_request_days: float = Field(
+        default=7.0,
+        gt=0,
+        le=365,
+        validation_alias="CRM_ENGAGEMENT_REVIEW_REQUEST_DAYS",
+        description="The review request's default delay after an order (PUT /v1/automations/review_request changes it)",
+    )
+    automation_every_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias="CRM_ENGAGEMENT_AUTOMATION_EVERY_SECONDS",
+        description="How often due review requests are queued",
+    )
+    preference_link_days: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias="CRM_ENGAGEMENT_PREFERENCE_LINK_DAYS",
+        description="A preference-centre link works this many days after it was made",
+    )
+    support_reply_to: str | None = Field(
+        default=None,
+        max_length=320,
+        validation_alias="CRM_ENGAGEMENT_SUPPORT_REPLY_TO",
+        description="Reply-To of the mail that carries a staff reply on a ticket (the address your "
+        "mail gateway turns into POST /v1/tickets/inbound); default: none (replies go to From)",
+    )
     first_response_hours: float = Field(
         default=24.0,
         gt=0,

@@ -16,6 +16,14 @@ Collections (fields in domain/documents.py):
   document per message (never updated).
 - `reviews` / `reviews_changes` {_id: "rev_<hex>"}: product reviews, versioned; a change that
   storefronts hear of carries its review.* event (an outbox source).
+- `surveys` {_id: "srv_<hex>"}; `survey_answers` {_id: hash of (survey, customer)}: one answer
+  per survey and customer, inserted once.
+- `review_requests` {_id: "<source>:<order id>"}: review requests waiting for their day.
+- `preference_changes`: the preference centre's change sets (consent per topic and channel),
+  inserted only, each with its preferences.updated / newsletter.* events (an outbox source).
+- `personal_data`: answers to personal_data.requested (_id: the request event's id) and the
+  erasure confirmations (_id: "erased:<customer id>"), each inserted once with its
+  personal_data.* event (an outbox source).
 """
 
 import secrets
@@ -34,16 +42,20 @@ from crm_engagement.domain import (
     FrequencySlot,
     MessageDoc,
     MessageStatus,
+    ReviewRequest,
     SecretDoc,
     SegmentMember,
     SendClaim,
     TemplateDoc,
     current_members,
 )
+from crm_engagement.domain.preferences import PreferenceChanges
 from crm_engagement.domain.reviews import ReviewDoc
+from crm_engagement.domain.surveys import AnswerDoc, SurveyDoc
 from crm_engagement.domain.tickets import TicketDoc, TicketMessage, TicketQuery
+from crm_servicekit.clock import now_ms
 from crm_servicekit.mongo import IndexSpec, insert_many_once, insert_once
-from crm_servicekit.outbox import OUTBOX_INDEXES, OutboxSource
+from crm_servicekit.outbox import OUTBOX_INDEXES, OutboxSource, pending
 from crm_servicekit.versioned import VersionedStore
 
 BATCH = 1000
@@ -74,6 +86,7 @@ INDEXES: IndexSpec = {
         IndexModel([("priority", ASCENDING), ("created_at", DESCENDING)]),
         IndexModel([("assignee_id", ASCENDING), ("created_at", DESCENDING)]),
         IndexModel([("customer_id", ASCENDING), ("created_at", DESCENDING)]),
+        IndexModel([("email_key", ASCENDING)]),  # a customer's tickets for an export or erasure
         IndexModel([("first_response_at", ASCENDING), ("first_response_due_at", ASCENDING)]),
         IndexModel([("first_response_due_at", ASCENDING)]),
         IndexModel([("priority_rank", DESCENDING), ("created_at", ASCENDING)]),
@@ -84,12 +97,28 @@ INDEXES: IndexSpec = {
         IndexModel([("status", ASCENDING), ("created_at", DESCENDING)]),
         IndexModel([("product_id", ASCENDING), ("created_at", DESCENDING)]),
         IndexModel([("rating", ASCENDING), ("created_at", DESCENDING)]),
+        IndexModel([("customer_id", ASCENDING)]),  # a customer's reviews for an export or erasure
+        IndexModel([("email_key", ASCENDING)]),
     ],
+    "personal_data": OUTBOX_INDEXES,
+    "surveys": [IndexModel([("after_orders", ASCENDING)])],
+    "review_requests": [
+        IndexModel([("status", ASCENDING), ("due_at", ASCENDING)]),
+        IndexModel([("customer_id", ASCENDING)]),  # erasure
+    ],
+    "preference_changes": [IndexModel([("customer_id", ASCENDING)]), *OUTBOX_INDEXES],
+    "survey_answers": [
+        *OUTBOX_INDEXES,
+        IndexModel([("survey_id", ASCENDING)]),
+        IndexModel([("customer_id", ASCENDING)]),
+    ],
+    "notices": OUTBOX_INDEXES,
 }
 
 
 class EngagementStore:
     def __init__(self, db: AsyncDatabase, notify: Callable[[], None] = lambda: None) -> None:
+        self._notify = notify
         self.contacts = db["contacts"]
         self.consents = db["consent_statements"]
         self.segment_members = db["segment_members"]
@@ -100,16 +129,30 @@ class EngagementStore:
         self.claims = db["send_claims"]
         self.slots = db["frequency_slots"]
         self.campaigns = db["campaigns"]
-        # Ticket changes carry no events (nothing to notify); review changes do.
-        self.ticket_records = VersionedStore(db, "tickets")
+        # Ticket and review changes carry their events (ticket.*, review.*).
+        self.ticket_records = VersionedStore(db, "tickets", notify)
         self.tickets = self.ticket_records.current
         self.ticket_messages = db["ticket_messages"]
         self.review_records = VersionedStore(db, "reviews", notify)
         self.reviews = self.review_records.current
+        self.personal_data = db["personal_data"]
+        self.surveys = db["surveys"]
+        self.review_requests = db["review_requests"]
+        self.preferences = db["preference_changes"]
+        self.answers = db["survey_answers"]
+        self.notices = db["notices"]
         self.indexes: IndexSpec = {**self.ticket_records.indexes, **self.review_records.indexes, **INDEXES}
 
     def outbox_sources(self) -> list[OutboxSource]:
-        return [OutboxSource(self.consents, ordered=False), self.review_records.outbox_source()]
+        return [
+            OutboxSource(self.answers, ordered=False),
+            OutboxSource(self.notices, ordered=False, prunable=True),
+            OutboxSource(self.consents, ordered=False),
+            self.review_records.outbox_source(),
+            self.ticket_records.outbox_source(),
+            OutboxSource(self.personal_data, ordered=False),
+            OutboxSource(self.preferences, ordered=False),
+        ]
 
     async def secret(self, name: str) -> str:
         """A secret generated once per installation, the same for every replica."""
@@ -295,9 +338,10 @@ class EngagementStore:
     async def ticket(self, ticket_id: str) -> TicketDoc | None:
         return cast(TicketDoc | None, await self.ticket_records.get(ticket_id))
 
-    async def commit_ticket(self, doc: TicketDoc) -> None:
-        """Records `doc` as its version; raises VersionConflict if another writer did first."""
-        await self.ticket_records.commit(doc["_id"], doc["version"], dict(doc), [])
+    async def commit_ticket(self, doc: TicketDoc, events: list[dict[str, Any]]) -> None:
+        """Records `doc` as its version with its events; raises VersionConflict if another
+        writer did first."""
+        await self.ticket_records.commit(doc["_id"], doc["version"], dict(doc), events)
 
     async def add_ticket_message(self, doc: TicketMessage) -> bool:
         """False: a message with this id is there already (a retried inbound call)."""
@@ -340,3 +384,144 @@ class EngagementStore:
     ) -> list[ReviewDoc]:
         docs = await self.reviews.find(query).sort(list(sort)).limit(limit).to_list()
         return cast(list[ReviewDoc], docs)
+
+    # --- personal data (export, erasure) --------------------------------------------------
+
+    async def contact_record(self, customer_id: str) -> ContactDoc | None:
+        """The contact, erased or not."""
+        return cast(ContactDoc | None, await self.contacts.find_one({"_id": customer_id}))
+
+    async def ticket_ids_of(self, customer_id: str, email_key: str | None) -> list[str]:
+        """The customer's tickets: by id, and by e-mail for those opened before the id was known."""
+        ids = [d["_id"] async for d in self.tickets.find({"customer_id": customer_id}, {"_id": 1})]
+        if email_key:
+            ids += [d["_id"] async for d in self.tickets.find({"email_key": email_key}, {"_id": 1})]
+        return list(dict.fromkeys(ids))
+
+    async def review_ids_of(self, customer_id: str, email_key: str | None) -> list[str]:
+        ids = [d["_id"] async for d in self.reviews.find({"customer_id": customer_id}, {"_id": 1})]
+        if email_key:
+            ids += [d["_id"] async for d in self.reviews.find({"email_key": email_key}, {"_id": 1})]
+        return list(dict.fromkeys(ids))
+
+    async def all_messages_of(self, customer_id: str) -> list[MessageDoc]:
+        cursor = self.messages.find({"customer_id": customer_id}, {"html": 0})
+        return cast(list[MessageDoc], await cursor.to_list())
+
+    async def erase_messages(self, customer_id: str, erased: dict[str, Any]) -> int:
+        """Queued mail to the customer is skipped; every mail's address and texts go, its
+        status, kind, template, campaign and times stay (campaign results still add up)."""
+        await self.messages.update_many(
+            {"customer_id": customer_id, "status": "queued"},
+            {"$set": {"status": "skipped", "reason": "the customer was erased"}},
+        )
+        await self.messages.update_many({"customer_id": customer_id}, {"$set": erased})
+        return await self.messages.count_documents({"customer_id": customer_id})
+
+    async def erase_thread(self, ticket_id: str, body: str) -> int:
+        await self.ticket_messages.update_many({"ticket_id": ticket_id}, {"$set": {"body": body}})
+        return await self.ticket_messages.count_documents({"ticket_id": ticket_id})
+
+    async def erase_statements(self, email_key: str) -> int:
+        """Consent statements of the address (published ones: an unpublished unsubscribe
+        still goes out first and is erased by the next erasure of the same address)."""
+        result = await self.consents.delete_many({"email_key": email_key, "published": True})
+        return result.deleted_count
+
+    async def record_personal_data(self, doc: dict[str, Any]) -> bool:
+        """False: recorded before (a redelivered request or erasure)."""
+        return await insert_once(self.personal_data, doc)
+
+    async def personal_data_record(self, record_id: str) -> dict[str, Any] | None:
+        return cast(dict[str, Any] | None, await self.personal_data.find_one({"_id": record_id}))
+
+    # --- surveys --------------------------------------------------------------------------
+
+    async def add_survey(self, doc: SurveyDoc) -> None:
+        await self.surveys.insert_one(dict(doc))
+
+    async def survey(self, survey_id: str) -> SurveyDoc | None:
+        return cast(SurveyDoc | None, await self.surveys.find_one({"_id": survey_id}))
+
+    async def replace_survey(self, doc: SurveyDoc) -> None:
+        await self.surveys.replace_one({"_id": doc["_id"]}, dict(doc))
+
+    async def list_surveys(self, after: str | None, limit: int) -> list[SurveyDoc]:
+        query: dict[str, Any] = {"_id": {"$lt": after}} if after else {}
+        return cast(
+            list[SurveyDoc], await self.surveys.find(query).sort("_id", DESCENDING).limit(limit).to_list()
+        )
+
+    async def surveys_after_orders(self) -> list[SurveyDoc]:
+        return cast(list[SurveyDoc], await self.surveys.find({"after_orders": True}).to_list())
+
+    async def add_answer(self, doc: AnswerDoc, events: list[dict[str, Any]]) -> bool:
+        """False: this customer answered this survey already. The answer carries its
+        survey.response.recorded (an outbox source)."""
+        if await insert_once(self.answers, {**doc, "recorded_at": doc["at"], **pending(events)}):
+            self._notify()
+            return True
+        return False
+
+    async def announce(self, key: str, event: dict[str, Any]) -> bool:
+        """One event per `key`, ever (message.sent / .failed per message, campaign.completed
+        per campaign): the first outcome recorded is the one announced."""
+        doc = {"_id": key, "recorded_at": now_ms(), **pending([event])}
+        if await insert_once(self.notices, doc):
+            self._notify()
+            return True
+        return False
+
+    async def answer(self, answer_id: str) -> AnswerDoc | None:
+        return cast(AnswerDoc | None, await self.answers.find_one({"_id": answer_id}, {"outbox": 0}))
+
+    async def answers_to(self, survey_id: str) -> list[AnswerDoc]:
+        return cast(
+            list[AnswerDoc], await self.answers.find({"survey_id": survey_id}, {"comment": 0}).to_list()
+        )
+
+    async def answers_of(self, customer_id: str) -> list[AnswerDoc]:
+        return cast(
+            list[AnswerDoc], await self.answers.find({"customer_id": customer_id}, {"outbox": 0}).to_list()
+        )
+
+    async def erase_answers(self, customer_id: str) -> int:
+        """Comments go (the customer's own words); scores stay, so reported NPS stays true."""
+        # The stored survey.response.recorded holds the comment too: it goes with it.
+        await self.answers.update_many(
+            {"customer_id": customer_id}, {"$set": {"comment": None, "outbox": [], "published": True}}
+        )
+        return await self.answers.count_documents({"customer_id": customer_id})
+
+    # --- preference centre ----------------------------------------------------------------
+
+    async def add_preference_changes(self, doc: PreferenceChanges) -> None:
+        await self.preferences.insert_one(dict(doc))
+
+    async def preference_changes(self, customer_id: str) -> list[PreferenceChanges]:
+        cursor = self.preferences.find({"customer_id": customer_id}, {"outbox": 0})
+        return cast(list[PreferenceChanges], await cursor.to_list())
+
+    async def erase_preferences(self, customer_id: str) -> int:
+        """The change sets already published (an unpublished one goes out first; a repeated
+        erasure takes it)."""
+        result = await self.preferences.delete_many({"customer_id": customer_id, "published": True})
+        return result.deleted_count
+
+    # --- review requests ------------------------------------------------------------------
+
+    async def add_review_request(self, doc: ReviewRequest) -> bool:
+        """False: this order's request is there already (a redelivered order.placed)."""
+        return await insert_once(self.review_requests, doc)
+
+    async def due_review_requests(self, now: datetime, limit: int) -> list[ReviewRequest]:
+        cursor = self.review_requests.find({"status": "waiting", "due_at": {"$lte": now}}).limit(limit)
+        return cast(list[ReviewRequest], await cursor.to_list())
+
+    async def close_review_request(self, request_id: str, status: str) -> None:
+        """After its mail is queued (or skipped): doing it twice writes the same."""
+        await self.review_requests.update_one({"_id": request_id}, {"$set": {"status": status}})
+
+    async def erase_review_requests(self, customer_id: str) -> int:
+        result = await self.review_requests.delete_many({"customer_id": customer_id})
+        return result.deleted_count

@@ -69,7 +69,7 @@ def _message(doc: MessageDoc) -> dict[str, Any]:
 @router.post("/templates", status_code=201, response_model=TemplateOut)
 async def create_template(body: TemplateIn, ctx: Ctx) -> dict[str, Any]:
     """Unknown variables or broken syntax: 422 naming the part (subject, html, text)."""
-    return _template(await ctx.templates.create(body.name, body.kind, body.parts()))
+    return _template(await ctx.templates.create(body.name, body.kind, body.parts(), body.topic))
 
 
 @router.get("/templates", response_model=TemplatesPage)
@@ -84,7 +84,7 @@ async def get_template(template_id: str, ctx: Ctx) -> dict[str, Any]:
 
 @router.put("/templates/{template_id}", response_model=TemplateOut)
 async def replace_template(template_id: str, body: TemplateIn, ctx: Ctx) -> dict[str, Any]:
-    return _template(await ctx.templates.replace(template_id, body.name, body.kind, body.parts()))
+    return _template(await ctx.templates.replace(template_id, body.name, body.kind, body.parts(), body.topic))
 
 
 @router.delete("/templates/{template_id}", status_code=204, response_class=Response)
@@ -189,6 +189,8 @@ def _automation(doc: AutomationDoc) -> dict[str, Any]:
         "name": doc["_id"],
         "enabled": doc["enabled"],
         "template_id": doc["template_id"],
+        "delay_days": doc.get("delay_days"),
+        "segment_id": doc.get("segment_id"),
         "updated_at": doc["updated_at"],
     }
 
@@ -200,7 +202,9 @@ async def list_automations(ctx: Ctx) -> dict[str, Any]:
 
 @router.put("/automations/{name}", response_model=AutomationOut)
 async def set_automation(name: str, body: AutomationIn, ctx: Ctx) -> dict[str, Any]:
-    return _automation(await ctx.automations.set(name, body.enabled, body.template_id))
+    return _automation(
+        await ctx.automations.set(name, body.enabled, body.template_id, body.delay_days, body.segment_id)
+    )
 
 
 # --- unsubscribe (public) -----------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Pure rules and the typed documents of the engagement service."""
 
-from crm_engagement.domain.builtin import AUTOMATIONS, BUILTIN, Builtin
+from crm_engagement.domain.builtin import AUTOMATIONS, BUILTIN, OFF_AT_FIRST, Builtin
 from crm_engagement.domain.documents import (
     AutomationDoc,
     CampaignDoc,
@@ -11,6 +11,7 @@ from crm_engagement.domain.documents import (
     MailKind,
     MessageDoc,
     MessageStatus,
+    ReviewRequest,
     SecretDoc,
     SegmentMember,
     SendClaim,
@@ -42,6 +43,7 @@ from crm_engagement.domain.templates import (
 __all__ = [
     "AUTOMATIONS",
     "BUILTIN",
+    "OFF_AT_FIRST",
     "PARTS",
     "SAMPLE",
     "VARIABLES",
@@ -56,6 +58,7 @@ __all__ = [
     "MessageDoc",
     "MessageStatus",
     "Rendered",
+    "ReviewRequest",
     "SecretDoc",
     "SegmentMember",
     "SendClaim",

@@ -15,8 +15,14 @@ class Builtin(TypedDict):
     text: str
 
 
-_FOOT_HTML = '<p style="font-size:12px;color:#777">{{ shop_name }}{% if unsubscribe_url %} · <a href="{{ unsubscribe_url }}">Unsubscribe</a>{% endif %}</p>'
-_FOOT_TEXT = "\n--\n{{ shop_name }}{% if unsubscribe_url %}\nUnsubscribe: {{ unsubscribe_url }}{% endif %}\n"
+_FOOT_HTML = (
+    '<p style="font-size:12px;color:#777">{{ shop_name }}{% if unsubscribe_url %} · <a href="{{ unsubscribe_url }}">Unsubscribe</a>{% endif %}'
+    '{% if preferences_url %} · <a href="{{ preferences_url }}">Your preferences</a>{% endif %}</p>'
+)
+_FOOT_TEXT = (
+    "\n--\n{{ shop_name }}{% if unsubscribe_url %}\nUnsubscribe: {{ unsubscribe_url }}{% endif %}"
+    "{% if preferences_url %}\nYour preferences: {{ preferences_url }}{% endif %}\n"
+)
 
 BUILTIN: list[Builtin] = [
     {
@@ -71,6 +77,50 @@ BUILTIN: list[Builtin] = [
     },
 ]
 
-AUTOMATIONS: dict[str, str] = {"welcome": "tpl_welcome", "thank_you": "tpl_thank_you"}
+BUILTIN.append(
+    {
+        "id": "tpl_survey",
+        "name": "Survey (0-10)",
+        # Feedback on the service bought, not promotion: sent without marketing consent. Pick a
+        # marketing template for a survey that should honour consent and the frequency limit.
+        "kind": "transactional",
+        "subject": "{{ customer.first_name or 'Hello' }}, one quick question from {{ shop_name }}",
+        "html": "<p>{{ survey_question }}</p><p>"
+        "{% for n in [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10] %}"
+        '<a href="{{ survey_url }}?score={{ n }}" style="display:inline-block;padding:6px 9px;'
+        'border:1px solid #999;margin:2px;text-decoration:none">{{ n }}</a>{% endfor %}</p>'
+        "<p>0 = not at all, 10 = extremely. The link is yours alone; please do not forward it.</p>"
+        + _FOOT_HTML,
+        "text": "{{ survey_question }}\n\nAnswer from 0 (not at all) to 10 (extremely): {{ survey_url }}\n"
+        + _FOOT_TEXT,
+    }
+)
+
+BUILTIN.append(
+    {
+        "id": "tpl_review_request",
+        "name": "How was your order?",
+        # About a purchase the customer made, nothing promoted: sent without marketing consent.
+        "kind": "transactional",
+        "subject": "How do you like your order {{ order.order_id }}?",
+        "html": "<h1>Hello {{ customer.first_name or 'there' }},</h1><p>How do you like what you bought?</p><ul>"
+        "{% for item in order.lines %}<li>{{ item.name }}</li>{% endfor %}</ul>"
+        "<p>A short review helps other customers choose.</p>" + _FOOT_HTML,
+        "text": "Hello {{ customer.first_name or 'there' }},\n\nHow do you like what you bought?\n"
+        "{% for item in order.lines %}- {{ item.name }}\n{% endfor %}\nA short review helps other customers choose.\n"
+        + _FOOT_TEXT,
+    }
+)
+
+AUTOMATIONS: dict[str, str] = {
+    "welcome": "tpl_welcome",
+    "thank_you": "tpl_thank_you",
+    "review_request": "tpl_review_request",
+    "re_engagement": "tpl_re_engagement",
+}
 """Automation -> its default template. welcome: on customer.created with an account, or
-customer.registered; thank_you: on order.placed. Each once per cause."""
+customer.registered; thank_you: on order.placed; review_request: some days after an order;
+re_engagement: when a customer joins the chosen segment. Each once per cause."""
+
+OFF_AT_FIRST = ("review_request", "re_engagement")
+"""Off after the first start: they need a choice first (a delay, a segment)."""

@@ -41,6 +41,7 @@ class TemplateDoc(TypedDict):
     _id: str
     name: str
     kind: MailKind
+    topic: NotRequired[str | None]  # marketing: newsletter (default), offers, product_news
     subject: str
     html: str
     text: str
@@ -72,6 +73,8 @@ class MessageDoc(TypedDict):
     created_at: datetime
     updated_at: datetime
     sent_at: datetime | None
+    topic: NotRequired[str | None]  # marketing: the consent topic it needs (default newsletter)
+    reply_to: NotRequired[str | None]  # Reply-To (a staff reply on a ticket: the support address)
 
 
 class SendClaim(TypedDict):
@@ -121,10 +124,27 @@ class CampaignDoc(TypedDict):
 
 
 class AutomationDoc(TypedDict):
-    _id: str  # welcome, thank_you
+    _id: str  # welcome, thank_you, review_request, re_engagement
     enabled: bool
     template_id: str
     updated_at: datetime
+    delay_days: NotRequired[float]  # review_request: this long after the order
+    segment_id: NotRequired[str | None]  # re_engagement: on joining this segment
+
+
+class ReviewRequest(TypedDict):
+    """A review request due some days after an order: {_id: "<source>:<order id>"}, inserted
+    once per order (a redelivered order.placed finds it there); the periodic job queues its
+    mail when due (message `review-request:<_id>`, once) and marks it done."""
+
+    _id: str
+    email: str
+    customer_id: str | None
+    first_name: str | None
+    last_name: str | None
+    order: dict[str, Any]  # the template's `order` variable, as at the order
+    due_at: datetime
+    status: Literal["waiting", "queued", "skipped"]
 
 
 class SecretDoc(TypedDict):

@@ -9,7 +9,7 @@ again when a published one changes (a reply), `review.withdrawn` when it is take
 import hashlib
 import uuid
 from datetime import datetime
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 from crm_contracts.outbound import ReviewPublished, ReviewReply, ReviewWithdrawn
 from crm_engagement.domain import keyset
@@ -44,6 +44,7 @@ class ReviewDoc(TypedDict):
     reply: Reply | None
     created_at: datetime
     updated_at: datetime
+    erased: NotRequired[bool]  # the author was erased: rating, product and times stay, no text
 
 
 def review_id(external_id: str | None = None) -> str:
@@ -122,6 +123,30 @@ def set_reply(review: ReviewDoc, body: str, author: str | None, now: datetime) -
     """The shop's answer, replacing any earlier one; allowed in every state (a reply may be
     written before the review is published)."""
     return _next(review, now, reply={"body": body, "author": author, "at": now})
+
+
+AUTHOR_ERASED = "the author was erased"
+
+
+def anonymised(review: ReviewDoc, customer_id: str, now: datetime) -> ReviewDoc:
+    """The review once its author is erased. A review's title and text are its author's own
+    words: personal data that may name or describe them, which no rule can tell is anonymous,
+    so they go (with the shop's reply, which answers them, and the shown name). What stays is
+    not about anyone: the product, the rating and the times, so that a product's rating counts
+    stay true. A published review is withdrawn (nothing is left to show)."""
+    changes: dict[str, Any] = {
+        "customer_id": review["customer_id"] or customer_id,
+        "email": None,
+        "email_key": None,
+        "author_name": None,
+        "title": "",
+        "body": "",
+        "reply": None,
+        "erased": True,
+    }
+    if review["status"] == "published":
+        changes.update(status="rejected", reject_reason=AUTHOR_ERASED, moderated_by=None, moderated_at=now)
+    return _next(review, now, **changes)
 
 
 def published_data(review: ReviewDoc) -> ReviewPublished:

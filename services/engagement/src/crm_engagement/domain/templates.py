@@ -11,10 +11,20 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from crm_servicekit.errors import Invalid
 
-VARIABLES = ("customer", "order", "unsubscribe_url", "shop_name")
+VARIABLES = (
+    "customer",
+    "order",
+    "unsubscribe_url",
+    "preferences_url",
+    "shop_name",
+    "survey_url",
+    "survey_question",
+)
 """What a template may use. `customer`: first_name, last_name, full_name, email, categories.
 `order` (mails caused by an order): order_id, total, currency, placed_at, lines (sku, name,
-category, quantity, unit_price). `unsubscribe_url`: marketing mail only, else empty."""
+category, quantity, unit_price). `unsubscribe_url`: marketing mail only, else empty.
+`preferences_url`: marketing mail only (the customer's preference centre), else empty.
+`survey_url`, `survey_question`: survey mail only (append `?score=N` to preselect), else empty."""
 
 _html = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
 _plain = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
@@ -53,7 +63,10 @@ SAMPLE: dict[str, Any] = {
         ],
     },
     "unsubscribe_url": "https://shop.example/unsubscribe/sample",
+    "preferences_url": "https://shop.example/preferences/sample",
     "shop_name": "Shop",
+    "survey_url": "https://shop.example/survey/sample",
+    "survey_question": "How likely are you to recommend us to a friend or colleague?",
 }
 """A context holding every variable, to check a template against when it is saved."""
 

@@ -12,8 +12,9 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
+from crm_contracts.outbound import TicketMessageAdded, TicketState
 from crm_engagement.domain import keyset
 from crm_servicekit.errors import Conflict
 
@@ -53,6 +54,8 @@ class TicketDoc(TypedDict):
     first_response_at: datetime | None  # copy of the first outbound message's time
     created_at: datetime
     updated_at: datetime
+    last_message_at: NotRequired[datetime | None]  # every message moves the ticket one version up
+    erased: NotRequired[bool]  # the customer was erased (subject, e-mail and texts gone)
 
 
 class TicketMessage(TypedDict):
@@ -119,6 +122,8 @@ def new_ticket(
         "first_response_at": None,
         "created_at": now,
         "updated_at": now,
+        "last_message_at": None,
+        "erased": False,
     }
 
 
@@ -161,20 +166,80 @@ def edit(ticket: TicketDoc, changes: TicketChanges, now: datetime) -> TicketDoc:
     return _bumped(ticket, out, now)
 
 
-def after_inbound(ticket: TicketDoc, now: datetime) -> TicketDoc:
-    """The customer wrote again: a pending, resolved or closed ticket opens."""
-    return _bumped(ticket, {**ticket, "status": "open"}, now)
+def after_inbound(ticket: TicketDoc, at: datetime, now: datetime) -> TicketDoc:
+    """The customer wrote again (a message at `at`): a pending, resolved or closed ticket
+    opens."""
+    return _bumped(ticket, {**ticket, "status": "open", "last_message_at": _latest(ticket, at)}, now)
 
 
-def after_reply(ticket: TicketDoc, first: datetime | None, status: Status | None, now: datetime) -> TicketDoc:
-    """Staff answered: the copy of the first response's time follows the messages, and the
-    reply may move the ticket (e.g. to pending: waiting on the customer)."""
+def _latest(ticket: TicketDoc, at: datetime) -> datetime:
+    last = ticket.get("last_message_at")
+    return at if last is None or at > last else last
+
+
+def after_reply(
+    ticket: TicketDoc,
+    first: datetime | None,
+    status: Status | None,
+    now: datetime,
+    at: datetime | None = None,
+) -> TicketDoc:
+    """Staff answered (a message at `at`): the copy of the first response's time follows the
+    messages, and the reply may move the ticket (e.g. to pending: waiting on the customer)."""
     check_reply(ticket)
     out: TicketDoc = {**ticket, "first_response_at": first}
+    if at is not None:
+        out["last_message_at"] = _latest(ticket, at)
     if status is not None:
         check_staff_move(ticket, status)
         out["status"] = status
     return _bumped(ticket, out, now)
+
+
+def anonymised(ticket: TicketDoc, now: datetime) -> TicketDoc:
+    """The ticket once its customer is erased: no subject, no e-mail; the customer id stays (a
+    random id nobody maps to a person any more) with status, times and order links, so that
+    ticket counts and response times still add up."""
+    return _bumped(
+        ticket, {**ticket, "subject": ERASED, "email": None, "email_key": None, "erased": True}, now
+    )
+
+
+ERASED = "(erased)"
+
+
+def state_data(ticket: TicketDoc) -> TicketState:
+    """The ticket as ticket.created / ticket.updated carry it."""
+    return TicketState(
+        id=ticket["_id"],
+        version=ticket["version"],
+        subject=ticket["subject"],
+        customer_id=ticket["customer_id"],
+        email=ticket["email"],
+        status=ticket["status"],
+        priority=ticket["priority"],
+        assignee_id=ticket["assignee_id"],
+        order_ids=ticket["order_ids"],
+        channel=ticket["channel"],
+        first_response_due_at=ticket["first_response_due_at"],
+        first_response_at=ticket["first_response_at"],
+        last_message_at=ticket.get("last_message_at"),
+        erased=ticket.get("erased", False),
+        created_at=ticket["created_at"],
+        updated_at=ticket["updated_at"],
+    )
+
+
+def message_data(message: TicketMessage, ticket_version: int) -> TicketMessageAdded:
+    return TicketMessageAdded(
+        ticket_id=message["ticket_id"],
+        ticket_version=ticket_version,
+        message_id=message["_id"],
+        direction=message["direction"],
+        author=message["author"],
+        body=message["body"],
+        at=message["at"],
+    )
 
 
 def _bumped(before: TicketDoc, after: TicketDoc, now: datetime) -> TicketDoc:

@@ -21,6 +21,10 @@ class TemplateIn(Strict):
         description="marketing: only with consent, counted against the frequency limit, with an "
         "unsubscribe link; transactional: order mails, account mails"
     )
+    topic: Literal["newsletter", "offers", "product_news"] | None = Field(
+        default=None,
+        description="Marketing: the consent topic a recipient must have granted by e-mail (default newsletter)",
+    )
     subject: Annotated[str, Field(min_length=1, max_length=500)]
     html: Annotated[str, Field(max_length=200_000)] = ""
     text: Annotated[str, Field(max_length=200_000)] = ""
@@ -33,6 +37,7 @@ class TemplateOut(BaseModel):
     id: str
     name: str
     kind: str
+    topic: str | None = None
     subject: str
     html: str
     text: str
@@ -119,12 +124,20 @@ class CampaignsPage(BaseModel):
 class AutomationIn(Strict):
     enabled: bool
     template_id: Id | None = None
+    delay_days: float | None = Field(
+        default=None, gt=0, le=365, description="review_request: days after the order (fractions allowed)"
+    )
+    segment_id: Id | None = Field(
+        default=None, description="re_engagement: the segment whose new members get it"
+    )
 
 
 class AutomationOut(BaseModel):
     name: str
     enabled: bool
     template_id: str
+    delay_days: float | None = None
+    segment_id: str | None = None
     updated_at: datetime
 
 

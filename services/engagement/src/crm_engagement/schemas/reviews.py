@@ -64,6 +64,7 @@ class ReviewOut(BaseModel):
     reply: ReviewReplyOut | None
     created_at: datetime
     updated_at: datetime
+    erased: bool = Field(default=False, description="The author was erased: no name, title or text")
 
 
 class ReviewsPage(BaseModel):

@@ -100,6 +100,8 @@ class TicketOut(BaseModel):
     first_response_due_at: datetime
     first_response_at: datetime | None = Field(description="The first outbound message's time")
     overdue: bool = Field(description="First response due and not given, while open or pending")
+    last_message_at: datetime | None = None
+    erased: bool = Field(default=False, description="The customer was erased: no subject, e-mail or texts")
     created_at: datetime
     updated_at: datetime
     messages: list[TicketMessageOut] | None = Field(

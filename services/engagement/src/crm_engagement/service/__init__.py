@@ -4,8 +4,11 @@ from crm_engagement.service.automations import Automations
 from crm_engagement.service.campaigns import Campaigns
 from crm_engagement.service.contacts import Contacts
 from crm_engagement.service.messages import Messages, Recipient
+from crm_engagement.service.preferences import Preferences
+from crm_engagement.service.privacy import Privacy
 from crm_engagement.service.reviews import Reviews
 from crm_engagement.service.sender import Sender
+from crm_engagement.service.surveys import Surveys
 from crm_engagement.service.templates import Templates
 from crm_engagement.service.tickets import Tickets
 
@@ -14,9 +17,12 @@ __all__ = [
     "Campaigns",
     "Contacts",
     "Messages",
+    "Preferences",
+    "Privacy",
     "Recipient",
     "Reviews",
     "Sender",
+    "Surveys",
     "Templates",
     "Tickets",
 ]

@@ -6,6 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from crm_contracts import new_event
+from crm_contracts.names import EventType
+from crm_contracts.outbound import CampaignCompleted
 from crm_engagement.domain import CampaignDoc, MessageStatus
 from crm_engagement.service.messages import Messages, Recipient
 from crm_engagement.store import EngagementStore
@@ -14,7 +17,8 @@ from crm_servicekit.errors import Invalid, NotFound
 
 
 class Campaigns:
-    def __init__(self, store: EngagementStore, messages: Messages, max_selection: int) -> None:
+    def __init__(self, store: EngagementStore, messages: Messages, max_selection: int, source: str) -> None:
+        self.source = source
         self.store = store
         self.messages = messages
         self.max_selection = max_selection
@@ -87,9 +91,26 @@ class Campaigns:
         for doc in await self.store.campaigns_in("sending"):
             counts = await self.store.campaign_counts(doc["_id"])
             if not counts.get("queued"):
-                await self.store.update_campaign(
-                    doc["_id"], {"status": "completed", "completed_at": now_ms()}
+                done = now_ms()
+                completed = CampaignCompleted(
+                    campaign_id=doc["_id"],
+                    name=doc["name"],
+                    segment_id=doc["segment_id"],
+                    recipients=doc.get("recipients", 0),
+                    counts={str(k): v for k, v in counts.items() if v},
+                    launched_at=doc.get("launched_at"),
+                    completed_at=done,
                 )
+                event = new_event(
+                    EventType.CAMPAIGN_COMPLETED,
+                    self.source,
+                    completed,
+                    subject=doc["_id"],
+                    id=f"{doc['_id']}:completed",
+                )
+                # Announced first: a crash before the update announces nothing twice (one key).
+                await self.store.announce(f"campaign:{doc['_id']}:completed", event)
+                await self.store.update_campaign(doc["_id"], {"status": "completed", "completed_at": done})
 
     async def launch(self, doc: CampaignDoc) -> None:
         template = await self.messages.template(doc["template_id"])

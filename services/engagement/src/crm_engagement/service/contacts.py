@@ -62,9 +62,6 @@ class Contacts:
             )
         return doc
 
-    async def customer_erased(self, customer_id: str) -> None:
-        await self.store.erase_contact(customer_id)
-
     async def record_consent(
         self, statement_id: str, email: str, subscribed: bool, at: datetime, source: str
     ) -> None:

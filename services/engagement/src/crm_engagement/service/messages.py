@@ -1,8 +1,10 @@
 """Queueing mail: render a template for one recipient and store the message, once per cause.
 The sender (sender.py) delivers what is queued."""
 
+import html
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from crm_engagement.domain import (
@@ -17,6 +19,8 @@ from crm_engagement.domain import (
     unsubscribe_token,
     uses_order,
 )
+from crm_engagement.domain.preferences import token as preference_token
+from crm_engagement.domain.tickets import TicketDoc
 from crm_engagement.settings import EngagementSettings
 from crm_engagement.store import EngagementStore
 from crm_servicekit.clock import now_ms
@@ -38,6 +42,11 @@ class Messages:
         self.settings = settings
         self.secret = secret
 
+    def preferences_url(self, customer_id: str) -> str:
+        expires = now_ms() + timedelta(days=self.settings.preference_link_days)
+        token = preference_token(self.secret, customer_id, expires)
+        return f"{self.settings.public_url.rstrip('/')}/preferences/{token}"
+
     def unsubscribe_url(self, customer_id: str) -> str:
         return f"{self.settings.public_url.rstrip('/')}/unsubscribe/{unsubscribe_token(self.secret, customer_id)}"
 
@@ -49,6 +58,7 @@ class Messages:
         *,
         order: dict[str, Any] | None = None,
         campaign_id: str | None = None,
+        survey: tuple[str, str] | None = None,
     ) -> MessageDoc:
         """The message `key` stands for, rendered now. Marketing mail carries an unsubscribe
         link (and needs a customer to unsubscribe)."""
@@ -68,7 +78,10 @@ class Messages:
             "customer": customer_vars(to.contact, to.email, to.first_name, to.last_name),
             "order": order,
             "unsubscribe_url": link or "",
+            "preferences_url": self.preferences_url(to.customer_id) if link and to.customer_id else "",
             "shop_name": self.settings.shop_name,
+            "survey_url": survey[0] if survey else "",
+            "survey_question": survey[1] if survey else "",
         }
         rendered = render(parts_of(template), context)
         now = now_ms()
@@ -84,6 +97,7 @@ class Messages:
             "html": rendered.html,
             "text": rendered.text,
             "unsubscribe_url": link,
+            "topic": template.get("topic") if kind == "marketing" else None,
             "status": "queued",
             "reason": None,
             "attempts": 0,
@@ -92,6 +106,48 @@ class Messages:
             "updated_at": now,
             "sent_at": None,
         }
+
+    async def ticket_reply(
+        self, ticket: TicketDoc, message_id_: str, author: str, body: str, contact: ContactDoc | None
+    ) -> MessageDoc | None:
+        """A staff reply on a ticket, mailed to the customer (transactional: no consent needed,
+        not counted), once per reply: its id derives from the ticket message's id. The subject
+        carries the ticket's reference, so the customer's answer joins the same ticket."""
+        if not ticket["email"] or ticket.get("erased"):
+            return None
+        subject = f"Re: {ticket['subject']} [{ticket['_id']}]"
+        shop = self.settings.shop_name
+        text = f"{body}\n\n-- \n{author}, {shop}\nReply to this e-mail to answer (keep [{ticket['_id']}] in the subject)."
+        safe = html.escape(body).replace("\n", "<br>")
+        page = (
+            f"<p>{safe}</p><p>-- <br>{html.escape(author)}, {html.escape(shop)}</p>"
+            f'<p style="color:#666">Reply to this e-mail to answer.</p>'
+        )
+        now = now_ms()
+        key = f"ticket-reply:{message_id_}"
+        doc: MessageDoc = {
+            "_id": message_id(key),
+            "key": key,
+            # Only a customer this service knows: the sender skips mail to an unknown (erased) id.
+            "customer_id": contact["_id"] if contact else None,
+            "email": ticket["email"],
+            "kind": "transactional",
+            "template_id": "ticket_reply",
+            "campaign_id": None,
+            "subject": subject,
+            "html": page,
+            "text": text,
+            "unsubscribe_url": None,
+            "status": "queued",
+            "reason": None,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+            "sent_at": None,
+            "reply_to": self.settings.support_reply_to,
+        }
+        return await self.queue_one(doc)
 
     async def template(self, template_id: str) -> TemplateDoc:
         doc = await self.store.template(template_id)

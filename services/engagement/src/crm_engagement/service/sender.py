@@ -12,8 +12,12 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from crm_contracts import new_event
+from crm_contracts.names import EventType
+from crm_contracts.outbound import MessageOutcome
 from crm_contracts.types import email_key
 from crm_engagement.domain import FrequencySlot, MessageDoc, consented, retry_delay, slot_allowed
+from crm_engagement.domain.preferences import current as current_preferences
 from crm_engagement.mailer import Mailer
 from crm_engagement.settings import EngagementSettings
 from crm_engagement.store import EngagementStore
@@ -71,10 +75,19 @@ class Sender:
             await self._finish(doc, "skipped", "the customer was erased", attempt)
             return
         if doc["kind"] == "marketing":
-            if not consented(await self.store.statements(email_key(doc["email"]))):
-                await self._finish(doc, "skipped", "no marketing consent at send time", attempt)
-                return
             assert doc["customer_id"] is not None
+            topic = doc.get("topic") or "newsletter"
+            if topic == "newsletter":
+                if not consented(await self.store.statements(email_key(doc["email"]))):
+                    await self._finish(doc, "skipped", "no marketing consent at send time", attempt)
+                    return
+            else:
+                prefs = current_preferences(await self.store.preference_changes(doc["customer_id"]))
+                if not prefs[(topic, "email")]["granted"]:
+                    await self._finish(
+                        doc, "skipped", f"no consent for {topic} by e-mail at send time", attempt
+                    )
+                    return
             if not await self.take_slot(doc["customer_id"], doc["_id"]):
                 await self._finish(doc, "skipped", "frequency limit reached", attempt)
                 return
@@ -102,6 +115,26 @@ class Sender:
         self, doc: MessageDoc, status: str, reason: str | None, tries: int, sent: bool = False
     ) -> None:
         now = now_ms()
+        if status in ("sent", "failed"):
+            # Announced before the record changes: a crash in between announces it again under
+            # the same key, so the first outcome is the only one announced.
+            outcome = MessageOutcome(
+                message_id=doc["_id"],
+                customer_id=doc["customer_id"],
+                kind=doc["kind"],
+                template_id=doc["template_id"],
+                campaign_id=doc["campaign_id"],
+                status="sent" if status == "sent" else "failed",
+                reason=reason,
+                attempts=max(tries, 1),
+                at=now,
+            )
+            kind = EventType.MESSAGE_SENT if status == "sent" else EventType.MESSAGE_FAILED
+            subject = doc["customer_id"] or doc["_id"]
+            event = new_event(
+                kind, self.settings.source, outcome, subject=subject, id=f"{doc['_id']}:outcome"
+            )
+            await self.store.announce(f"message:{doc['_id']}", event)
         changes: dict[str, Any] = {"status": status, "reason": reason, "attempts": tries, "updated_at": now}
         if sent:
             changes["sent_at"] = now

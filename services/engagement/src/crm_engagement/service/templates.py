@@ -43,7 +43,9 @@ class Templates:
             }
             await self.store.add_template(doc)
 
-    async def create(self, name: str, kind: MailKind, parts: dict[str, str]) -> TemplateDoc:
+    async def create(
+        self, name: str, kind: MailKind, parts: dict[str, str], topic: str | None = None
+    ) -> TemplateDoc:
         check(parts)
         now = now_ms()
         doc: TemplateDoc = {
@@ -56,6 +58,7 @@ class Templates:
             "builtin": False,
             "created_at": now,
             "updated_at": now,
+            "topic": topic if kind == "marketing" else None,
         }
         await self.store.add_template(doc)
         return doc
@@ -67,7 +70,7 @@ class Templates:
         return doc
 
     async def replace(
-        self, template_id: str, name: str, kind: MailKind, parts: dict[str, str]
+        self, template_id: str, name: str, kind: MailKind, parts: dict[str, str], topic: str | None = None
     ) -> TemplateDoc:
         """Replaces the whole template (the last of two concurrent edits wins, whole)."""
         old = await self.get(template_id)
@@ -80,6 +83,7 @@ class Templates:
             "html": parts["html"],
             "text": parts["text"],
             "updated_at": now_ms(),
+            "topic": topic if kind == "marketing" else None,
         }
         if not await self.store.replace_template(doc):
             raise NotFound("Template", template_id)

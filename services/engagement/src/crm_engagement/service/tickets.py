@@ -6,9 +6,12 @@ replies and edits never overwrite each other."""
 from dataclasses import dataclass
 from typing import Any
 
+from crm_contracts.envelope import new_event
+from crm_contracts.names import EventType
 from crm_engagement.domain import keyset
 from crm_engagement.domain import tickets as rules
 from crm_engagement.domain.tickets import Direction, Priority, Status, TicketChanges, TicketDoc, TicketMessage
+from crm_engagement.service.messages import Messages
 from crm_engagement.service.people import Who, identify
 from crm_engagement.settings import EngagementSettings
 from crm_engagement.store import EngagementStore
@@ -38,6 +41,20 @@ class Tickets:
 
     async def thread(self, ticket_id: str) -> list[TicketMessage]:
         return await self.store.thread(ticket_id, THREAD_LIMIT)
+
+    async def _commit(
+        self, doc: TicketDoc, *, created: bool = False, message: TicketMessage | None = None
+    ) -> None:
+        """Records the ticket's version with what followers hear of it: ticket.created or
+        ticket.updated, and ticket.message.added for a message that came with the change (in
+        the same inserted change record: the outbox)."""
+        kind = EventType.TICKET_CREATED if created else EventType.TICKET_UPDATED
+        src, subject = self.settings.source, doc["_id"]
+        events = [new_event(kind, src, rules.state_data(doc), subject=subject)]
+        if message is not None:
+            data = rules.message_data(message, doc["version"])
+            events.append(new_event(EventType.TICKET_MESSAGE_ADDED, src, data, subject=subject))
+        await self.store.commit_ticket(doc, events)
 
     def _new(self, id_: str, who: Who, subject: str, channel: Any, **fields: Any) -> TicketDoc:
         return rules.new_ticket(
@@ -76,9 +93,14 @@ class Tickets:
             assignee_id=assignee_id,
             order_ids=order_ids,
         )
-        await self.store.commit_ticket(doc)
+        first = None
         if body is not None:
-            await self._add(doc["_id"], "inbound", rules.CUSTOMER, body, recorded_by=operator)
+            # The message first: a crash after it leaves a message of no ticket (never shown),
+            # not a ticket whose event announced a message that is not there.
+            first = self._message(doc["_id"], "inbound", rules.CUSTOMER, body, recorded_by=operator)
+            await self.store.add_ticket_message(first)
+            doc["last_message_at"] = first["at"]
+        await self._commit(doc, created=True, message=first)
         return doc
 
     async def inbound(
@@ -108,20 +130,23 @@ class Tickets:
                 order_ids=[],
             )
             created = True
+            first = self._message(doc["_id"], "inbound", rules.CUSTOMER, body, external_id=external_id)
+            await self.store.add_ticket_message(first)  # there already: an earlier try
+            doc["last_message_at"] = first["at"]
             try:
-                await self.store.commit_ticket(doc)
+                await self._commit(doc, created=True, message=first)
             except VersionConflict:  # opened by an earlier try of the same message
                 doc, created = await self.get(doc["_id"]), False
-            await self._add(doc["_id"], "inbound", rules.CUSTOMER, body, external_id=external_id)
             return doc, created
-        if not await self._add(target["_id"], "inbound", rules.CUSTOMER, body, external_id=external_id):
+        message = self._message(target["_id"], "inbound", rules.CUSTOMER, body, external_id=external_id)
+        if not await self.store.add_ticket_message(message):
             return target, False  # a retry: the ticket was opened again (or not) by the first try
 
         async def reopen() -> TicketDoc:
             current = await self.get(target["_id"])
-            new = rules.after_inbound(current, now_ms())
+            new = rules.after_inbound(current, message["at"], now_ms())
             if new is not current:
-                await self.store.commit_ticket(new)
+                await self._commit(new, message=message)
             return new
 
         done: TicketDoc = await retry_on_conflict(reopen)
@@ -162,9 +187,9 @@ class Tickets:
         async def attempt() -> TicketDoc:
             current = await self.get(ticket_id)
             first = await self.store.first_outbound(ticket_id)
-            new = rules.after_reply(current, first["at"] if first else None, status, now_ms())
+            new = rules.after_reply(current, first["at"] if first else None, status, now_ms(), message["at"])
             if new is not current:
-                await self.store.commit_ticket(new)
+                await self._commit(new, message=message)
             return new
 
         done: TicketDoc = await retry_on_conflict(attempt)
@@ -177,7 +202,7 @@ class Tickets:
             current = await self.get(ticket_id)
             new = rules.edit(current, changes, now_ms())
             if new is not current:
-                await self.store.commit_ticket(new)
+                await self._commit(new)
             return new
 
         done: TicketDoc = await retry_on_conflict(attempt)
@@ -223,6 +248,18 @@ class Tickets:
             after = keyset.values(dict(batch[-1]), order)
         return Listed(out, answered)
 
+    async def mail_reply(
+        self, messages: Messages, ticket_id: str, message_id: str, author: str, body: str
+    ) -> None:
+        """Mails a staff reply to the ticket's customer. Called on ticket.message.added (this
+        service's own event, from the reply's stored version), so a reply whose version is
+        stored is mailed even if the process stops right after storing it, and once."""
+        ticket = await self.store.ticket(ticket_id)
+        if ticket is None:
+            return
+        contact = await self.store.contact(ticket["customer_id"]) if ticket["customer_id"] else None
+        await messages.ticket_reply(ticket, message_id, author, body, contact)
+
     @staticmethod
     def _message(
         ticket_id: str,
@@ -241,16 +278,3 @@ class Tickets:
             "at": now_ms(),
             "recorded_by": recorded_by,
         }
-
-    async def _add(
-        self,
-        ticket_id: str,
-        direction: Direction,
-        author: str,
-        body: str,
-        external_id: str | None = None,
-        recorded_by: str | None = None,
-    ) -> bool:
-        """False: this message (same external id) is there already."""
-        message = self._message(ticket_id, direction, author, body, external_id, recorded_by)
-        return await self.store.add_ticket_message(message)

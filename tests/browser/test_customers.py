@@ -241,6 +241,19 @@ def test_an_email_already_taken_is_said_beside_the_email(admin: Page, run: Run):
     expect(admin.locator("#f-email-error")).to_contain_text("a registered customer with e-mail")
 
 
+def test_an_account_for_a_guests_email_waits_for_the_owner_to_verify_it(admin: Page, console: Console):
+    email = f"guest.{uuid.uuid4().hex[:6]}@add.example"
+    guest = create_customer(console, email=email, first_name="Gil", has_account=False)
+    admin.goto("/customers/new")
+    admin.get_by_label("E-mail").fill(email)
+    admin.get_by_label("Password").fill("a long enough password 1")
+    admin.get_by_label("First name").fill("Someone Else")
+    admin.get_by_role("button", name="Add customer").click()
+    expect(admin.locator(".flash")).to_contain_text("verification pending")
+    after = console.api("customers").get(f"/v1/customers/{guest['id']}").json()
+    assert not after["has_account"] and after["first_name"] == "Gil"  # nothing handed over yet
+
+
 def test_a_viewer_sees_the_list_but_cannot_add(viewer: Page, console: Console, run: Run):
     filtered(viewer, run)
     email = f"viewer.try.{uuid.uuid4().hex[:6]}@add.example"

@@ -2,7 +2,6 @@
 erasure; and the export of the person's data. Each is a plain form: 303 back to the page with
 a flash when done, the page again with status 422 and the error beside the field when not."""
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -11,7 +10,7 @@ from fastapi.responses import Response
 from crm_console.backend import ApiError
 from crm_console.pages.customers import record
 from crm_console.pages.customers.lookups import CustomerId
-from crm_console.web import Changer, Reader, api, form_errors, redirect, unconfirmed
+from crm_console.web import Changer, api, form_errors, redirect
 
 router = APIRouter(prefix="/customers")
 
@@ -126,27 +125,3 @@ async def add_address(request: Request, customer_id: CustomerId, who: Changer) -
         names = {k: f"address.{k}" for k in (*ADDRESS, "type")}
         return await record.render(request, customer_id, 422, _renamed(e, names), values)
     return redirect(f"/customers/{customer_id}", f"{kind.capitalize()} address added.")
-
-
-@router.post("/{customer_id}/export")
-async def export(request: Request, customer_id: CustomerId, who: Reader) -> Response:
-    """Everything the customers service holds about the person, as a JSON file (right of
-    access). A POST behind a confirmation, not a link: it is personal data leaving the system."""
-    r = await api(request).get("customers", f"/v1/customers/{customer_id}/export", raw=True)
-    body = json.dumps(r.json(), indent=2, ensure_ascii=False)
-    return Response(
-        body,
-        media_type="application/json",
-        headers={"Content-Disposition": f'attachment; filename="customer-{customer_id}.json"'},
-    )
-
-
-@router.post("/{customer_id}/erase")
-async def erase(request: Request, customer_id: CustomerId, who: Changer) -> Response:
-    question = (
-        "Erase this customer? Their personal data is deleted from every service; this cannot be undone."
-    )
-    if asked := await unconfirmed(request, question, "Erase customer"):
-        return asked
-    await api(request).delete("customers", f"/v1/customers/{customer_id}")
-    return redirect("/customers", "Customer erased: their personal data is gone from every service.")

@@ -61,6 +61,14 @@ async def create_customer(request: Request, who: Changer) -> Response:
     except ApiError as e:
         errors = _named(_address_fields(form_errors(e), body["addresses"], set(PROFILE)), e)
         return await _form(request, 422, errors=errors, values=shown)
+    if customer.get("status") == "verification_pending":
+        # A guest has this e-mail: the account opens (with the guest's history) only once the
+        # owner of the address confirms the token the storefront e-mails them.
+        return redirect(
+            "/customers",
+            f"A guest already shops as {customer['email']}: the account opens when they confirm the "
+            "e-mail sent to that address (verification pending). Nothing else was changed.",
+        )
     flash = f"Customer {customer['email']} added."
     if values["group_id"]:
         flash += await _join_group(backend, values["group_id"], customer["id"])

@@ -81,10 +81,11 @@ async def render(
     orders_sort = request.query_params.get("orders", "-placed_at")
     if orders_sort not in ORDER_SORTS:
         orders_sort = "-placed_at"
-    history, notes, orders, *parts = await asyncio.gather(
+    history, notes, orders, erasures, *parts = await asyncio.gather(
         backend.get("customers", f"{path}/history", params={"limit": 30}),
         backend.get("customers", f"{path}/notes", params={"limit": 100}),
         backend.get("customers", f"{path}/orders", params={"limit": 100, "sort": orders_sort}),
+        backend.get("customers", f"{path}/erasure-requests"),
         *(load(backend, customer_id, request) for load in PARTS.values()),
     )
     return page(
@@ -97,6 +98,7 @@ async def render(
         history=history["items"],
         notes=notes["items"],
         orders=orders["items"],
+        erasure=next((e for e in erasures if e["status"] == "scheduled"), None),
         orders_sort=orders_sort,
         order_sorts=ORDER_SORTS,
         errors=errors or {},

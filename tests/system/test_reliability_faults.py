@@ -214,7 +214,7 @@ async def test_poison_messages_are_dead_lettered_with_reasons_and_the_stream_goe
         assert [(r["message"], r["event_id"]) for r in ignored] == [
             ("ignoring event type order.shipped", unknown["id"])
         ]
-        for service in ("customers", "ledger"):
+        for service in ("customers", "ledger", "segments"):  # each consumer of order.placed
             dead = [
                 d
                 for d in await dead_letters(run.system.rabbit_url, service)
@@ -232,8 +232,7 @@ async def test_poison_messages_are_dead_lettered_with_reasons_and_the_stream_goe
                 malformed["reason"].startswith("malformed JSON")
                 and malformed["routing_key"] == "order.placed"
             )
-        for service in ("groups", "segments"):
-            assert await run.listener.dead_letter_count(service) == run.dead_letters_before[service]
+        assert await run.listener.dead_letter_count("groups") == run.dead_letters_before["groups"]
 
 
 def crm_dead_letters(url: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -557,7 +557,7 @@ def order_csv_row(v: OrderView) -> list[Any]:
 
 _IMPORT_FIELDS = [
     "email", "first_name", "last_name", "phone", "company", "gender", "birthday", "tags", "has_account",
-    "status", "email_subscribed", "sales_agent_id",
+    "status", "email_subscribed", "sales_agent_id", "group_ids",
 ]  # fmt: skip
 _ADDRESS_FIELDS = ["first_name", "last_name", "company", "line1", "line2", "city", "province", "postal_code",
                    "country_code", "phone"]  # fmt: skip
@@ -602,8 +602,9 @@ def _problems(line: int, e: ValidationError, prefix: str = "") -> list[ImportPro
     for err in e.errors():
         loc = [str(x) for x in err["loc"]]
         field = prefix + loc[0] if loc else None
-        if field == "tags" or (field and field.startswith("tags")):
-            field = "tags"
+        for listed in ("tags", "group_ids"):  # a cell of several values: name the column
+            if field and field.startswith(listed):
+                field = listed
         out.append({"line": line, "field": field, "message": err["msg"]})
     return out
 
@@ -673,7 +674,7 @@ def _import_row(line: int, cells: dict[str, str]) -> tuple[ImportRow | None, lis
                 bad.append({"line": line, "field": f, "message": "not a boolean (true/false)"})
                 continue
             given[f] = _BOOLS[v.lower()]
-        elif f == "tags":
+        elif f in ("tags", "group_ids"):  # several values in one cell, split by ";"
             given[f] = [t for t in (t.strip() for t in v.split(";")) if t]
         else:
             given[f] = v
@@ -697,6 +698,8 @@ def _import_row(line: int, cells: dict[str, str]) -> tuple[ImportRow | None, lis
     profile = cast(ProfileChanges, body.model_dump(include=_PROFILE, exclude_unset=True))
     if body.email_subscribed is not None:
         profile["email_subscribed"] = body.email_subscribed
+    if body.group_ids:  # applied by the groups service, from customer.created
+        profile["join_group_ids"] = body.group_ids
     row: ImportRow = {
         "line": line,
         "email": body.email,

@@ -601,6 +601,28 @@ async def test_search_by_group_follows_group_events(customers, broker: Broker):
         assert (await http.get(f"/v1/customers/{b['id']}")).json()["group_ids"] == []
 
 
+async def test_a_pairs_version_decides_over_event_time(customers, broker: Broker):
+    # Issue 19: group.members.* carry each pair's version; a removal (v2) stamped earlier than
+    # the add (v1) still wins, and only a newer add (v3) brings the customer back.
+    async with customers.client() as http:
+        a = (await http.post("/v1/customers", json={"email": unique_email("v")})).json()
+        group = f"grp_{uuid.uuid4().hex[:8]}"
+
+        def change(kind: str, version: int, time: str) -> dict:
+            data = {"group_id": group, "group_name": "VIP", "customer_ids": [a["id"]], "versions": [version]}
+            return {**envelope(f"group.members.{kind}", data, source="/crm/groups"), "time": time}
+
+        async def groups_is(expected: list[str]) -> bool:
+            return (await http.get(f"/v1/customers/{a['id']}")).json()["group_ids"] == expected
+
+        await broker.publish(change("added", 1, "2026-11-22T10:00:05Z"))
+        await eventually(lambda: groups_is([group]))
+        await broker.publish(change("removed", 2, "2026-11-22T10:00:00Z"))  # a clock behind
+        await eventually(lambda: groups_is([]))
+        await broker.publish(change("added", 3, "2026-11-22T09:00:00Z"))
+        await eventually(lambda: groups_is([group]))
+
+
 async def test_group_events_in_the_wrong_order_end_on_the_latest_statement(customers, broker: Broker):
     async with customers.client() as http:
         a = (await http.post("/v1/customers", json={"email": unique_email("a")})).json()

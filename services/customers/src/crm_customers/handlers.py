@@ -51,13 +51,17 @@ async def on_unsubscribed(event: CloudEvent[NewsletterUnsubscribed], ctx: Contex
 @handlers.on(EventType.GROUP_MEMBERS_ADDED, GroupMembersChanged)
 async def on_members_added(event: CloudEvent[GroupMembersChanged], ctx: Context) -> None:
     data = event.data
-    await ctx.customers.record_membership(data.group_id, data.customer_ids, True, event.time, event.id)
+    await ctx.customers.record_membership(
+        data.group_id, data.customer_ids, True, event.time, event.id, data.versions
+    )
 
 
 @handlers.on(EventType.GROUP_MEMBERS_REMOVED, GroupMembersChanged)
 async def on_members_removed(event: CloudEvent[GroupMembersChanged], ctx: Context) -> None:
     data = event.data
-    await ctx.customers.record_membership(data.group_id, data.customer_ids, False, event.time, event.id)
+    await ctx.customers.record_membership(
+        data.group_id, data.customer_ids, False, event.time, event.id, data.versions
+    )
 
 
 @handlers.on(EventType.GROUP_DELETED, GroupDeleted)

@@ -278,16 +278,18 @@ class CustomerStore:
     # groups
 
     async def record_membership(
-        self, group_id: str, customer_id: str, member: bool, at: datetime, event_id: str
+        self, group_id: str, customer_id: str, member: bool, at: datetime, event_id: str, version: int | None
     ) -> None:
         """One inserted fact per event: deliveries handled concurrently or out of order still
-        end on the latest statement (by event time), which an update in place would not."""
+        end on the latest statement (by the pair's version, else by event time), which an
+        update in place would not."""
         fact: Membership = {
             "_id": f"{group_id}|{customer_id}|{event_id}",
             "group_id": group_id,
             "customer_id": customer_id,
             "member": member,
             "at": at,
+            "version": version,
         }
         await insert_once(self.memberships, fact)
 
@@ -303,7 +305,7 @@ class CustomerStore:
         async for doc in self.memberships.find({"customer_id": customer_id}):
             m = cast(Membership, doc)
             seen = latest.get(m["group_id"])
-            if seen is None or (m["at"], m["_id"]) > (seen["at"], seen["_id"]):
+            if seen is None or _newest_first(m) > _newest_first(seen):
                 latest[m["group_id"]] = m
         member = [g for g, m in latest.items() if m["member"]]
         if not member:
@@ -687,3 +689,10 @@ class CustomerStore:
         await self.memberships.delete_many({"customer_id": customer_id})
         await self.pd_parts.delete_many({"customer_id": customer_id})
         await self.verifications.delete_many({"customer_id": customer_id})
+
+
+def _newest_first(m: Membership) -> tuple[int, datetime, str]:
+    """Which statement about a (group, customer) pair is the latest: the pair's version (events
+    without one, published before versions existed, are older than every versioned one), then
+    the event time."""
+    return (m.get("version") or 0, m["at"], m["_id"])

@@ -232,6 +232,7 @@ class Membership(TypedDict):
     customer_id: str
     member: bool
     at: datetime
+    version: NotRequired[int | None]  # the pair's version, from groups' events that carry one
 
 
 class Note(TypedDict):

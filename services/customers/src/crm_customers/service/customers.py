@@ -724,11 +724,19 @@ class Customers:
     # groups
 
     async def record_membership(
-        self, group_id: str, customer_ids: list[str], member: bool, at: datetime, event_id: str
+        self,
+        group_id: str,
+        customer_ids: list[str],
+        member: bool,
+        at: datetime,
+        event_id: str,
+        versions: list[int] | None = None,
     ) -> None:
-        """group.members.added / removed; unknown ids are kept, applied if the customer appears."""
-        for customer_id in customer_ids:
-            await self.store.record_membership(group_id, customer_id, member, to_ms(at), event_id)
+        """group.members.added / removed; unknown ids are kept, applied if the customer appears.
+        `versions`: each pair's version, in the order of `customer_ids` (when groups sends them)."""
+        paired = versions if versions and len(versions) == len(customer_ids) else [None] * len(customer_ids)
+        for customer_id, version in zip(customer_ids, paired, strict=True):
+            await self.store.record_membership(group_id, customer_id, member, to_ms(at), event_id, version)
             await self.sync(customer_id)
 
     async def remove_group(self, group_id: str) -> None:

@@ -50,6 +50,10 @@ class CustomerState(Contract):
     referred_by: str | None = Field(
         default=None, description="The referral code the customer arrived with, given at creation"
     )
+    contact_preferences: list["ConsentPreference"] = Field(
+        default_factory=list,
+        description="Consent per topic and channel from the preference centre (preferences.updated)",
+    )
     join_group_ids: list[str] = Field(
         default_factory=list,
         description="customer.created only: the groups asked for at creation; the groups service "

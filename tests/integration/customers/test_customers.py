@@ -840,3 +840,53 @@ async def test_delete_erases_the_person_and_publishes_customer_deleted(
         "customer.created", lambda b: b["data"]["email"] == email and b["data"]["id"] != c["id"]
     )
     assert again[0]["body"]["data"]["version"] == 1
+
+
+async def test_preference_centre_changes_reach_the_customer_record_and_its_events(customers, broker: Broker):
+    # Issue 18: the preference centre (engagement) publishes preferences.updated; the customer
+    # record keeps it (the newest statement: tests/unit/customers) and announces it.
+    async with customers.client() as http:
+        c = (await http.post("/v1/customers", json={"email": unique_email("pref")})).json()
+
+        def stated(at: str, offers_sms: bool) -> dict:
+            prefs = [
+                {
+                    "topic": "offers",
+                    "channel": "sms",
+                    "granted": offers_sms,
+                    "at": at,
+                    "source": "preference-centre",
+                },
+                {
+                    "topic": "product_news",
+                    "channel": "email",
+                    "granted": True,
+                    "at": at,
+                    "source": "preference-centre",
+                },
+            ]
+            data = {
+                "customer_id": c["id"],
+                "email": c["email"],
+                "changed": prefs[:1],
+                "preferences": prefs,
+                "at": at,
+            }
+            return envelope("preferences.updated", data, source="/crm/engagement")
+
+        await broker.publish(stated("2026-11-30T10:00:00Z", True))
+        [updated] = await broker.wait_for(
+            "customer.updated", lambda b: b["data"]["id"] == c["id"] and b["data"]["contact_preferences"]
+        )
+        announced = {
+            (p["topic"], p["channel"]): p["granted"] for p in updated["body"]["data"]["contact_preferences"]
+        }
+        assert announced == {("offers", "sms"): True, ("product_news", "email"): True}
+        await broker.publish(stated("2026-12-01T10:00:00Z", False))
+
+        async def withdrawn():
+            got = (await http.get(f"/v1/customers/{c['id']}")).json()["contact_preferences"]
+            return [p["granted"] for p in got if p["topic"] == "offers"] == [False] and got
+
+        prefs = await eventually(withdrawn)
+        assert {p["at"][:10] for p in prefs} == {"2026-12-01"}

@@ -171,3 +171,22 @@ def test_name_sort_puts_nameless_guests_last():
     named = customer.search_keys("z@x.com", "Zoe", None)
     nameless = customer.search_keys("a@x.com", None, None)
     assert named["name_sort"] < nameless["name_sort"]
+
+
+def test_an_older_preference_centre_statement_changes_nothing():
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    doc = customer.new_customer("cus_1", email="a@example.com", now=now, has_account=False)
+
+    def stated(at: datetime, granted: bool) -> list:
+        return [
+            {"topic": "offers", "channel": "sms", "granted": granted, "at": at, "source": "preference-centre"}
+        ]
+
+    newer = customer.set_contact_preferences(doc, stated(now, False), now)
+    assert newer["contact_preferences"][0]["granted"] is False
+    older = now - timedelta(days=1)
+    assert customer.set_contact_preferences(newer, stated(older, True), older) is newer  # a late event
+    later = now + timedelta(hours=1)
+    assert customer.set_contact_preferences(newer, stated(later, True), later)["contact_preferences"][0][
+        "granted"
+    ]

@@ -16,8 +16,10 @@ from crm_contracts.outbound import (
     GroupMembersChanged,
     PersonalDataCollected,
     PersonalDataErased,
+    PreferencesUpdated,
 )
 from crm_customers.context import Context
+from crm_customers.domain.documents import ContactPreference
 from crm_servicekit.consumer import EventHandlers
 
 handlers = EventHandlers()
@@ -46,6 +48,15 @@ async def on_subscribed(event: CloudEvent[NewsletterSubscribed], ctx: Context) -
 @handlers.on(EventType.NEWSLETTER_UNSUBSCRIBED, NewsletterUnsubscribed)
 async def on_unsubscribed(event: CloudEvent[NewsletterUnsubscribed], ctx: Context) -> None:
     await ctx.customers.set_consent(event.data.email, False, event.data.at, event.source, event.id)
+
+
+@handlers.on(EventType.PREFERENCES_UPDATED, PreferencesUpdated)
+async def on_preferences_updated(event: CloudEvent[PreferencesUpdated], ctx: Context) -> None:
+    stated = [
+        ContactPreference(topic=p.topic, channel=p.channel, granted=p.granted, at=p.at, source=p.source)
+        for p in event.data.preferences
+    ]
+    await ctx.customers.set_contact_preferences(event.data.customer_id, stated, event.data.at)
 
 
 @handlers.on(EventType.GROUP_MEMBERS_ADDED, GroupMembersChanged)

@@ -354,6 +354,14 @@ class Consent(BaseModel):
     source: str | None = Field(default=None, description="Who stated it: an event source, or `api`")
 
 
+class ContactPreferenceOut(BaseModel):
+    topic: Literal["newsletter", "offers", "product_news"]
+    channel: Literal["email", "sms"]
+    granted: bool
+    at: datetime | None = None
+    source: str | None = None
+
+
 class CustomerOut(BaseModel):
     id: str
     version: int = Field(description="Incremented by every change")
@@ -375,6 +383,10 @@ class CustomerOut(BaseModel):
     group_ids: list[str] = Field(default_factory=list)
     sales_agent_id: str | None = None
     referred_by: str | None = Field(default=None, description="The referral code given at creation")
+    contact_preferences: list[ContactPreferenceOut] = Field(
+        default_factory=list,
+        description="Consent per topic and channel from the preference centre (engagement)",
+    )
     country: str | None = Field(default=None, description="Default shipping address, else the latest order's")
     city: str | None = None
     stats: CustomerStats = Field(default_factory=CustomerStats)

@@ -11,6 +11,7 @@ from typing_extensions import Unpack
 from crm_contracts.outbound import CustomerState
 from crm_contracts.types import email_key
 from crm_customers.domain.documents import (
+    ContactPreference,
     Customer,
     CustomerStats,
     CustomerView,
@@ -181,6 +182,15 @@ def set_consent(doc: Customer, subscribed: bool, at: datetime, source: str) -> C
     if current["at"] is not None and current["at"] > at:
         return doc
     return {**doc, **consent(subscribed, at, source)}
+
+
+def set_contact_preferences(doc: Customer, preferences: list[ContactPreference], at: datetime) -> Customer:
+    """What the preference centre stated at `at`; an older statement changes nothing."""
+    stated = [p["at"] for p in doc.get("contact_preferences", []) if p["at"] is not None]
+    if stated and max(stated) > at:
+        return doc
+    ordered = sorted(preferences, key=lambda p: (p["topic"], p["channel"]))
+    return {**doc, "contact_preferences": ordered}
 
 
 def new_profile(given: ProfileChanges, at: datetime) -> Profile:

@@ -85,6 +85,14 @@ class CustomerStats(TypedDict):
     products_purchased: list[str]
 
 
+class ContactPreference(TypedDict):
+    topic: str  # newsletter, offers, product_news
+    channel: str  # email, sms
+    granted: bool
+    at: datetime | None
+    source: str | None
+
+
 class CustomerView(TypedDict):
     """The customer as the API and the events show it."""
 
@@ -108,6 +116,8 @@ class CustomerView(TypedDict):
     group_ids: list[str]
     sales_agent_id: NotRequired[str | None]  # the customer's sales agent (agents), if any
     referred_by: NotRequired[str | None]  # the referral code given at creation
+    # consent per topic and channel, as the preference centre (engagement) last stated it
+    contact_preferences: NotRequired[list[ContactPreference]]
     country: str | None  # the default shipping address's, else the latest order's
     city: str | None
     stats: CustomerStats

@@ -26,6 +26,7 @@ from crm_customers.domain.documents import (
     Address,
     AddressChanges,
     Adjustment,
+    ContactPreference,
     Credentials,
     Customer,
     CustomerChange,
@@ -670,6 +671,15 @@ class Customers:
             doc = await self.guest_for(email, {}, cause)
             owner = doc["id"]
         await self._change(owner, lambda d: customer.set_consent(d, subscribed, at, source))
+
+    async def set_contact_preferences(
+        self, customer_id: str, preferences: list[ContactPreference], at: datetime
+    ) -> None:
+        """preferences.updated (engagement's preference centre): consent per topic and channel.
+        A customer this service does not know (erased, or not yet created) is left alone."""
+        if await self.store.get(customer_id) is None:
+            return
+        await self._change(customer_id, lambda d: customer.set_contact_preferences(d, preferences, to_ms(at)))
 
     # orders
 

@@ -314,6 +314,9 @@ class FakeDirectory:
     async def is_erased(self, customer_id):
         return customer_id in self.erased
 
+    async def merged_into(self, customer_id):
+        return None  # customer.merged is tested against the real database (test_merge.py)
+
     async def mark_erased(self, customer_id):
         self.erased.add(customer_id)
         if customer_id in self.known:

@@ -285,7 +285,8 @@ async def customer_coupons(
     if not isinstance(start, int) or isinstance(start, bool) or start < 0:  # a forged cursor
         raise BadCursor()
     now = utcnow()
-    coupons = list(reversed(state["coupons"]))
+    # Coupons that moved to another customer (customer.merged) are listed there, not here.
+    coupons = [c for c in reversed(state["coupons"]) if not c.get("moved_to")]
     page = coupons[start : start + limit]
     more = start + limit < len(coupons)
     return _ok(

@@ -7,6 +7,7 @@ from crm_contracts.inbound import OrderCancelled, OrderPlaced, OrderRefunded
 from crm_contracts.names import EventType
 from crm_contracts.outbound import (
     CustomerDeleted,
+    CustomerMerged,
     CustomerState,
     GroupDeleted,
     GroupMembersChanged,
@@ -44,6 +45,11 @@ async def on_customer_state(event: CloudEvent[CustomerState], ctx: Context) -> N
 @handlers.on(EventType.CUSTOMER_DELETED, CustomerDeleted)
 async def on_customer_deleted(event: CloudEvent[CustomerDeleted], ctx: Context) -> None:
     await ctx.personal_data.erase(event.data.id)
+
+
+@handlers.on(EventType.CUSTOMER_MERGED, CustomerMerged)
+async def on_customer_merged(event: CloudEvent[CustomerMerged], ctx: Context) -> None:
+    await ctx.customers.merge(event.id, event.data)
 
 
 @handlers.on(EventType.PERSONAL_DATA_REQUESTED, PersonalDataRequested)

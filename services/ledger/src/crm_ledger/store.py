@@ -47,6 +47,7 @@ from crm_ledger.domain import (
     JournalRecord,
     KnownCustomer,
     MembershipChange,
+    MergedCustomer,
     Note,
     OrderPoints,
     ParkedPoints,
@@ -83,6 +84,7 @@ INDEXES: IndexSpec = {
     "parked_points": [IndexModel([("email_key", ASCENDING)])],
     "known_customers": [IndexModel([("birthday", ASCENDING)]), IndexModel([("referral_code", ASCENDING)])],
     "erased_customers": [],
+    "merged_customers": [],
     "reward_programmes": [],
     "birthday_rewards": [],
     "points_expiries": [],
@@ -342,6 +344,19 @@ class RewardStore:
         doc = await self.codes.find_one({"_id": code})
         return doc["customer_id"] if doc else None
 
+    async def move_codes(self, codes: list[str], customer_id: str) -> None:
+        """customer.merged: the coupons are now `customer_id`'s (whose reward state holds them).
+        Every writer sets the same owner, so a repeated or concurrent move changes nothing."""
+        if codes:
+            await self.codes.update_many({"_id": {"$in": codes}}, {"$set": {"customer_id": customer_id}})
+
+    async def hand_over_code(self, code: str, customer_id: str) -> None:
+        """customer.merged: the merged customer's referral code now refers to `customer_id`
+        (`referral_codes` is looked at first by sharer_of; the same value from every writer)."""
+        await self.referral_codes.update_one(
+            {"_id": code}, {"$set": {"customer_id": customer_id}}, upsert=True
+        )
+
     async def share_code(self, customer_id: str, code: str) -> None:
         doc: ReferralCode = {"_id": code, "customer_id": customer_id}
         await insert_once(self.referral_codes, doc)
@@ -416,6 +431,8 @@ class RewardStore:
         out = []
         async for doc in self.states.current.find({}, {"coupons": 1}):
             for c in doc.get("coupons", []):
+                if c.get("moved_to"):
+                    continue  # counted where it moved to (customer.merged)
                 out.append((c["issued_at"], c.get("redeemed_at"), c.get("points_spent", 0)))
         return out
 
@@ -455,6 +472,7 @@ class Directory:
         self.parked = db["parked_points"]
         self.known = db["known_customers"]
         self.erased = db["erased_customers"]
+        self.merged = db["merged_customers"]
 
     async def known_customer(self, customer_id: str) -> KnownCustomer | None:
         return cast(KnownCustomer | None, await self.known.find_one({"_id": customer_id}))
@@ -494,9 +512,25 @@ class Directory:
         found through their e-mail mapping (index on customer_id)."""
         if await self.erased.find_one({"_id": customer_id}, {"_id": 1}) is not None:
             return False
+        if await self.merged.find_one({"_id": customer_id}, {"_id": 1}) is not None:
+            return False
         if await self.known.find_one({"_id": customer_id}, {"_id": 1}) is not None:
             return True
         return await self.emails.find_one({"customer_id": customer_id}, {"_id": 1}) is not None
+
+    async def mark_merged(self, doc: MergedCustomer) -> MergedCustomer:
+        """customer.merged, once (insert-only, `_id` = the merged customer): the first one stays."""
+        await insert_once(self.merged, doc)
+        return cast(MergedCustomer, await self.merged.find_one({"_id": doc["_id"]}))
+
+    async def merged_into(self, customer_id: str) -> str | None:
+        doc = await self.merged.find_one({"_id": customer_id}, {"into": 1})
+        return doc["into"] if doc else None
+
+    async def repoint_emails(self, merged_id: str, kept_id: str) -> None:
+        """The merged customer's e-mails now find the kept one (orders with them are the kept
+        customer's). Every writer sets the same value: a redelivery changes nothing."""
+        await self.emails.update_many({"customer_id": merged_id}, {"$set": {"customer_id": kept_id}})
 
     async def is_erased(self, customer_id: str) -> bool:
         return await self.erased.find_one({"_id": customer_id}, {"_id": 1}) is not None

@@ -111,6 +111,9 @@ class Coupon(TypedDict):
     redemption: str | None  # "order:<id>" or "key:<Idempotency-Key>": redeeming again is the same
     source: NotRequired[CouponSource]  # missing: points
     points_spent: NotRequired[int]  # the points it cost (a closed cycle's); missing: 0
+    # customer.merged: the coupon now belongs to this customer (a copy is in their reward state;
+    # this one stays in the merged customer's state as history and is not counted again)
+    moved_to: NotRequired[str]
 
 
 class OrderShare(TypedDict):
@@ -265,6 +268,19 @@ class RewardState(TypedDict):
     lots: NotRequired[list[PointsLot]]  # expiring points, soonest first; their sum <= points
     points_deadline: NotRequired[datetime | None]  # the soonest lot's expiry (the expiry job's query)
     expired_total: NotRequired[int]
+    # customer.merged: this customer was merged into `merged_into`; `merged_out` is what moved
+    merged_into: NotRequired[str]
+    merged_out: NotRequired["MergedRewards"]
+
+
+class MergedRewards(TypedDict):
+    """What a merged customer's reward state handed to the kept customer (customer.merged)."""
+
+    from_id: str
+    into: str
+    points: int
+    lots: list[PointsLot]
+    coupons: list[Coupon]  # unredeemed, as they are now the kept customer's
 
 
 class OrderPoints(TypedDict):
@@ -321,6 +337,16 @@ class KnownCustomer(TypedDict):
     # The code the customer shares (rewards.referral_code), looked up by equality; stored with
     # the first record of a customer (before that, and over HTTP: in `referral_codes`).
     referral_code: NotRequired[str]
+
+
+class MergedCustomer(TypedDict):
+    """customer.merged, as an insert: money no longer moves for `_id`; its balances, points and
+    coupons went to `into`."""
+
+    _id: str  # the merged customer id
+    into: str
+    event_id: str
+    at: datetime
 
 
 class ErasedCustomer(TypedDict):

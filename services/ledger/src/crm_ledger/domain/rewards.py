@@ -16,6 +16,7 @@ from typing import Literal
 from crm_ledger.domain.documents import (
     Coupon,
     CouponSource,
+    MergedRewards,
     OrderPoints,
     OrderShare,
     PointsLot,
@@ -347,3 +348,47 @@ def redeem(
 
 def coupon_status(c: Coupon, now: datetime) -> Literal["redeemed", "expired", "active"]:
     return "redeemed" if c["redeemed_at"] else "expired" if c["expires_at"] <= now else "active"
+
+
+# -- customer.merged --------------------------------------------------------------------------
+def merge_out(state: RewardState, into: str) -> tuple[RewardState | None, MergedRewards]:
+    """The merged customer's side of customer.merged: its points (and expiring lots) and its
+    unredeemed coupons go to `into`. Returns (new state, what moved); new state None when it
+    was handed over before (what moved then). The coupons stay in this state, marked `moved_to`,
+    so the n-th coupon code of this customer is never issued twice and its history stays."""
+    done = state.get("merged_out")
+    if done is not None:
+        return None, done
+    moving = [c for c in state["coupons"] if c["redeemed_at"] is None and not c.get("moved_to")]
+    moved: MergedRewards = {
+        "from_id": state["id"],
+        "into": into,
+        "points": state["points"],
+        "lots": list(state.get("lots", [])),
+        "coupons": [{**c, "customer_id": into} for c in moving],
+    }
+    codes = {c["code"] for c in moving}
+    coupons: list[Coupon] = [{**c, "moved_to": into} if c["code"] in codes else c for c in state["coupons"]]
+    new: RewardState = {
+        **state,
+        "version": state["version"] + 1,
+        "points": 0,
+        "coupons": coupons,
+        "merged_into": into,
+        "merged_out": moved,
+    }
+    return _with_lots(new, []), moved
+
+
+def merge_in(state: RewardState, moved: MergedRewards) -> RewardState:
+    """The kept customer's side: the merged customer's points, lots and coupons added (what they
+    earned stays counted under the merged customer: `earned_total` is not moved)."""
+    have = {c["code"] for c in state["coupons"]}
+    coupons = [*state["coupons"], *(c for c in moved["coupons"] if c["code"] not in have)]
+    new: RewardState = {
+        **state,
+        "version": state["version"] + 1,
+        "points": state["points"] + moved["points"],
+        "coupons": coupons,
+    }
+    return _with_lots(new, [*state.get("lots", []), *moved["lots"]])

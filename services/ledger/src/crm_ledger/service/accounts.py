@@ -349,6 +349,61 @@ class Ledger:
         # Looked up above, and `decide` never raises (a rejection instead): not again first.
         await self._append_purchase(customer_id, order.currency, record_id, decide, look_up_first=False)
 
+    # -- customer.merged --------------------------------------------------------------------
+    async def move_balances(self, event_id: str, merged_id: str, kept_id: str) -> int:
+        """customer.merged: per currency, the merged customer's holds still active are voided
+        and what it can spend then (balance less credit expired but not yet removed) moves to
+        the kept customer: an `unfunding` entry on the merged account ("merged into <kept>")
+        and a `funding` entry of the same amount on the kept one ("merged from <merged>").
+        Exactly once: the record ids come from the event id and the currency, and the amount
+        put in is read from the entry that took it out (a redelivery, or a second replica,
+        finds both entries and moves nothing). A debt (balance below zero, bought on account)
+        stays where it is. Returns how many currencies moved money in this call."""
+        moved = 0
+        for latest in await self.journal.accounts_of(merged_id):
+            currency = latest["currency"]
+            for hold in AccountState.after(latest, currency).holds:
+                try:
+                    await self._release(hold.id, "voided")
+                except HoldNotActive:
+                    pass  # captured, voided or expired meanwhile
+            moved += await self._move_account(event_id, merged_id, kept_id, currency)
+        return moved
+
+    async def _move_account(self, event_id: str, merged_id: str, kept_id: str, currency: str) -> bool:
+        """One currency of move_balances: True when this call moved money."""
+        out_id = derived_id("ent", "merge-out", event_id, currency)
+        in_id = derived_id("ent", "merge-in", event_id, currency)
+
+        def take_out(state: AccountState) -> Change:
+            now = utcnow()
+            amount = state.spendable(now)
+            if amount <= 0:
+                raise NothingToDo()
+            fields: ChangeFields = {
+                "caused_by": event_id,
+                "reason": f"merged into {kept_id}",
+                "description": f"customer merged into {kept_id}",
+            }
+            return Change("entry", "unfunding", -amount, state.debit(amount, now), fields)
+
+        try:
+            out, replayed = await self._append(merged_id, currency, out_id, take_out)
+        except NothingToDo:
+            return False  # nothing to move in this currency
+        amount = -out["amount"]
+
+        def put_in(state: AccountState) -> Change:
+            fields: ChangeFields = {
+                "caused_by": event_id,
+                "reason": f"merged from {merged_id}",
+                "description": f"customer {merged_id} merged into this one",
+            }
+            return Change("entry", "funding", amount, state.credit(amount, in_id, None), fields)
+
+        _, again = await self._append(kept_id, currency, in_id, put_in)
+        return not (replayed and again)
+
     # -- expiry job ------------------------------------------------------------------------
     async def expire_due(self, now: datetime | None = None) -> int:
         """Removes what is left of expired credit (an `expiry` entry) and releases expired

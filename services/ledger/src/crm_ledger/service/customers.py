@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Protocol
 
 from crm_contracts.inbound import OrderCancelled, OrderPlaced, OrderRefunded
-from crm_contracts.outbound import CustomerState
+from crm_contracts.outbound import CustomerMerged, CustomerState
 from crm_contracts.types import email_key
 from crm_ledger.domain import ParkedPoints, Program, RewardState, rewards
 from crm_ledger.domain.kpis import LoyaltyKpis, loyalty_kpis
@@ -78,6 +78,9 @@ class Customers:
                 return
             if await self.directory.is_erased(customer_id):
                 raise NotFound("Customer", customer_id)
+            if (into := await self.directory.merged_into(customer_id)) is not None:
+                # Merged into another record: refused at once, saying which one to use.
+                raise NotFound("Customer", customer_id, merged_into=into)
             if asyncio.get_running_loop().time() >= deadline:
                 raise NotFound("Customer", customer_id)
             await asyncio.sleep(0.25)
@@ -327,6 +330,28 @@ class Customers:
         finally:
             del self._granting[key]
         return committed
+
+    async def merge(self, event_id: str, merged: CustomerMerged) -> None:
+        """customer.merged: `merged_id` is no more; what the ledger holds of it goes to `id`.
+        In order: the merged customer is marked (insert-only: money stops moving for it at
+        once, over HTTP), its e-mails find the kept customer, its balances move (holds voided
+        first; Ledger.move_balances), then its points and unredeemed coupons (Rewards.merge),
+        and its referral code refers to the kept customer. Every step is keyed by the event
+        id or sets the same value from every writer, so a redelivery moves nothing twice and a
+        crash midway is completed by the redelivery. History (entries, coupons redeemed) stays
+        readable under `merged_id`. Invalid (dead-lettered) for a record merged into itself."""
+        kept_id, merged_id = merged.id, merged.merged_id
+        if kept_id == merged_id:
+            raise Invalid(f"customer.merged names {kept_id} as both the kept and the merged record")
+        first = await self.directory.mark_merged(
+            {"_id": merged_id, "into": kept_id, "event_id": event_id, "at": now_ms()}
+        )
+        if first["into"] != kept_id:
+            raise Invalid(f"customer {merged_id} was merged into {first['into']} before, not into {kept_id}")
+        await self.directory.repoint_emails(merged_id, kept_id)
+        await self.ledger.move_balances(event_id, merged_id, kept_id)
+        await self.rewards.merge(merged_id, kept_id)
+        await self.rewards.store.hand_over_code(rewards.referral_code(merged_id), kept_id)
 
     async def birthday_pass(self, now: datetime | None = None) -> int:
         """The daily birthday job (run every so often; each pass looks at today, UTC): a

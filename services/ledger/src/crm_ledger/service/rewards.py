@@ -9,6 +9,7 @@ from typing import Any, Literal
 from crm_ledger.domain import (
     Coupon,
     CouponTerms,
+    MergedRewards,
     OrderPoints,
     PendingReversal,
     PointsLot,
@@ -329,6 +330,44 @@ class Rewards:
                 pass
 
         await retry_on_conflict(attempt, tries=100)
+
+    async def merge(self, merged_id: str, kept_id: str) -> MergedRewards:
+        """customer.merged: the merged customer's points and unredeemed coupons become the kept
+        customer's, once per merged customer (a record is merged once; a second customer.merged
+        of it, even under another event id, moves nothing again). First the merged state hands
+        them over (its next version, cause "merge-out:<merged>", recording what moved), then the
+        kept state takes exactly that (cause "merge-in:<merged>"): a redelivery, a crash in
+        between or a second replica finds the hand-over recorded and the kept side applied at
+        most once (the unique cause and (customer, version)). The coupon codes then name the kept customer as their owner."""
+
+        async def hand_over() -> MergedRewards:
+            state = await self.store.get(merged_id)
+            new, moved = rewards.merge_out(state, kept_id)
+            if new is None:
+                return moved
+            try:
+                await self.store.commit(new, [], cause=f"merge-out:{merged_id}")
+            except AlreadyApplied:
+                return rewards.merge_out(await self.store.get(merged_id), kept_id)[1]
+            return moved
+
+        moved: MergedRewards = await retry_on_conflict(hand_over, tries=100)
+        if moved["into"] != kept_id:
+            log.warning("%s was merged into %s before, not into %s", merged_id, moved["into"], kept_id)
+            return moved
+        if moved["points"] == 0 and not moved["coupons"]:
+            return moved
+
+        async def take_over() -> None:
+            state = await self.store.get(kept_id)
+            try:
+                await self.store.commit(rewards.merge_in(state, moved), [], cause=f"merge-in:{merged_id}")
+            except AlreadyApplied:
+                pass
+
+        await retry_on_conflict(take_over, tries=100)
+        await self.store.move_codes([c["code"] for c in moved["coupons"]], kept_id)
+        return moved
 
     async def redeem(self, code: str, customer_id: str, redemption: str | None) -> Coupon:
         """The redeemed coupon. Raises NotFound (no such coupon, or another customer's) or

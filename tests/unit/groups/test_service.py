@@ -283,3 +283,29 @@ async def test_groups_asked_for_at_creation_are_joined_once_and_unknown_ones_ski
     ]
     assert await store.member_count(vip["id"]) == await store.member_count(gold["id"]) == 1
     assert "customer a asked at creation to join group grp_nope" in caplog.text
+
+
+async def test_a_merge_moves_the_merged_customers_groups_to_the_kept_one_once(store):
+    vip, gold = await make_group(store, "VIP"), await make_group(store, "Gold")
+    members = Memberships(store, SETTINGS)
+    await members.change_members(vip["id"], ["a", "b"], [])
+    await members.change_members(gold["id"], ["b"], [])
+    await members.customer_merged("a", "b", "evt_merged")
+    await members.customer_merged("a", "b", "evt_merged")  # redelivered
+    removed = [
+        (e["data"]["group_id"], e["data"]["customer_ids"])
+        for e in store.events
+        if e["type"] == "group.members.removed"
+    ]
+    assert sorted(removed) == sorted([(vip["id"], ["b"]), (gold["id"], ["b"])])
+    added = [
+        (e["data"]["group_id"], e["data"]["customer_ids"])
+        for e in store.events
+        if e["type"] == "group.members.added"
+    ]
+    assert added[-1] == (gold["id"], ["a"]) and added.count((vip["id"], ["a"])) == 0  # a was in VIP already
+    assert await store.member_count(vip["id"]) == await store.member_count(gold["id"]) == 1
+    with pytest.raises(Invalid):  # merged away: refused like an erased customer
+        await members.change_members(vip["id"], ["b"], [])
+    with pytest.raises(Invalid):
+        await members.customer_merged("a", "a", "evt_bad")

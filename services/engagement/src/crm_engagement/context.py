@@ -11,6 +11,7 @@ from crm_engagement.service import (
     Automations,
     Campaigns,
     Contacts,
+    Merges,
     Messages,
     Preferences,
     Privacy,
@@ -40,6 +41,7 @@ class Context:
     privacy: Privacy
     surveys: Surveys
     preferences: Preferences
+    merges: Merges
 
     @classmethod
     def wire(
@@ -61,6 +63,7 @@ class Context:
             Privacy(store, settings, notify, surveys),
             surveys,
             Preferences(store, settings, secret, notify),
+            Merges(store, settings),
         )
 
 

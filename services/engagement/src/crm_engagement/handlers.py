@@ -1,4 +1,5 @@
-"""Events -> contacts, consent, segment membership, and the automations they trigger."""
+"""Events -> contacts, consent, segment membership, and the automations they trigger; a merge
+of two customers moves the merged one's records to the kept one."""
 
 from typing import Annotated
 
@@ -9,6 +10,7 @@ from crm_contracts.inbound import NewsletterSubscribed, NewsletterUnsubscribed, 
 from crm_contracts.names import EventType
 from crm_contracts.outbound import (
     CustomerDeleted,
+    CustomerMerged,
     PersonalDataRequested,
     SegmentMembership,
     TicketMessageAdded,
@@ -78,6 +80,12 @@ async def on_customer_changed(event: CloudEvent[CustomerSeen], ctx: Context) -> 
 async def on_customer_deleted(event: CloudEvent[CustomerDeleted], ctx: Context) -> None:
     """Erases the contact, anonymises messages, tickets and reviews; personal_data.erased."""
     await ctx.privacy.erase(event.data.id)
+
+
+@handlers.on(EventType.CUSTOMER_MERGED, CustomerMerged)
+async def on_customer_merged(event: CloudEvent[CustomerMerged], ctx: Context) -> None:
+    """Moves what the merged customer had here to the kept one; drops the merged contact."""
+    await ctx.merges.customer_merged(event.data.id, event.data.merged_id)
 
 
 @handlers.on(EventType.PERSONAL_DATA_REQUESTED, PersonalDataRequested)

@@ -418,6 +418,30 @@ class EngagementStore:
         await self.messages.update_many({"customer_id": customer_id}, {"$set": erased})
         return await self.messages.count_documents({"customer_id": customer_id})
 
+    async def skip_queued_marketing(self, customer_id: str, reason: str) -> None:
+        """Queued marketing mail to the customer is not sent (transactional mail still is)."""
+        await self.messages.update_many(
+            {"customer_id": customer_id, "status": "queued", "kind": "marketing"},
+            {"$set": {"status": "skipped", "reason": reason}},
+        )
+
+    async def move_customer_records(self, merged_id: str, kept_id: str) -> dict[str, int]:
+        """customer.merged: the merged customer's mails, survey answers, preference change sets
+        and waiting review requests become the kept one's (each an update of `customer_id`, so
+        running it again finds nothing left to move). The counts moved, by kind."""
+        moved: dict[str, int] = {}
+        for name, collection in (
+            ("messages", self.messages),
+            ("survey_answers", self.answers),
+            ("preference_changes", self.preferences),
+            ("review_requests", self.review_requests),
+        ):
+            result = await collection.update_many(
+                {"customer_id": merged_id}, {"$set": {"customer_id": kept_id}}
+            )
+            moved[name] = result.modified_count
+        return moved
+
     async def erase_thread(self, ticket_id: str, body: str) -> int:
         await self.ticket_messages.update_many({"ticket_id": ticket_id}, {"$set": {"body": body}})
         return await self.ticket_messages.count_documents({"ticket_id": ticket_id})

@@ -1,5 +1,5 @@
 """Customer events -> the set of customers that exist (with what they spent), the groups a new
-customer asked to join, leaving groups on erasure; the personal-data protocol (GDPR)."""
+customer asked to join, leaving groups on erasure, moving memberships on a merge; the personal-data protocol (GDPR)."""
 
 from typing import Annotated
 
@@ -7,7 +7,7 @@ from pydantic import Field
 
 from crm_contracts.envelope import CloudEvent
 from crm_contracts.names import EventType
-from crm_contracts.outbound import CustomerDeleted, PersonalDataRequested
+from crm_contracts.outbound import CustomerDeleted, CustomerMerged, PersonalDataRequested
 from crm_contracts.types import Contract
 from crm_groups.context import Context
 from crm_groups.domain import Spend
@@ -48,13 +48,18 @@ async def on_customer_seen(event: CloudEvent[CustomerSeen], ctx: Context) -> Non
         for s in event.data.stats.per_currency
     ]
     await ctx.memberships.customer_seen(event.data.id, event.data.version, spend)
-    if event.type == EventType.CUSTOMER_CREATED and event.data.join_group_ids:
+    if event.data.join_group_ids:  # asked for at creation, or by a guest's registration
         await ctx.memberships.join_at_creation(event.data.id, event.data.join_group_ids, event.id)
 
 
 @handlers.on(EventType.CUSTOMER_DELETED, CustomerDeleted)
 async def on_customer_deleted(event: CloudEvent[CustomerDeleted], ctx: Context) -> None:
     await ctx.personal_data.erase(event.data.id, event.id)
+
+
+@handlers.on(EventType.CUSTOMER_MERGED, CustomerMerged)
+async def on_customer_merged(event: CloudEvent[CustomerMerged], ctx: Context) -> None:
+    await ctx.memberships.customer_merged(event.data.id, event.data.merged_id, event.id)
 
 
 @handlers.on(EventType.PERSONAL_DATA_REQUESTED, PersonalDataRequested)

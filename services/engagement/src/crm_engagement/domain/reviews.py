@@ -149,6 +149,19 @@ def anonymised(review: ReviewDoc, customer_id: str, now: datetime) -> ReviewDoc:
     return _next(review, now, **changes)
 
 
+def belongs_to(review: ReviewDoc, customer_id: str, email_key: str | None) -> bool:
+    """The customer's review: by id, or written with its e-mail before any id was known."""
+    if review["customer_id"] is not None:
+        return review["customer_id"] == customer_id
+    return email_key is not None and review["email_key"] == email_key
+
+
+def reattributed(review: ReviewDoc, customer_id: str, now: datetime) -> ReviewDoc:
+    """The review once its author was merged into `customer_id` (customer.merged): the kept
+    customer's, one version up; text, rating, status and shown name stay."""
+    return _next(review, now, customer_id=customer_id)
+
+
 def published_data(review: ReviewDoc) -> ReviewPublished:
     assert review["published_at"] is not None
     reply = review["reply"]

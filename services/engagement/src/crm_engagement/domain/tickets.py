@@ -208,6 +208,19 @@ def anonymised(ticket: TicketDoc, now: datetime) -> TicketDoc:
 ERASED = "(erased)"
 
 
+def belongs_to(ticket: TicketDoc, customer_id: str, email_key: str | None) -> bool:
+    """The customer's ticket: by id, or opened by its e-mail before any id was known."""
+    if ticket["customer_id"] is not None:
+        return ticket["customer_id"] == customer_id
+    return email_key is not None and ticket["email_key"] == email_key
+
+
+def reattributed(ticket: TicketDoc, customer_id: str, now: datetime) -> TicketDoc:
+    """The ticket once its customer was merged into `customer_id` (customer.merged): the kept
+    customer's, one version up; the conversation (subject, e-mail, thread) stays as it was."""
+    return _bumped(ticket, {**ticket, "customer_id": customer_id}, now)
+
+
 def state_data(ticket: TicketDoc) -> TicketState:
     """The ticket as ticket.created / ticket.updated carry it."""
     return TicketState(

@@ -3,6 +3,7 @@
 from crm_engagement.service.automations import Automations
 from crm_engagement.service.campaigns import Campaigns
 from crm_engagement.service.contacts import Contacts
+from crm_engagement.service.merges import Merges
 from crm_engagement.service.messages import Messages, Recipient
 from crm_engagement.service.preferences import Preferences
 from crm_engagement.service.privacy import Privacy
@@ -16,6 +17,7 @@ __all__ = [
     "Automations",
     "Campaigns",
     "Contacts",
+    "Merges",
     "Messages",
     "Preferences",
     "Privacy",

@@ -36,7 +36,7 @@ from crm_groups.domain import (
 from crm_groups.service.groups import Listing, group_or_not_found
 from crm_groups.settings import GroupsSettings
 from crm_groups.store import GroupStore
-from crm_servicekit.errors import NotFound
+from crm_servicekit.errors import Invalid, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,23 @@ class Memberships:
                 )
                 continue
             await self._change(group, [customer_id], [], op_id=f"{event_id}:join:{group_id}")
+
+    async def customer_merged(self, kept_id: str, merged_id: str, event_id: str) -> None:
+        """customer.merged: the kept customer joins every group the merged one was in (unless a
+        member already) and the merged one leaves them, one change per group (one
+        group.members.added for the kept, one group.members.removed for the merged), its id
+        derived from the event's: a redelivery, or a second replica handling the same event,
+        continues the same change. The merged id is marked erased first, so it is refused for
+        new memberships from then on (and a concurrent add of it is undone). Raises Invalid
+        (the same id kept and merged: the event is dead-lettered)."""
+        if kept_id == merged_id:
+            raise Invalid("customer.merged with the same id kept and merged")
+        await self.store.customer_erased(merged_id)  # first: concurrent adds then see it as gone
+        for membership in await self.store.memberships_of(merged_id):
+            group = await self.store.get(membership["group_id"])
+            if group is None:
+                continue  # a group being deleted: its own clean-up removes the membership
+            await self._change(group, [kept_id], [merged_id], op_id=f"{event_id}:merge:{group['id']}")
 
     def _member_events(
         self, group: GroupDoc, added: dict[str, int], removed: dict[str, int]

@@ -285,10 +285,12 @@ def account_disabled() -> Forbidden:
 
 
 def register(doc: Customer, profile: Profile, now: datetime) -> Customer:
-    """The guest turned into a registered customer, with what the registration gave (groups to
-    join are for a new customer's customer.created only)."""
+    """The guest turned into a registered customer, with what the registration gave; the
+    groups it asked to join (and only those: not the guest's own from its creation) ride on
+    its customer.registered, for the groups service to apply."""
     out: Customer = {**doc, "has_account": True, "registered_at": now}
     out.update({k: v for k, v in profile.items() if k != "join_group_ids"})  # type: ignore[typeddict-item]
+    out["join_group_ids"] = list(profile.get("join_group_ids", []))
     return out
 
 
@@ -308,8 +310,9 @@ def public_view(doc: Customer) -> CustomerView:
 
 
 def event_state(doc: Customer, created: bool = False) -> CustomerState:
-    """`data` of customer.created / updated / registered; customer.created also carries the
-    groups asked for at creation (`join_group_ids`), for the groups service to apply."""
+    """`data` of customer.created / updated / registered; customer.created (and a guest's
+    customer.registered) also carries the groups asked for (`join_group_ids`), for the groups
+    service to apply."""
     state = CustomerState.model_validate(public_view(doc))
     if created and doc.get("join_group_ids"):
         return state.model_copy(update={"join_group_ids": list(doc.get("join_group_ids", []))})

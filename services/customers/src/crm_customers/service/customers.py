@@ -103,7 +103,8 @@ class Customers:
     # committing
 
     def _event(self, type_: str, doc: Customer) -> dict[str, Any]:
-        state = customer.event_state(doc, created=type_ == EventType.CUSTOMER_CREATED)
+        joining = type_ in (EventType.CUSTOMER_CREATED, EventType.CUSTOMER_REGISTERED)
+        state = customer.event_state(doc, created=joining)
         return new_event(type_, self.source, state, subject=doc["id"])
 
     async def _commit(self, doc: Customer, event_type: str, cause: str | None = None) -> None:

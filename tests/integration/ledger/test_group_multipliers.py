@@ -2,9 +2,9 @@
 FerretDB. A module of its own: it changes the programme `default`."""
 
 import uuid
-from datetime import UTC, datetime
 
 import pytest
+from ledger_support import customer, order
 
 from harness import Broker, envelope, eventually
 
@@ -14,27 +14,6 @@ GROUPS = "/crm/groups"
 @pytest.fixture
 def ledger(system):
     return system.service("ledger", CRM_REWARD_POINTS_PER_UNIT="1", CRM_LEDGER_PROGRAMME_CACHE_SECONDS="0.2")
-
-
-def customer(customer_id: str) -> dict:
-    return {
-        "id": customer_id,
-        "version": 1,
-        "email": f"{customer_id}@example.com",
-        "has_account": False,
-        "created_at": "2026-11-22T10:00:00Z",
-        "updated_at": "2026-11-22T10:00:00Z",
-    }
-
-
-def order(customer_id: str, total: int) -> dict:
-    return {
-        "order_id": f"ord_{uuid.uuid4().hex[:8]}",
-        "placed_at": datetime.now(UTC).isoformat(),
-        "customer": {"email": f"{customer_id}@example.com", "customer_id": customer_id},
-        "currency": "EUR",
-        "total": total,
-    }
 
 
 def members(group_id: str, *ids: str) -> dict:

@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from ledger_support import customer, order
 
 from harness import Broker, ServiceProcess, envelope, eventually
 
@@ -22,27 +23,6 @@ ENV = {
 @pytest.fixture
 def ledger(system):
     return system.service("ledger", **ENV)
-
-
-def customer(customer_id: str) -> dict:
-    return {
-        "id": customer_id,
-        "version": 1,
-        "email": f"{customer_id}@example.com",
-        "has_account": False,
-        "created_at": "2026-11-22T10:00:00Z",
-        "updated_at": "2026-11-22T10:00:00Z",
-    }
-
-
-def order(customer_id: str, total: int) -> dict:
-    return {
-        "order_id": f"ord_{uuid.uuid4().hex[:8]}",
-        "placed_at": datetime.now(UTC).isoformat(),
-        "customer": {"email": f"{customer_id}@example.com", "customer_id": customer_id},
-        "currency": "EUR",
-        "total": total,
-    }
 
 
 async def rewards(http, customer_id: str) -> dict:

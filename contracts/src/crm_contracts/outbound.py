@@ -300,7 +300,9 @@ class ReferralConverted(Contract):
 
 class RewardPointsReversed(Contract):
     """Reward points taken back because an order was refunded (in proportion) or cancelled.
-    Never below zero: `points` may be less than `requested` when they were spent already."""
+    Never below zero: when the balance lacks them, unused coupons that points paid for are
+    revoked first (`revoked_coupons`) and their points taken instead; `points` may be less than
+    `requested` when they were spent on coupons already used."""
 
     customer_id: str
     order_id: str
@@ -310,6 +312,9 @@ class RewardPointsReversed(Contract):
     points: int = Field(ge=0, description="What was taken back (the balance never goes below 0)")
     points_after: int = Field(ge=0)
     reason: str = Field(description="Why, in words")
+    revoked_coupons: list[str] = Field(
+        default_factory=list, description="Codes of the unused coupons revoked to cover the reversal"
+    )
     at: UtcDatetime
 
 

@@ -15,7 +15,6 @@ ENV = {
     "CRM_REWARD_TARGET": "100",
     "CRM_REWARD_COUPON_VALUE": "500",
     "CRM_REWARD_COUPON_CURRENCY": "EUR",
-    "CRM_LEDGER_TAKE_BACK_POINTS": "true",  # off by default (order-dependent, see settings)
     "CRM_LEDGER_UNKNOWN_CUSTOMER_HTTP_WAIT_SECONDS": "3",
 }
 

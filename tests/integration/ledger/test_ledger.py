@@ -20,7 +20,6 @@ ENV = {
     "CRM_REWARD_COUPON_VALUE": "500",
     "CRM_REWARD_COUPON_CURRENCY": "EUR",
     "CRM_REWARD_COUPON_DAYS": "30",
-    "CRM_LEDGER_TAKE_BACK_POINTS": "true",  # off by default (order-dependent, see settings)
     "CRM_LEDGER_UNKNOWN_CUSTOMER_HTTP_WAIT_SECONDS": "3",  # known(): customer.created in flight
 }
 
@@ -636,18 +635,25 @@ async def test_a_refund_re_sent_under_a_new_event_id_counts_once_and_takes_point
     ]
 
 
+def _cancelled(order_id: str, customer_id: str) -> dict:
+    return {
+        "order_id": order_id,
+        "cancelled_at": "2026-11-23T10:00:00Z",
+        "customer": {"email": "x@example.com", "customer_id": customer_id},
+    }
+
+
 async def test_a_cancelled_order_takes_back_its_points_once_never_below_zero(ledger, broker: Broker):
     c = await known(broker)
     placed = order(c, total=12000)  # 120 points: a coupon for 100, 20 left
     await broker.publish(envelope("order.placed", placed))
-    await broker.wait_for("reward.coupon.issued", lambda b: b["data"]["customer_id"] == c)
-    cancelled = {
-        "order_id": placed["order_id"],
-        "cancelled_at": "2026-11-23T10:00:00Z",
-        "customer": {"email": "x@example.com", "customer_id": c},
-    }
-    await broker.publish(envelope("order.cancelled", cancelled))
-    await broker.publish(envelope("order.cancelled", cancelled))
+    issued = await broker.wait_for("reward.coupon.issued", lambda b: b["data"]["customer_id"] == c)
+    code = issued[0]["body"]["data"]["code"]
+    async with ledger.client() as http:
+        r = await http.post(f"/v1/coupons/{code}/redeem", json={"customer_id": c, "order_id": "ord_x"})
+        assert r.status_code == 200, r.text  # used: its points stay spent
+    await broker.publish(envelope("order.cancelled", _cancelled(placed["order_id"], c)))
+    await broker.publish(envelope("order.cancelled", _cancelled(placed["order_id"], c)))
     reversed_ = await broker.wait_for("reward.points.reversed", lambda b: b["data"]["customer_id"] == c)
     data = reversed_[0]["body"]["data"]
     assert (data["cause"], data["requested"], data["points"], data["points_after"]) == (
@@ -656,12 +662,31 @@ async def test_a_cancelled_order_takes_back_its_points_once_never_below_zero(led
         20,
         0,
     )
-    assert "100 more were due but the balance was 20" in data["reason"]
+    assert "100 more were due but the balance was 20" in data["reason"] and data["revoked_coupons"] == []
     async with ledger.client() as http:
         await eventually(lambda: _points(http, c, 0))
         await broker.publish(envelope("order.placed", order(c, total=3000)))
         await eventually(lambda: _points(http, c, 30))  # no debt carried into later orders
     assert len(broker.events("reward.points.reversed", lambda b: b["data"]["customer_id"] == c)) == 1
+
+
+async def test_a_refund_revokes_the_unused_coupon_its_points_paid_for(ledger, broker: Broker):
+    c = await known(broker)
+    placed = order(c, total=12000)  # 120 points: a coupon for 100, 20 left
+    await broker.publish(envelope("order.placed", placed))
+    issued = await broker.wait_for("reward.coupon.issued", lambda b: b["data"]["customer_id"] == c)
+    code = issued[0]["body"]["data"]["code"]
+    await broker.publish(envelope("order.refunded", refunded(placed["order_id"], c, 12000, "rf-all", False)))
+    reversed_ = await broker.wait_for("reward.points.reversed", lambda b: b["data"]["customer_id"] == c)
+    data = reversed_[0]["body"]["data"]
+    assert (data["requested"], data["points"], data["points_after"]) == (120, 120, 0)
+    assert data["revoked_coupons"] == [code] and f"unused coupon {code} revoked" in data["reason"]
+    async with ledger.client() as http:
+        (coupon,) = (await http.get(f"/v1/customers/{c}/coupons")).json()["items"]
+        assert coupon["status"] == "revoked" and coupon["revoked_at"] is not None
+        r = await http.post(f"/v1/coupons/{code}/redeem", json={"customer_id": c, "order_id": "ord_y"})
+        assert r.status_code == 409 and r.json()["type"].endswith("/coupon-revoked"), r.text
+        assert (await _rewards(http, c))["points"] == 0
 
 
 async def test_money_never_moves_for_an_unknown_or_erased_customer(ledger, broker: Broker):

@@ -165,14 +165,67 @@ def test_partial_refunds_take_back_points_in_proportion_and_add_up_to_a_full_ref
 
 def test_points_never_go_below_zero_and_the_entry_says_why():
     state, (coupon,) = rewards.earn(rewards.empty("cus_1"), PROGRAM, 120, T0, "o1")  # 20 left
+    state, _ = rewards.redeem(state, coupon["code"], "cus_1", "order:o9", T0)  # used: stays spent
+    assert state is not None
     state, r = rewards.reverse(state, earned(120, 12000), None, None, T0)  # cancelled
     assert r is not None and (r.cause, r.requested, r.points, r.points_after) == ("cancellation", 120, 20, 0)
-    assert state["points"] == 0 and state["movements"][-1]["points"] == -20
+    assert state["points"] == 0 and state["movements"][-1]["points"] == -20 and r.revoked == ()
     assert "100 more were due but the balance was 20" in r.reason
     state, again = rewards.reverse(state, earned(120, 12000), 500, "EUR", T0)  # refund after cancel
     assert again is None and state["points"] == 0
     later, _ = rewards.earn(state, PROGRAM, 10, T0, "o2")
     assert later["points"] == 10  # no debt carried: the shortfall is not taken from later orders
+
+
+def test_a_refund_revokes_the_unused_coupon_its_points_paid_for_and_the_coupon_cannot_be_used():
+    state, (coupon,) = rewards.earn(rewards.empty("cus_1"), PROGRAM, 120, T0, "o1")  # 20 left
+    state, r = rewards.reverse(state, earned(120, 12000), 12000, "EUR", T0 + timedelta(hours=1))
+    assert r is not None and (r.requested, r.points, r.points_after) == (120, 120, 0)
+    assert r.revoked == (coupon["code"],) and f"unused coupon {coupon['code']} revoked" in r.reason
+    (revoked,) = state["coupons"]
+    assert rewards.coupon_status(revoked, T0 + timedelta(hours=2)) == "revoked"
+    with pytest.raises(CouponNotRedeemable) as e:
+        rewards.redeem(state, coupon["code"], "cus_1", "order:o9", T0 + timedelta(hours=2))
+    assert e.value.slug == "coupon-revoked"
+    # Earned again by a later order, the coupon is issued again (a new code): nothing is lost.
+    state, (again,) = rewards.earn(state, PROGRAM, 100, T0, "o2")
+    assert again["code"] != coupon["code"] and state["points"] == 0
+
+
+def test_only_what_the_balance_lacks_is_revoked_newest_coupon_first():
+    state, (first,) = rewards.earn(rewards.empty("cus_1"), PROGRAM, 100, T0, "o1")
+    state, (second,) = rewards.earn(state, PROGRAM, 130, T0, "o2")  # 30 left
+    state, r = rewards.reverse(state, earned(60, 6000, "o3"), None, None, T0)  # needs 60: 30 short
+    assert r is not None and r.revoked == (second["code"],) and state["points"] == 70
+    assert [rewards.coupon_status(c, T0) for c in state["coupons"]] == ["active", "revoked"]
+
+
+def test_the_outcome_of_orders_and_refunds_does_not_depend_on_the_order_they_arrive_in():
+    """Events are not ordered: every order of the same orders and refunds (a refund after
+    its own order: one that comes first waits for it) leaves the same balance and the same
+    usable coupons, as long as none was used meanwhile. (How many were issued and revoked on
+    the way is history, and differs.)"""
+    from itertools import permutations
+
+    orders = {"o1": 120, "o2": 150, "o3": 40}
+    events = [("earn", "o1"), ("earn", "o2"), ("earn", "o3"), ("refund", "o1"), ("cancel", "o3")]
+    outcomes = set()
+    for seq in permutations(events):
+        if seq.index(("refund", "o1")) < seq.index(("earn", "o1")):
+            continue
+        if seq.index(("cancel", "o3")) < seq.index(("earn", "o3")):
+            continue
+        state = rewards.empty("cus_1")
+        for kind, order_id in seq:
+            points = orders[order_id]
+            if kind == "earn":
+                state, _ = rewards.earn(state, PROGRAM, points, T0, order_id)
+            else:
+                refunded = points * 100 if kind == "refund" else None
+                state, _ = rewards.reverse(state, earned(points, points * 100, order_id), refunded, "EUR", T0)
+        usable = [c for c in state["coupons"] if rewards.coupon_status(c, T0) == "active"]
+        outcomes.add((state["points"], len(usable)))
+    assert outcomes == {(50, 1)}, outcomes  # 310 earned, 160 taken back: one coupon of 100, 50 left
 
 
 def test_rounding_and_minimum_order_of_a_programme():

@@ -307,6 +307,7 @@ def coupon_view(c: Coupon, now: datetime) -> dict[str, Any]:
         "expires_at": c["expires_at"],
         "status": coupon_status(c, now),
         "redeemed_at": c["redeemed_at"],
+        "revoked_at": c.get("revoked_at"),
         "order_id": c.get("order_id"),
     }
 
@@ -485,8 +486,11 @@ class CouponOut(BaseModel):
     currency: str | None
     issued_at: datetime
     expires_at: datetime
-    status: Literal["redeemed", "expired", "active"]
+    status: Literal["redeemed", "revoked", "expired", "active"]
     redeemed_at: datetime | None
+    revoked_at: datetime | None = Field(
+        default=None, description="Revoked unused: a refund took back the points that paid for it"
+    )
     order_id: str | None
 
 

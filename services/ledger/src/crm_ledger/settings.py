@@ -50,13 +50,10 @@ class LedgerSettings(ServiceSettings):
         "(once each however often it runs, with any number of replicas)",
     )
     take_back_points: bool = Field(
-        default=False,
+        default=True,
         validation_alias="CRM_LEDGER_TAKE_BACK_POINTS",
-        description=(
-            "Take an order's points back on its refunds and cancellation. Off by default: with"
-            " threshold coupons the result depends on the order events arrive in (a coupon issued"
-            " from points later taken back is not revoked), and events are not ordered."
-        ),
+        description="Take an order's points back on its refunds and cancellation (revoking unused "
+        "coupons those points paid for when the balance lacks them)",
     )
     unknown_customer_http_wait_seconds: float = Field(
         default=1.0,

@@ -433,7 +433,8 @@ class RewardStore:
             for c in doc.get("coupons", []):
                 if c.get("moved_to"):
                     continue  # counted where it moved to (customer.merged)
-                out.append((c["issued_at"], c.get("redeemed_at"), c.get("points_spent", 0)))
+                spent = 0 if c.get("revoked_at") else c.get("points_spent", 0)  # revoked: given back
+                out.append((c["issued_at"], c.get("redeemed_at"), spent))
         return out
 
     async def conversions_between(self, start: datetime, end: datetime) -> list[datetime]:

@@ -111,6 +111,8 @@ class Coupon(TypedDict):
     redemption: str | None  # "order:<id>" or "key:<Idempotency-Key>": redeeming again is the same
     source: NotRequired[CouponSource]  # missing: points
     points_spent: NotRequired[int]  # the points it cost (a closed cycle's); missing: 0
+    # revoked unused, its points given back, when a refund took back the points that paid for it
+    revoked_at: NotRequired[datetime | None]
     # customer.merged: the coupon now belongs to this customer (a copy is in their reward state;
     # this one stays in the merged customer's state as history and is not counted again)
     moved_to: NotRequired[str]

@@ -30,7 +30,7 @@ from crm_servicekit.errors import Conflict, NotFound
 class CouponNotRedeemable(Conflict):
     """409 coupon-used / coupon-expired."""
 
-    def __init__(self, slug: Literal["coupon-used", "coupon-expired"], detail: str) -> None:
+    def __init__(self, slug: Literal["coupon-used", "coupon-revoked", "coupon-expired"], detail: str) -> None:
         super().__init__(slug, "Coupon cannot be redeemed", detail)
 
 
@@ -244,8 +244,8 @@ def _kept(movements: list[PointsMovement]) -> list[PointsMovement]:
 
 @dataclass(frozen=True)
 class Reversal:
-    """Points taken back from one order: what its share comes to (`requested`) and what the
-    balance allowed (`points`; never below zero)."""
+    """Points taken back from one order: what its share comes to (`requested`), what the
+    balance allowed (`points`; never below zero) and the coupons revoked to cover it."""
 
     order_id: str
     cause: Literal["refund", "cancellation"]
@@ -253,6 +253,53 @@ class Reversal:
     points: int
     points_after: int
     reason: str
+    revoked: tuple[str, ...] = ()
+
+
+def _revocable(c: Coupon, now: datetime) -> bool:
+    """A coupon that points paid for and nobody has used: revoking it gives its points back."""
+    return (
+        c.get("source", "points") == "points"
+        and c.get("points_spent", 0) > 0
+        and c["redeemed_at"] is None
+        and c.get("revoked_at") is None
+        and "moved_to" not in c
+        and c["expires_at"] > now
+    )
+
+
+def _revoke_to_cover(
+    state: RewardState, short: int, now: datetime
+) -> tuple[list[Coupon], list[PointsLot], int, list[Coupon]]:
+    """Revokes the newest unused coupons that points paid for until their points cover `short`
+    (points the balance lacks for a reversal). Without this, when events arrive in another
+    order the same refund leaves a different balance (a coupon issued before it arrived would
+    keep points that were never earned), and refunding after the coupon is issued would be
+    the refund exploit. The points come back expiring when the coupon would have.
+    Returns (coupons, lots, points restored, revoked coupons)."""
+    coupons = list(state["coupons"])
+    lots = list(state.get("lots", []))
+    restored, revoked = 0, list[Coupon]()
+    for i in range(len(coupons) - 1, -1, -1):
+        if restored >= short:
+            break
+        c = coupons[i]
+        if not _revocable(c, now):
+            continue
+        coupons[i] = {**c, "revoked_at": now}
+        restored += c.get("points_spent", 0)
+        revoked.append(coupons[i])
+        if "lots" in state:
+            lots.append(
+                {
+                    "id": f"revoked:{c['code']}",
+                    "order_id": c["order_id"],
+                    "points": c.get("points_spent", 0),
+                    "earned_at": now,
+                    "expires_at": c["expires_at"],
+                }
+            )
+    return coupons, lots, restored, revoked
 
 
 def reverse(
@@ -265,9 +312,11 @@ def reverse(
     """Takes back an order's points: for a refund of `refunded` (minor units) its share in
     proportion to the order's total (all refunds so far together, rounded down, so partial
     refunds add up to what one full refund would take); for a cancellation (`refunded` None)
-    all of it. Never more than the order earned, never the balance below zero (points spent on
-    coupons already stay spent). Returns the new state (always: it records the refund) and the
-    reversal, None when nothing is due (a cancelled order, a refund whose share rounds to 0)."""
+    all of it. Never more than the order earned, never the balance below zero: when the balance
+    lacks points, unused coupons that points paid for are revoked first (newest first) and
+    their points taken instead; points spent on coupons already used stay spent. Returns the
+    new state (always: it records the refund) and the reversal, None when nothing is due (a
+    cancelled order, a refund whose share rounds to 0)."""
     order_id = earned["order_id"]
     others = [x for x in state.get("shares", []) if x["order_id"] != order_id]
     share = next((x for x in state.get("shares", []) if x["order_id"] == order_id), None)
@@ -287,7 +336,12 @@ def reverse(
             f" ({capped} of {total} in all)" if total > 0 else " (its total is unknown)"
         )
     requested = max(min(target, points) - reversed_before, 0)
-    taken = min(requested, state["points"])
+    coupons, lots = state["coupons"], state.get("lots", [])
+    restored, revoked = 0, list[Coupon]()
+    if requested > state["points"]:
+        coupons, lots, restored, revoked = _revoke_to_cover(state, requested - state["points"], now)
+    balance = state["points"] + restored
+    taken = min(requested, balance)
     new_share: OrderShare = {
         "order_id": order_id,
         "refunded": refunded_now,
@@ -297,19 +351,23 @@ def reverse(
     new: RewardState = {
         **state,
         "version": state["version"] + 1,
-        "points": state["points"] - taken,
+        "points": balance - taken,
         "reversed_total": state.get("reversed_total", 0) + taken,
         "shares": [*others, new_share],
+        "coupons": coupons,
     }
-    if state.get("lots"):
-        new = _with_lots(new, _consume(state["lots"], taken))
+    if lots or "lots" in state:
+        new = _with_lots(new, _consume(sorted(lots, key=lambda x: (x["expires_at"], x["id"])), taken))
     if requested == 0:
         return new, None
     reason = f"{what}: {taken} of its {points} points taken back"
+    if revoked:
+        codes = ", ".join(c["code"] for c in revoked)
+        reason += f"; unused coupon {codes} revoked to cover it, its {restored} points returned first"
     if taken < requested:
         reason += (
-            f"; {requested - taken} more were due but the balance was {state['points']} "
-            "(points already spent on coupons stay spent; the balance never goes below 0)"
+            f"; {requested - taken} more were due but the balance was {balance} "
+            "(points already spent on used coupons stay spent; the balance never goes below 0)"
         )
     movement: PointsMovement = {
         "kind": "reversed",
@@ -321,7 +379,9 @@ def reverse(
     }
     new["movements"] = _kept([*state.get("movements", []), movement])
     cause: Literal["refund", "cancellation"] = "cancellation" if refunded is None else "refund"
-    return new, Reversal(order_id, cause, requested, taken, new["points"], reason)
+    return new, Reversal(
+        order_id, cause, requested, taken, new["points"], reason, tuple(c["code"] for c in revoked)
+    )
 
 
 def redeem(
@@ -337,6 +397,10 @@ def redeem(
         if redemption is not None and coupon["redemption"] == redemption:
             return None, coupon
         raise CouponNotRedeemable("coupon-used", f"coupon {code} was already redeemed")
+    if coupon.get("revoked_at") is not None:
+        raise CouponNotRedeemable(
+            "coupon-revoked", f"coupon {code} was revoked: the order whose points paid for it was refunded"
+        )
     if coupon["expires_at"] <= now:
         raise CouponNotRedeemable(
             "coupon-expired", f"coupon {code} expired at {coupon['expires_at'].isoformat()}"
@@ -346,8 +410,12 @@ def redeem(
     return {**state, "version": state["version"] + 1, "coupons": coupons}, used
 
 
-def coupon_status(c: Coupon, now: datetime) -> Literal["redeemed", "expired", "active"]:
-    return "redeemed" if c["redeemed_at"] else "expired" if c["expires_at"] <= now else "active"
+def coupon_status(c: Coupon, now: datetime) -> Literal["redeemed", "revoked", "expired", "active"]:
+    if c["redeemed_at"]:
+        return "redeemed"
+    if c.get("revoked_at"):
+        return "revoked"
+    return "expired" if c["expires_at"] <= now else "active"
 
 
 # -- customer.merged --------------------------------------------------------------------------

@@ -135,6 +135,7 @@ def points_reversed(
             points=r.points,
             points_after=r.points_after,
             reason=r.reason,
+            revoked_coupons=list(r.revoked),
             at=at,
         ),
         subject=customer_id,

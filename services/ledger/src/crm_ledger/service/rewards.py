@@ -22,8 +22,8 @@ from crm_ledger.service.outbound import coupon_issued, points_reversed, referral
 from crm_ledger.service.programmes import Programmes
 from crm_ledger.store import RewardStore
 from crm_servicekit.clock import now_ms
-from crm_servicekit.errors import NotFound
-from crm_servicekit.versioned import AlreadyApplied, retry_on_conflict
+from crm_servicekit.errors import Busy, NotFound
+from crm_servicekit.versioned import AlreadyApplied, VersionConflict, retry_on_conflict
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class Rewards:
     def __init__(
         self, store: RewardStore, programmes: Programmes, source: str, *, take_back_points: bool = True
     ) -> None:
-        self.take_back_points = take_back_points  # settings.take_back_points says why it is off by default
+        self.take_back_points = take_back_points  # CRM_LEDGER_TAKE_BACK_POINTS
         self.store = store
         self.programmes = programmes
         self.source = source
@@ -370,9 +370,9 @@ class Rewards:
         return moved
 
     async def redeem(self, code: str, customer_id: str, redemption: str | None) -> Coupon:
-        """The redeemed coupon. Raises NotFound (no such coupon, or another customer's) or
-        CouponNotRedeemable (used, expired). Two concurrent redemptions cannot both succeed:
-        each commits the next version of the owner's reward state, a unique key."""
+        """The redeemed coupon. Raises NotFound (no such coupon, or another customer's),
+        CouponNotRedeemable (used, expired) or Busy (lost every race). Two concurrent redemptions
+        cannot both succeed: each commits the next version of the owner's reward state, a unique key."""
         owner = await self.store.owner_of(code)
         if owner is None or owner != customer_id:
             raise NotFound("Coupon", code)
@@ -385,5 +385,8 @@ class Rewards:
                 await self.store.commit(new, [])
             return coupon
 
-        coupon: Coupon = await retry_on_conflict(attempt, tries=100)
+        try:
+            coupon: Coupon = await retry_on_conflict(attempt, tries=100)
+        except VersionConflict:  # every attempt lost the race: a 503 with Retry-After, not a 500
+            raise Busy(f"too many concurrent changes of the coupons of {owner}; retry shortly") from None
         return coupon

@@ -18,6 +18,7 @@ from typing import Any
 
 import aio_pika
 import httpx
+from crm_api_client import AuthenticatedClient
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "test-token-" + uuid.uuid4().hex
@@ -145,6 +146,13 @@ class ServiceProcess:
     def client(self, token: str | None = TOKEN) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30)
+
+    def api(self) -> AuthenticatedClient:
+        """The typed client (crm_api_client, generated from docs/openapi.json by ./crm install):
+        what an integrator would use; it raises on any status the document does not name."""
+        return AuthenticatedClient(
+            base_url=self.url, token=TOKEN, raise_on_unexpected_status=True, timeout=httpx.Timeout(30)
+        )
 
     def sync_client(self, token: str | None = TOKEN) -> httpx.Client:
         """For tests that are not async (the browser tests drive Playwright's sync API)."""

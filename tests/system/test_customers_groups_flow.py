@@ -1,43 +1,63 @@
-"""Customers and the real groups service: memberships made in groups become the `group_id`
-filter of the customer search; erasing a customer removes it from the groups too."""
+"""Customers and the real groups service, driven through the typed client (crm_api_client) as
+an integrator would: memberships made in groups become the `group_id` filter of the customer
+search; erasing a customer removes it from the groups too."""
 
 import uuid
+
+from crm_api_client.api.customers import create_customer, delete_customer, list_customers
+from crm_api_client.api.groups import change_members, create_group, list_members
+from crm_api_client.models import (
+    CustomerCreate,
+    CustomerOut,
+    GroupCreate,
+    GroupOut,
+    ListCustomersSort,
+    MembershipChange,
+    MembershipOut,
+    ProblemDetails,
+)
 
 from harness import Broker, eventually
 
 
 async def test_group_membership_from_the_groups_service_filters_customer_search(system, broker: Broker):
-    customers = system.service("customers")
-    groups = system.service("groups")
-    async with customers.client() as c_http, groups.client() as g_http:
+    async with system.service("customers").api() as customers, system.service("groups").api() as groups:
         ids = []
         for name in ("one", "two", "three"):
-            r = await c_http.post(
-                "/v1/customers", json={"email": f"{name}.{uuid.uuid4().hex[:6]}@example.com"}
+            created = await create_customer.asyncio(
+                client=customers, body=CustomerCreate(email=f"{name}.{uuid.uuid4().hex[:6]}@example.com")
             )
-            assert r.status_code == 201
-            ids.append(r.json()["id"])
-        r = await g_http.post("/v1/groups", json={"name": f"VIP {uuid.uuid4().hex[:6]}"})
-        assert r.status_code == 201, r.text
-        group = r.json()
+            assert isinstance(created, CustomerOut), created
+            ids.append(created.id)
+        group = await create_group.asyncio(
+            client=groups, body=GroupCreate(name=f"VIP {uuid.uuid4().hex[:6]}")
+        )
+        assert isinstance(group, GroupOut), group
 
-        async def added():
-            r = await g_http.post(f"/v1/groups/{group['id']}/customers", json={"add": ids[:2]})
-            return r.status_code == 200  # 422 until groups has seen customer.created
+        async def added() -> bool:
+            answer = await change_members.asyncio(group.id, client=groups, body=MembershipChange(add=ids[:2]))
+            if isinstance(answer, ProblemDetails):  # 422 until groups has seen customer.created
+                assert answer.status == 422, answer
+                return False
+            return isinstance(answer, MembershipOut)
 
         await eventually(added)
 
-        async def members():
-            r = await c_http.get("/v1/customers", params={"group_id": group["id"], "sort": "created_at"})
-            return [c["id"] for c in r.json()["items"]]
+        async def members() -> list[str]:
+            page = await list_customers.asyncio(
+                client=customers, group_id=group.id, sort=ListCustomersSort("created_at")
+            )
+            assert page is not None and not isinstance(page, ProblemDetails), page
+            return [c.id for c in page.items]
 
         await eventually(lambda: _is(members(), ids[:2]))
-        assert (await c_http.delete(f"/v1/customers/{ids[0]}")).status_code == 204
+        assert (await delete_customer.asyncio_detailed(ids[0], client=customers)).status_code == 204
         await eventually(lambda: _is(members(), ids[1:2]))
 
-        async def left_in_groups():
-            r = await g_http.get(f"/v1/groups/{group['id']}/customers")
-            return [m.get("customer_id", m.get("id")) for m in r.json()["items"]] == ids[1:2]
+        async def left_in_groups() -> bool:
+            page = await list_members.asyncio(group.id, client=groups)
+            assert page is not None and not isinstance(page, ProblemDetails), page
+            return [m.customer_id for m in page.items] == ids[1:2]
 
         await eventually(left_in_groups)
 

@@ -1,6 +1,8 @@
 """Issue 7, bad HTTP input: schemathesis generates valid and invalid requests from each running
 service's own /openapi.json (with the bearer token) and sends them to the real process. No
-request may end in a 5xx, and every 4xx must be RFC 9457 problem+json with type, title, status.
+request may end in a 5xx, every 4xx must be RFC 9457 problem+json with type, title, status, and
+every response must be what the document says (issue 20): a documented status, content type and
+headers, and a body valid against the documented schema (schemathesis's conformance checks).
 
 Bounded (SCHEMATHESIS_EXAMPLES per operation and generation mode, derandomized so a CI run is
 reproducible); every failure is collected and reported at once instead of shrunk."""
@@ -18,10 +20,24 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from schemathesis.core.failures import FailureGroup
 
 from harness import TOKEN, announce_customer
 
-SERVICES = ["customers", "groups", "ledger", "segments"]
+SERVICES = ["customers", "groups", "ledger", "segments", "engagement"]
+# What the document promises: every status, content type, header and body as documented.
+CONFORMANCE = [
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "20"))
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -44,6 +60,14 @@ def problem_with(response) -> str | None:
         return f"problem lacks {missing}"
     if body["status"] != response.status_code:
         return f"problem status {body['status']} != HTTP {response.status_code}"
+    return None
+
+
+def not_as_documented(case, response) -> str | None:
+    try:
+        case.validate_response(response, checks=CONFORMANCE, headers=AUTH)
+    except FailureGroup as group:
+        return "; ".join(f"{f.title}: {f.message}".replace("\n", " ")[:300] for f in group.exceptions)
     return None
 
 
@@ -124,7 +148,7 @@ def fuzz(url: str, known: dict[str, str]) -> tuple[Counter, list[str]]:
         def send(case) -> None:
             response = case.call(base_url=url, headers=AUTH, timeout=30)
             statuses[response.status_code] += 1
-            wrong = problem_with(response)
+            wrong = problem_with(response) or not_as_documented(case, response)
             if wrong:
                 failures.append(
                     f"{case.method} {case.formatted_path} [{mode.value}] -> {response.status_code}: "  # noqa: B023 - send runs within this iteration

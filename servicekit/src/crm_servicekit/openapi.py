@@ -1,6 +1,8 @@
 """The OpenAPI document every service publishes, made to tell the truth: every error status is
 an RFC 9457 problem (what `problems` really sends, not FastAPI's `HTTPValidationError`), every
-`/v1` operation documents its 401, and operation ids are the route functions' names
+`/v1` operation documents the errors every operation of its shape can answer (401 and 503 all;
+400 and 422 with a body; 404 and 422 with path parameters; 422 with query parameters), routes
+declare the rest (`responses={409: {"description": "<slug>"}}`), and operation ids are the route functions' names
 (`create_customer`, not `create_customer_v1_customers_post`)."""
 
 from typing import Any
@@ -83,9 +85,16 @@ def install(app: FastAPI) -> None:
                 if method not in ("get", "put", "post", "patch", "delete"):
                     continue
                 responses = op.setdefault("responses", {})
-                responses.setdefault("401", {})
-                if method in ("put", "post", "patch") or op.get("parameters"):
-                    responses.setdefault("422", {})
+                locations = {p.get("in") for p in op.get("parameters", [])}
+                generic = ["401", "503"]  # no or bad token; the database away
+                if "requestBody" in op:
+                    generic += ["400", "422"]  # a body that is not JSON; one that breaks its schema
+                if "path" in locations:
+                    generic += ["404", "422"]  # an id that names nothing; one malformed
+                if locations & {"query", "header"}:
+                    generic.append("422")
+                for status in generic:
+                    responses.setdefault(status, {})
                 for status, response in responses.items():
                     if not status.isdigit() or int(status) < 400:
                         continue

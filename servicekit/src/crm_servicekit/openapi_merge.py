@@ -52,7 +52,10 @@ def merge(documents: dict[str, dict[str, Any]], servers: dict[str, str]) -> dict
             if schema in schemas and schemas[schema] != body
         }
         for schema, body in own.items():
-            schemas[renames.get(schema, schema)] = _rename_refs(body, renames)
+            body = _rename_refs(body, renames)
+            if schema in renames:  # generated clients name their classes by the title
+                body["title"] = renames[schema]
+            schemas[renames.get(schema, schema)] = body
         merged["components"]["securitySchemes"].update(doc.get("components", {}).get("securitySchemes", {}))
         for path, item in doc.get("paths", {}).items():
             if not path.startswith("/v1/"):

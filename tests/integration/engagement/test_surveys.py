@@ -137,6 +137,10 @@ async def test_an_nps_survey_is_mailed_answered_once_and_reported_per_segment_an
         later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
         none = (await http.get(f"/v1/surveys/{sid}/results", params={"since": later})).json()
         assert none["responses"] == 0 and none["nps"] is None
+        # A time without an offset says no moment: refused (it was a 500 against the answers' times).
+        naive = datetime.now(UTC).replace(tzinfo=None).isoformat()
+        r = await http.get(f"/v1/surveys/{sid}/results", params={"since": naive})
+        assert r.status_code == 422 and "since" in r.json()["errors"][0]["field"], r.text
 
         # The customer's answer is part of their export.
         asked = envelope(

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from crm_servicekit.errors import NotFound
 from crm_servicekit.http import create_app
 
-SERVICES = ["customers", "groups", "ledger", "segments"]
+SERVICES = ["customers", "groups", "ledger", "segments", "engagement"]
 
 
 @asynccontextmanager
@@ -35,6 +35,10 @@ def small_app():
     @router.get("/things/{thing_id}", responses={404: {"description": "no such thing"}})
     async def get_thing(thing_id: str) -> Thing:
         raise NotFound("Thing", thing_id)
+
+    @router.get("/things", responses={409: {"description": "things-locked"}})
+    async def list_things() -> list[Thing]:
+        return []
 
     async def ready():
         return {"database": "ok"}
@@ -62,7 +66,13 @@ def test_errors_are_documented_as_the_problems_they_are():
     create = doc["paths"]["/v1/things"]["post"]
     get = doc["paths"]["/v1/things/{thing_id}"]["get"]
     assert (create["operationId"], get["operationId"]) == ("create_thing", "get_thing")
-    for op, statuses in ((create, {"401", "422"}), (get, {"401", "404", "422"})):
+    listing = doc["paths"]["/v1/things"]["get"]
+    # What every operation of its shape can answer, and what the route declares.
+    for op, statuses in (
+        (create, {"400", "401", "422", "503"}),
+        (get, {"401", "404", "422", "503"}),
+        (listing, {"401", "409", "503"}),
+    ):
         errors = {s: r for s, r in op["responses"].items() if int(s) >= 400}
         assert set(errors) == statuses
         for response in errors.values():

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from crm_contracts.types import utcnow
 from crm_customers.context import Ctx
@@ -82,6 +82,7 @@ from crm_customers.service import ErasureView, Export, PendingVerification
 from crm_servicekit import logs
 from crm_servicekit.errors import DomainError, Invalid, NotFound
 from crm_servicekit.pagination import BadCursor, Cursor, Limit, Page, decode_cursor, encode_cursor
+from crm_servicekit.problems import MEDIA_TYPE as PROBLEM_MEDIA_TYPE
 
 router = APIRouter(tags=["customers"])
 records = APIRouter(tags=["customer records"])  # what hangs off a customer
@@ -92,6 +93,18 @@ _FIELDS = {
 }  # fmt: skip
 EXPORT_PAGE = 500  # customers read per query while a CSV export streams
 
+# Headers that responses below always carry, as the OpenAPI document states them.
+LOCATION = {
+    "Location": {"description": "Path of what was created", "required": True, "schema": {"type": "string"}}
+}
+ATTACHMENT = {
+    "Content-Disposition": {
+        "description": "`attachment` with a file name",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
+
 
 def _after(cursor: str | None) -> tuple[datetime, str] | None:
     """The (time, id) a page of orders, notes or history starts after."""
@@ -99,9 +112,12 @@ def _after(cursor: str | None) -> tuple[datetime, str] | None:
     if raw is None:
         return None
     try:
-        return datetime.fromisoformat(raw["at"]), str(raw["id"])
+        at = datetime.fromisoformat(raw["at"])
     except (ValueError, TypeError):
         raise BadCursor() from None
+    if at.tzinfo is None:  # every cursor handed out has one; a naive time cannot be compared
+        raise BadCursor()
+    return at, str(raw["id"])
 
 
 def _cursor(at: datetime, id_: str) -> str:
@@ -111,17 +127,19 @@ def _cursor(at: datetime, id_: str) -> str:
 @router.post(
     "/customers",
     status_code=201,
+    response_model=CustomerOut,
     responses={
         202: {
             "model": VerificationPending,
             "description": "The e-mail is a guest's: the account waits for the e-mail to be verified",
         },
         409: {"description": "email-taken"},
+        422: {
+            "description": "validation-error (also: a guest with a password; an inactive or unknown sales agent)"
+        },
     },
 )
-async def create_customer(
-    body: CustomerCreate, ctx: Ctx, response: Response
-) -> CustomerOut | VerificationPending:
+async def create_customer(body: CustomerCreate, ctx: Ctx) -> CustomerOut | JSONResponse:
     """Creates a customer. `has_account` (default true) with an e-mail that a guest has does not
     hand the guest's history over at once: 202, and `customer.verification.requested` carries a
     token for the storefront to e-mail; `POST /v1/customers/verify` with it turns that guest
@@ -138,11 +156,9 @@ async def create_customer(
     addresses = [cast(NewAddress, a.model_dump()) for a in body.addresses]
     outcome = await ctx.customers.register(body.email, body.has_account, given, password, notes, addresses)
     if isinstance(outcome, PendingVerification):
-        response.status_code = 202
-        return VerificationPending(email=outcome.email, expires_at=outcome.expires_at)
-    doc, created = outcome
-    if not created:
-        response.status_code = 200
+        pending = VerificationPending(email=outcome.email, expires_at=outcome.expires_at)
+        return JSONResponse(pending.model_dump(mode="json"), status_code=202)
+    doc, _created = outcome  # always created: an e-mail with a customer is 409 or 202 above
     return CustomerOut.of(doc)
 
 
@@ -229,7 +245,9 @@ async def count_customers(ctx: Ctx, f: Filters) -> CustomerCount:
 @router.get(
     "/customers.csv",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}}, "description": "One row per customer"}},
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "One row per customer", "headers": ATTACHMENT}
+    },
 )
 async def export_customers_csv(ctx: Ctx, f: Filters) -> StreamingResponse:
     """The customer list as filtered and sorted, as CSV (every page, streamed); `total_spent`
@@ -335,7 +353,7 @@ async def list_orders(
 @router.get(
     "/customers/{customer_id}/orders.csv",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}, "description": "One row per order"}},
+    responses={200: {"content": {"text/csv": {}}, "description": "One row per order", "headers": ATTACHMENT}},
 )
 async def export_orders_csv(customer_id: str, ctx: Ctx, sort: OrderSortParam = "-placed_at") -> Response:
     """Every order of the customer as CSV, in `sort` order, cancellations and refunds applied."""
@@ -593,6 +611,7 @@ async def delete_task(task_id: str, ctx: Ctx) -> Response:
 # secret in the URL is the credential
 
 calendar = APIRouter(tags=["calendar"])
+_PROBLEM = {"content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}}
 
 
 def calendar_path(agent_id: str, token: str) -> str:
@@ -604,7 +623,10 @@ def calendar_path(agent_id: str, token: str) -> str:
     response_class=Response,
     responses={
         200: {"content": {"text/calendar": {}}, "description": "RFC 5545 calendar of the agent's tasks"},
-        404: {"description": "No such feed (wrong agent or secret, revoked, or inactive agent)"},
+        # Outside /v1, so servicekit documents nothing here: its errors, as the problems they are.
+        404: {"description": "No such feed (wrong agent or secret, revoked, or inactive agent)", **_PROBLEM},
+        422: {"description": "validation-error: an agent id or secret too long, or with NUL", **_PROBLEM},
+        503: {"description": "Unavailable for now: retry after `Retry-After` seconds", **_PROBLEM},
     },
 )
 async def agent_calendar(
@@ -629,6 +651,7 @@ MAX_IMPORT_BYTES = 64 * 1024 * 1024
 @imports_router.post(
     "/customer-imports",
     status_code=202,
+    response_model=ImportJobOut,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -641,7 +664,9 @@ MAX_IMPORT_BYTES = 64 * 1024 * 1024
     },
     responses={
         200: {"model": ImportReport, "description": "Dry run: what is wrong, nothing changed"},
-        413: {"description": "too-large"},
+        202: {"description": "The import runs: `GET` the `Location` for its counts", "headers": LOCATION},
+        413: {"description": "too-large: over 64 MB"},
+        422: {"description": "validation-error: not UTF-8, no rows, or bad rows (`errors`, with `line`)"},
     },
 )
 async def import_customers(
@@ -651,7 +676,7 @@ async def import_customers(
     dry_run: Annotated[
         bool, Query(description="Only check the file: report every bad row, change nothing")
     ] = False,
-) -> ImportJobOut | ImportReport:
+) -> ImportJobOut | JSONResponse:
     """Imports customers from CSV (columns in `IMPORT_COLUMNS`, see the README): with
     `dry_run=true` every bad row is reported with its line and reason and nothing changes;
     otherwise a file with any bad row is refused whole (422, the same list), and a good one
@@ -671,9 +696,9 @@ async def import_customers(
     problems = sorted([*problems, *await ctx.imports.check(rows)], key=lambda p: p["line"])
     valid = len(rows) - len({p["line"] for p in problems if p["line"] in {r["line"] for r in rows}})
     if dry_run:
-        response.status_code = 200
         total = valid + len({p["line"] for p in problems if p["line"] > 1})
-        return ImportReport(dry_run=True, rows=total, valid=valid, problems=[dict(p) for p in problems])
+        report = ImportReport(dry_run=True, rows=total, valid=valid, problems=[dict(p) for p in problems])
+        return JSONResponse(report.model_dump(mode="json"), status_code=200)
     if problems:
         raise Invalid(
             f"{len(problems)} problem(s) in the file; nothing was imported",
@@ -719,7 +744,11 @@ def _request_out(request: PersonalDataRequest, p: ExportProgress) -> PersonalDat
     )
 
 
-@privacy_router.post("/customers/{customer_id}/personal-data-requests", status_code=202)
+@privacy_router.post(
+    "/customers/{customer_id}/personal-data-requests",
+    status_code=202,
+    responses={202: {"description": "Asked: the document fills in as services answer", "headers": LOCATION}},
+)
 async def request_personal_data(customer_id: str, ctx: Ctx, response: Response) -> PersonalDataRequestOut:
     """Asks every service for what it holds about the person (personal_data.requested); the
     document fills in as they answer (personal_data.collected)."""
@@ -773,7 +802,10 @@ def _erasure_out(v: ErasureView, expected: list[str]) -> ErasureRequestOut:
 @privacy_router.post(
     "/customers/{customer_id}/erasure-requests",
     status_code=202,
-    responses={409: {"description": "erasure-pending: the customer has an open erasure request"}},
+    responses={
+        202: {"description": "Scheduled", "headers": LOCATION},
+        409: {"description": "erasure-pending: the customer has an open erasure request"},
+    },
 )
 async def request_erasure(
     customer_id: str, ctx: Ctx, response: Response, body: ErasureCreate | None = None
@@ -839,7 +871,11 @@ def _merge_out(m: CustomerMerge) -> MergeOut:
 
 @router.post(
     "/customers/{customer_id}/merge",
-    responses={409: {"description": "already-merged: the other record was merged before"}},
+    responses={
+        404: {"description": "not-found: this customer or `from_customer_id`"},
+        409: {"description": "already-merged: the other record was merged before (or is being merged)"},
+        422: {"description": "validation-error (also: a record merged into itself)"},
+    },
 )
 async def merge_customers(customer_id: str, body: MergeCreate, ctx: Ctx) -> MergeResult:
     """Merges `from_customer_id` into this customer: its orders, notes, tasks, addresses and
@@ -851,4 +887,5 @@ async def merge_customers(customer_id: str, body: MergeCreate, ctx: Ctx) -> Merg
 @router.get("/customers/{customer_id}/merges")
 async def customer_merges(customer_id: str, ctx: Ctx) -> list[MergeOut]:
     """The records merged into this customer, newest first."""
+    await ctx.customers.get(customer_id)
     return [_merge_out(m) for m in await ctx.merges.into(customer_id)]

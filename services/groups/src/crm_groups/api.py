@@ -46,7 +46,12 @@ def _next_cursor(listing: Listing[Any], *keys: str) -> str | None:
     return encode_cursor(dict(zip(keys, after, strict=True))) if after else None
 
 
-@router.post("/groups", status_code=201, response_model=GroupOut)
+@router.post(
+    "/groups",
+    status_code=201,
+    response_model=GroupOut,
+    responses={409: {"description": "group-name-taken"}},
+)
 async def create_group(body: GroupCreate, ctx: Ctx) -> GroupView:
     return await ctx.groups.create_group(body.fields(), body.metadata)
 
@@ -68,7 +73,11 @@ async def get_group(group_id: str, ctx: Ctx) -> GroupView:
     return await ctx.groups.get_group(group_id)
 
 
-@router.patch("/groups/{group_id}", response_model=GroupOut)
+@router.patch(
+    "/groups/{group_id}",
+    response_model=GroupOut,
+    responses={409: {"description": "group-name-taken"}},
+)
 async def edit_group(group_id: str, body: GroupPatch, ctx: Ctx) -> GroupView:
     return await ctx.groups.edit_group(group_id, body.changes(), body.metadata)
 

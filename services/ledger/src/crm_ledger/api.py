@@ -55,6 +55,10 @@ def _ok(body: Any, status_code: int = 200) -> JSONResponse:
 
 
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255, min_length=1)]
+_KEYED_409 = (
+    "insufficient-funds; idempotency-key-reused (the key was used with another request); "
+    "idempotency-key-in-use (its first request is still running)"
+)
 
 
 async def _once(
@@ -137,7 +141,7 @@ async def get_entry(customer_id: str, entry_id: str, ctx: Ctx) -> JSONResponse:
     tags=["accounts"],
     status_code=201,
     response_model=EntryOut,
-    responses={409: {"description": "insufficient-funds or idempotency-key-reused"}},
+    responses={409: {"description": _KEYED_409}},
 )
 async def post_entry(
     customer_id: str, body: NewEntry, ctx: Ctx, request: Request, key: IdemKey = None
@@ -165,7 +169,13 @@ async def post_entry(
 
 
 # -- holds -----------------------------------------------------------------------------------
-@router.post("/accounts/{customer_id}/holds", tags=["holds"], status_code=201, response_model=HoldOut)
+@router.post(
+    "/accounts/{customer_id}/holds",
+    tags=["holds"],
+    status_code=201,
+    response_model=HoldOut,
+    responses={409: {"description": _KEYED_409}},
+)
 async def place_hold(
     customer_id: str, body: NewHold, ctx: Ctx, request: Request, key: IdemKey = None
 ) -> JSONResponse:
@@ -194,7 +204,12 @@ async def get_hold(customer_id: str, hold_id: str, ctx: Ctx) -> JSONResponse:
     return _ok(await ctx.ledger.hold_of(customer_id, hold_id))
 
 
-@router.post("/accounts/{customer_id}/holds/{hold_id}/capture", tags=["holds"], response_model=HoldOut)
+@router.post(
+    "/accounts/{customer_id}/holds/{hold_id}/capture",
+    tags=["holds"],
+    response_model=HoldOut,
+    responses={409: {"description": "hold-not-active (voided or expired) or insufficient-funds"}},
+)
 async def capture_hold(customer_id: str, hold_id: str, ctx: Ctx, body: Capture | None = None) -> JSONResponse:
     """Becomes a `purchase` entry. Capturing a captured hold again returns the same result.
     404 for an erased customer (voiding stays possible: it moves no money)."""
@@ -203,14 +218,24 @@ async def capture_hold(customer_id: str, hold_id: str, ctx: Ctx, body: Capture |
     return _ok(await ctx.ledger.capture_hold(customer_id, hold_id, body.amount, body.order_id))
 
 
-@router.post("/accounts/{customer_id}/holds/{hold_id}/void", tags=["holds"], response_model=HoldOut)
+@router.post(
+    "/accounts/{customer_id}/holds/{hold_id}/void",
+    tags=["holds"],
+    response_model=HoldOut,
+    responses={409: {"description": "hold-not-active (captured or expired)"}},
+)
 async def void_hold(customer_id: str, hold_id: str, ctx: Ctx) -> JSONResponse:
     """Releases the hold. Voiding a voided hold again returns the same result."""
     return _ok(await ctx.ledger.void_hold(customer_id, hold_id))
 
 
 # -- rewards and coupons -----------------------------------------------------------------------
-@router.get("/reward-program", tags=["rewards"], response_model=ProgramInEffectOut)
+@router.get(
+    "/reward-program",
+    tags=["rewards"],
+    response_model=ProgramInEffectOut,
+    responses={404: {"description": "no programme in effect now"}},
+)
 async def reward_program(ctx: Ctx) -> JSONResponse:
     """The programme orders placed now earn by (404 when none is in effect)."""
     program = await ctx.rewards.programmes.in_effect_now()
@@ -301,7 +326,10 @@ async def customer_coupons(
     "/coupons/{code}/redeem",
     tags=["rewards"],
     response_model=CouponOut,
-    responses={409: {"description": "coupon-used or coupon-expired"}},
+    responses={
+        404: {"description": "no such coupon of this customer, or the customer unknown or erased"},
+        409: {"description": "coupon-used, coupon-revoked or coupon-expired"},
+    },
 )
 async def redeem_coupon(code: str, body: Redeem, ctx: Ctx, key: IdemKey = None) -> JSONResponse:
     """Single use, by the customer it was issued to (another customer's coupon: 404), before it

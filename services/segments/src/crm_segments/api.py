@@ -42,6 +42,15 @@ from crm_servicekit.pagination import Cursor, Limit, Page, decode_cursor, encode
 
 router = APIRouter()
 
+# What routes answer beyond what servicekit documents for every operation of their shape.
+_CONCURRENT_EDIT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "concurrent-edit: the segment was changed meanwhile"}
+}
+_SEGMENT_404: dict[int | str, dict[str, Any]] = {404: {"description": "segment_id names no segment"}}
+_SCOPE_404: dict[int | str, dict[str, Any]] = {
+    404: {"description": "segment_id names no segment, or group_id no group"}
+}
+
 
 def _after(cursor: str | None, key: str) -> str | None:
     return (decode_cursor(cursor) or {}).get(key)
@@ -80,13 +89,13 @@ async def get_segment(segment_id: str, ctx: Ctx) -> SegmentWithCount:
     return _counted(seg, await ctx.store.member_count(segment_id))
 
 
-@router.patch("/segments/{segment_id}", tags=["segments"])
+@router.patch("/segments/{segment_id}", tags=["segments"], responses=_CONCURRENT_EDIT)
 async def edit_segment(segment_id: str, body: SegmentPatch, ctx: Ctx) -> SegmentWithCount:
     seg = await segments.edit_segment(ctx.membership, segment_id, body.name, body.rule)
     return _counted(seg, await ctx.store.member_count(segment_id))
 
 
-@router.delete("/segments/{segment_id}", status_code=204, tags=["segments"])
+@router.delete("/segments/{segment_id}", status_code=204, tags=["segments"], responses=_CONCURRENT_EDIT)
 async def delete_segment(segment_id: str, ctx: Ctx) -> Response:
     await segments.delete_segment(ctx.membership, segment_id)
     return Response(status_code=204)
@@ -117,7 +126,7 @@ async def customer_profile(customer_id: str, ctx: Ctx) -> CustomerProfile:
     return CustomerProfile.model_validate({**public_view(p), "base_currency": ctx.money.base})
 
 
-@router.get("/analytics", tags=["analytics"])
+@router.get("/analytics", tags=["analytics"], responses=_SEGMENT_404)
 async def customer_analytics(
     ctx: Ctx,
     segment_id: str | None = None,
@@ -128,7 +137,7 @@ async def customer_analytics(
     return Analytics.model_validate({"segment_id": segment_id, "base_currency": ctx.money.base, **result})
 
 
-@router.get("/analytics/rfm", tags=["analytics"])
+@router.get("/analytics/rfm", tags=["analytics"], responses=_SEGMENT_404)
 async def rfm_scores(
     ctx: Ctx, segment_id: str | None = None, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[RfmScore]:
@@ -177,7 +186,7 @@ def _scope(ctx: Ctx, q: PeriodQuery) -> dict[str, Any]:
     }
 
 
-@router.get("/analytics/period", tags=["analytics"])
+@router.get("/analytics/period", tags=["analytics"], responses=_SCOPE_404)
 async def period_analytics(
     ctx: Ctx, q: PeriodParams, churn_days: Annotated[int, Query(ge=1, le=36500)] = 90
 ) -> PeriodAnalytics:
@@ -187,7 +196,7 @@ async def period_analytics(
     return PeriodAnalytics.model_validate({**_scope(ctx, q), **figures.summary()})
 
 
-@router.get("/analytics/timing", tags=["analytics"])
+@router.get("/analytics/timing", tags=["analytics"], responses=_SCOPE_404)
 async def order_timing(ctx: Ctx, q: PeriodParams) -> Timing:
     """Average days between orders, orders by weekday and hour (the store's time zone)."""
     figures = await _figures(ctx, q)
@@ -196,7 +205,7 @@ async def order_timing(ctx: Ctx, q: PeriodParams) -> Timing:
     )
 
 
-@router.get("/analytics/cohorts", tags=["analytics"])
+@router.get("/analytics/cohorts", tags=["analytics"], responses=_SCOPE_404)
 async def retention_cohorts(ctx: Ctx, q: PeriodParams) -> Cohorts:
     """Customers by month of first order, and the share that ordered again in each later month."""
     figures = await _figures(ctx, q)
@@ -209,7 +218,10 @@ async def retention_cohorts(ctx: Ctx, q: PeriodParams) -> Cohorts:
     "/analytics/cohorts.csv",
     tags=["analytics"],
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}, "description": "The cohort triangle as CSV"}},
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "The cohort triangle as CSV"},
+        **_SCOPE_404,
+    },
 )
 async def retention_cohorts_csv(ctx: Ctx, q: PeriodParams) -> Response:
     """The same triangle as CSV: cohort, customers, then the share for each month after (m1, m2...)."""
@@ -217,14 +229,14 @@ async def retention_cohorts_csv(ctx: Ctx, q: PeriodParams) -> Response:
     return Response(cohorts_csv(figures.cohorts()), media_type="text/csv; charset=utf-8")
 
 
-@router.get("/analytics/geography", tags=["analytics"])
+@router.get("/analytics/geography", tags=["analytics"], responses=_SCOPE_404)
 async def geography(ctx: Ctx, q: PeriodParams) -> Geography:
     """Customers, buyers in the period and their revenue by country and by city."""
     figures = await _figures(ctx, q)
     return Geography.model_validate({**_scope(ctx, q), **figures.geography()})
 
 
-@router.get("/analytics/preferences", tags=["analytics"])
+@router.get("/analytics/preferences", tags=["analytics"], responses=_SCOPE_404)
 async def preferences(
     ctx: Ctx,
     q: PeriodParams,
@@ -236,7 +248,7 @@ async def preferences(
     return Preferences.model_validate({**_scope(ctx, q), "sort": sort, **figures.preferences(limit, sort)})
 
 
-@router.get("/analytics/cac", tags=["analytics"])
+@router.get("/analytics/cac", tags=["analytics"], responses=_SCOPE_404)
 async def acquisition_cost(ctx: Ctx, q: PeriodParams) -> AcquisitionCost:
     """Marketing spend in the period / new customers in it, per currency of the spend."""
     figures = await _figures(ctx, q)

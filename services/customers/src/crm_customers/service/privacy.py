@@ -207,7 +207,12 @@ class Erasures:
         return await self.view(await self._request(request_id))
 
     async def of_customer(self, customer_id: str) -> list[ErasureView]:
+        """Newest first; also once the customer is erased. An id that never named a customer
+        is NotFound."""
         requests = await self.store.erasures_of(customer_id)
+        if not requests and await self.store.get(customer_id) is None:
+            if not await self.store.was_erased(customer_id):
+                raise NotFound("Customer", customer_id)
         requests.sort(key=lambda r: (r["requested_at"], r["_id"]), reverse=True)
         return [await self.view(r) for r in requests]
 

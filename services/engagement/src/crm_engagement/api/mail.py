@@ -93,7 +93,11 @@ async def delete_template(template_id: str, ctx: Ctx) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/templates/{template_id}/preview", response_model=PreviewOut)
+@router.post(
+    "/templates/{template_id}/preview",
+    response_model=PreviewOut,
+    responses={404: {"description": "template not found, or the customer named by `customer_id`"}},
+)
 async def preview_template(template_id: str, body: PreviewIn, ctx: Ctx) -> dict[str, str]:
     r = await ctx.templates.preview(template_id, body.customer_id)
     return {"subject": r.subject, "html": r.html, "text": r.text}
@@ -102,7 +106,12 @@ async def preview_template(template_id: str, body: PreviewIn, ctx: Ctx) -> dict[
 # --- messages -----------------------------------------------------------------------------
 
 
-@router.post("/customers/{customer_id}/messages", status_code=202, response_model=MessageOut)
+@router.post(
+    "/customers/{customer_id}/messages",
+    status_code=202,
+    response_model=MessageOut,
+    responses={404: {"description": "customer or template (`template_id`) not found"}},
+)
 async def send_message(
     customer_id: str,
     body: MessageIn,
@@ -160,7 +169,12 @@ async def segment_audience(segment_id: str, ctx: Ctx) -> dict[str, Any]:
     return {"segment_id": segment_id, "customers": await ctx.campaigns.segment_audience(segment_id)}
 
 
-@router.post("/campaigns", status_code=201, response_model=CampaignOut)
+@router.post(
+    "/campaigns",
+    status_code=201,
+    response_model=CampaignOut,
+    responses={404: {"description": "template (`template_id`) not found"}},
+)
 async def create_campaign(body: CampaignIn, ctx: Ctx) -> dict[str, Any]:
     doc = await ctx.campaigns.create(
         body.name, body.template_id, body.segment_id, body.customer_ids, body.scheduled_at
@@ -200,7 +214,11 @@ async def list_automations(ctx: Ctx) -> dict[str, Any]:
     return {"items": [_automation(d) for d in await ctx.automations.list()]}
 
 
-@router.put("/automations/{name}", response_model=AutomationOut)
+@router.put(
+    "/automations/{name}",
+    response_model=AutomationOut,
+    responses={404: {"description": "no such automation, or template (`template_id`) not found"}},
+)
 async def set_automation(name: str, body: AutomationIn, ctx: Ctx) -> dict[str, Any]:
     return _automation(
         await ctx.automations.set(name, body.enabled, body.template_id, body.delay_days, body.segment_id)

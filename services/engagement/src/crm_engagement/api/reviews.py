@@ -22,7 +22,12 @@ def _review(r: ReviewDoc) -> dict[str, Any]:
     return {"id": r["_id"], **{k: v for k, v in r.items() if k not in ("_id", "email_key")}}
 
 
-@router.post("/reviews", status_code=201, response_model=ReviewOut, responses={200: {"model": ReviewOut}})
+@router.post(
+    "/reviews",
+    status_code=201,
+    response_model=ReviewOut,
+    responses={200: {"model": ReviewOut, "description": "The review stored first with this `external_id`"}},
+)
 async def submit_review(body: ReviewIn, ctx: Ctx, response: Response) -> dict[str, Any]:
     """A review from a storefront, pending moderation: nothing is published yet. The same
     `external_id` again: 200 with the review stored first."""
@@ -67,13 +72,21 @@ async def get_review(review_id: str, ctx: Ctx) -> dict[str, Any]:
     return _review(await ctx.reviews.get(review_id))
 
 
-@router.post("/reviews/{review_id}/publish", response_model=ReviewOut)
+@router.post(
+    "/reviews/{review_id}/publish",
+    response_model=ReviewOut,
+    responses={409: {"description": "review-published"}},
+)
 async def publish_review(review_id: str, ctx: Ctx) -> dict[str, Any]:
     """Pending or rejected → published, with `review.published`; published already: 409."""
     return _review(await ctx.reviews.publish(review_id, logs.operator_var.get()))
 
 
-@router.post("/reviews/{review_id}/reject", response_model=ReviewOut)
+@router.post(
+    "/reviews/{review_id}/reject",
+    response_model=ReviewOut,
+    responses={409: {"description": "review-rejected"}},
+)
 async def reject_review(review_id: str, body: RejectIn, ctx: Ctx) -> dict[str, Any]:
     """Pending or published → rejected with a reason (kept here, not sent to storefronts); a
     published one is withdrawn (`review.withdrawn`). Rejected already: 409."""

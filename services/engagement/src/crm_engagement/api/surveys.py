@@ -4,13 +4,13 @@ token in its path (no JavaScript; a GET never records an answer, a POST does).""
 
 import html
 import json
-from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from crm_contracts.types import UtcDatetime
 from crm_engagement.api.mail import _after, _html, _page
 from crm_engagement.context import Ctx
 from crm_engagement.domain.surveys import SurveyDoc
@@ -36,7 +36,12 @@ def _survey(doc: SurveyDoc) -> dict[str, Any]:
     return {"id": doc["_id"], **{k: v for k, v in doc.items() if k != "_id"}}
 
 
-@router.post("/surveys", status_code=201, response_model=SurveyOut)
+@router.post(
+    "/surveys",
+    status_code=201,
+    response_model=SurveyOut,
+    responses={404: {"description": "template (`template_id`) not found"}},
+)
 async def create_survey(body: SurveyIn, ctx: Ctx) -> dict[str, Any]:
     doc = await ctx.surveys.create(body.name, body.kind, body.question, body.template_id, body.after_orders)
     return _survey(doc)
@@ -58,7 +63,11 @@ async def change_survey(survey_id: str, body: SurveyPatch, ctx: Ctx) -> dict[str
     return _survey(await ctx.surveys.set_after_orders(survey_id, body.after_orders))
 
 
-@router.post("/surveys/{survey_id}/send", response_model=SendOut)
+@router.post(
+    "/surveys/{survey_id}/send",
+    response_model=SendOut,
+    responses={404: {"description": "survey, or its template, not found"}},
+)
 async def send_survey(survey_id: str, body: SendIn, ctx: Ctx) -> dict[str, Any]:
     """Queues the survey mail to the customers named or to the segment's members now; once per
     survey and customer, however often it is sent."""
@@ -76,8 +85,8 @@ async def survey_results(
     segment_id: str | None = Query(
         None, min_length=1, max_length=200, description="Answers of its members now"
     ),
-    since: datetime | None = Query(None, description="Answers from (inclusive, RFC 3339)"),
-    until: datetime | None = Query(None, description="Answers before (exclusive)"),
+    since: UtcDatetime | None = Query(None, description="Answers from (inclusive, RFC 3339 with offset)"),
+    until: UtcDatetime | None = Query(None, description="Answers before (exclusive, RFC 3339 with offset)"),
 ) -> dict[str, Any]:
     """NPS = % promoters (9-10) - % detractors (0-6) of the answers, and the average score."""
     return await ctx.surveys.results(

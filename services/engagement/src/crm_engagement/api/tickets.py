@@ -66,7 +66,14 @@ async def create_ticket(body: TicketIn, ctx: Ctx) -> dict[str, Any]:
     return await _full(ctx, doc)
 
 
-@router.post("/tickets/inbound", response_model=InboundOut, responses={201: {"model": InboundOut}})
+@router.post(
+    "/tickets/inbound",
+    response_model=InboundOut,
+    responses={
+        201: {"model": InboundOut, "description": "A new ticket was opened"},
+        404: {"description": "ticket (`ticket_id`) not found"},
+    },
+)
 async def inbound_message(body: InboundIn, ctx: Ctx, response: Response) -> dict[str, Any]:
     """A customer's message from a storefront or a mail gateway: 201 with a new ticket, or 200
     with the ticket it was added to (named by `ticket_id` or a `[tkt_…]` in the subject)."""
@@ -122,14 +129,23 @@ async def get_ticket(ticket_id: str, ctx: Ctx) -> dict[str, Any]:
     return await _full(ctx, await ctx.tickets.get(ticket_id))
 
 
-@router.patch("/tickets/{ticket_id}", response_model=TicketOut)
+@router.patch(
+    "/tickets/{ticket_id}",
+    response_model=TicketOut,
+    responses={409: {"description": "ticket-transition (a status move not allowed)"}},
+)
 async def change_ticket(ticket_id: str, body: TicketPatch, ctx: Ctx) -> dict[str, Any]:
     """Status (409 for a move not allowed; a closed ticket reopens only by an inbound
     message), priority, assignee, order links (replaced)."""
     return await _full(ctx, await ctx.tickets.change(ticket_id, body.changes()))
 
 
-@router.post("/tickets/{ticket_id}/messages", status_code=201, response_model=TicketOut)
+@router.post(
+    "/tickets/{ticket_id}/messages",
+    status_code=201,
+    response_model=TicketOut,
+    responses={409: {"description": "ticket-closed; ticket-transition (a `status` move not allowed)"}},
+)
 async def reply(ticket_id: str, body: ReplyIn, ctx: Ctx) -> dict[str, Any]:
     """A staff answer; its author is `author` or the X-CRM-Operator header. The first one
     meets the ticket's first response."""

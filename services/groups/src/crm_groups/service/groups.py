@@ -26,7 +26,7 @@ from crm_groups.domain import (
 from crm_groups.settings import GroupsSettings
 from crm_groups.store import GroupStore
 from crm_servicekit.clock import now_ms
-from crm_servicekit.errors import Conflict, NotFound
+from crm_servicekit.errors import Busy, Conflict, NotFound
 from crm_servicekit.versioned import VersionConflict, retry_on_conflict
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,11 @@ def name_taken(name: str) -> Conflict:
         "Group name taken",
         f"a group named {clean_name(name)!r} exists (names are case-insensitive)",
     )
+
+
+def too_busy(group_id: str) -> Busy:
+    """Every attempt lost the version race to another writer: a 503 with Retry-After, not a 500."""
+    return Busy(f"too many concurrent changes of group {group_id!r}; retry shortly")
 
 
 async def group_or_not_found(store: GroupStore, group_id: str) -> GroupDoc:
@@ -113,7 +118,7 @@ class Groups:
     async def edit_group(
         self, group_id: str, changes: GroupChanges, metadata: Mapping[str, object] | None
     ) -> GroupView:
-        """Raises NotFound, InvalidMetadata, or Conflict group-name-taken."""
+        """Raises NotFound, InvalidMetadata, Conflict group-name-taken, or Busy (lost every race)."""
         store = self.store
         claimed: set[str] = set()
 
@@ -134,6 +139,8 @@ class Groups:
 
         try:
             view: GroupView = await retry_on_conflict(attempt)
+        except VersionConflict:
+            raise too_busy(group_id) from None
         finally:
             # Names claimed by attempts that lost a race or failed, and not the name now held.
             current = await store.get(group_id)
@@ -143,7 +150,7 @@ class Groups:
 
     async def delete_group(self, group_id: str) -> None:
         """Irreversible. The customers stay; memberships, pricing and metadata go with the group.
-        Raises NotFound."""
+        Raises NotFound, or Busy (lost every race)."""
         store = self.store
         await store.deletion_started(group_id)  # lets recovery finish if we crash below
 
@@ -160,6 +167,8 @@ class Groups:
         except NotFound:
             await store.deletion_done(group_id)
             raise
+        except VersionConflict:  # the recovery job clears the deletion mark of a group still there
+            raise too_busy(group_id) from None
         await store.delete_all_members(group_id)
         await store.delete_group_prices(group_id)
         await store.release_name(doc["name_key"], group_id)

@@ -94,9 +94,10 @@ async def test_a_burst_of_customer_events_grants_the_parked_points_once(ledger, 
     # Each parked order's points recorded once: no handler granted what another was granting.
     grants = after.get(("insert", "order_points"), 0) - before.get(("insert", "order_points"), 0)
     assert grants == 3, grants
-    # One look for reversals that came first per order granted, not one per handler.
+    # One look for reversals that came first per order granted, not one per handler; and one
+    # per customer event that taught the ledger something (reversals parked under the e-mail).
     looks = after.get(("find", "pending_reversals"), 0) - before.get(("find", "pending_reversals"), 0)
-    assert looks == 3, looks
+    assert 3 + 1 <= looks <= 3 + 4, looks
 
 
 async def _earned(http, customer_id: str, points: int) -> bool:

@@ -235,6 +235,9 @@ class FakeRewardStore:
     async def parked_reversals(self, customer_id, order_id):
         return [d for d in self.parked.values() if d["order_key"] == f"{customer_id}:{order_id}"]
 
+    async def reversals_parked_for_email(self, key):
+        return [d for d in self.parked.values() if d.get("email_key") == key]
+
 
 async def test_points_issue_one_coupon_per_cause_and_it_is_redeemed_once():
     store = FakeRewardStore()
@@ -449,6 +452,38 @@ async def test_a_cancellation_takes_back_what_is_left_of_the_orders_points_once(
     assert (state["points"], state["earned_total"], state["reversed_total"]) == (0, 80, 80)
     assert [m["points"] for m in state["movements"]] == [80, -20, -60]
     assert state["movements"][-1]["reason"] == "order o1 cancelled: 60 of its 80 points taken back"
+
+
+async def test_a_refund_and_a_cancellation_before_the_customer_is_known_wait_for_it():
+    """A guest's order, its refund and a cancellation of another order, all before the ledger
+    knows the e-mail's customer: the points wait under the e-mail and so do the reversals; when
+    the customer becomes known, both orders' points are granted and taken back as if the events
+    had come in order (the fault suite's broker restart found them lost)."""
+    c, _, store, *_ = customers()
+    guest = {"email": "g@example.com", "customer_id": None}
+    await c.record_order("evt-1", order(None, 0, total=8_000, email="g@example.com", order_id="o1"))
+    await c.record_refund(
+        "evt-2",
+        OrderRefunded.model_validate(
+            {
+                "order_id": "o1",
+                "refunded_at": datetime.now(UTC).isoformat(),
+                "customer": guest,
+                "currency": "EUR",
+                "amount": 2000,
+                "to_store_credit": False,
+                "refund_id": "rf-1",
+            }
+        ),
+    )
+    cancelled = {"order_id": "o2", "cancelled_at": datetime.now(UTC).isoformat(), "customer": guest}
+    await c.record_cancellation(OrderCancelled.model_validate(cancelled))  # before o2 itself
+    await c.record_order("evt-3", order(None, 0, total=3_000, email="g@example.com", order_id="o2"))
+    assert (await store.get("c9"))["earned_total"] == 0  # nothing known of c9 yet
+    await c.learn(state_of("c9", "g@example.com"))
+    state = await store.get("c9")
+    # o1: 80 earned, 20 back (a quarter refunded); o2: 30 earned, all back (cancelled)
+    assert (state["earned_total"], state["reversed_total"], state["points"]) == (110, 50, 60)
 
 
 async def test_money_moves_only_for_a_known_customer_and_never_for_an_erased_one():

@@ -13,11 +13,63 @@ from crm_ledger.domain.rewards import coupon_status
 
 MAX_AMOUNT = 10**13
 
+# Examples in the OpenAPI document (what Swagger UI offers to try, the typed client's docs), in the
+# ids the services mint: the customers service's cus_, the groups service's grp_, ours ent_,
+# hold_, prg_, and the storefront's order ids. No nulls: FastAPI writes the document without
+# them (so EntryOut, whose debits lack expires_at and credits hold_id, has none).
+CUSTOMER_ID = "cus_8d2f6a4c1e9b4f07b3a5c7d9e1f2a3b4"
+GROUP_ID = "grp_5f0c3e9a2b7d4c18a6e1f3b2d4c5a697"
+ENTRY_ID = "ent_3c9e1a7b5d2f4c6e8a0b1d3f"
+HOLD_ID = "hold_7a1c3e5b9d2f4a6c8e0b2d4f"
+PROGRAMME_ID = "prg_4e8a1c6b2d9f3e7a"
+ORDER_ID = "ord_1042"
+_AMOUNT_COUPON: dict[str, Any] = {"kind": "amount", "value": 500, "currency": "EUR", "valid_days": 90}
+_BIG_COUPON: dict[str, Any] = {"kind": "amount", "value": 1500, "currency": "EUR", "valid_days": 60}
+_PROGRAMME_IN: dict[str, Any] = {
+    "name": "Winter double points",
+    "points_per_unit": 2,
+    "currency": "EUR",
+    "rounding": "down",
+    "minimum_order": 1000,
+    "thresholds": [
+        {"points": 100, "coupon": _AMOUNT_COUPON},
+        {"points": 250, "coupon": _BIG_COUPON},
+    ],
+    "birthday_coupon": {"kind": "amount", "value": 1000, "currency": "EUR", "valid_days": 30},
+    "referrer_coupon": {"kind": "amount", "value": 1000, "currency": "EUR", "valid_days": 90},
+    "referee_coupon": {"kind": "amount", "value": 500, "currency": "EUR", "valid_days": 30},
+    "group_multipliers": {GROUP_ID: 150},
+    "points_expire_days": 365,
+    "starts_at": "2026-12-01T10:00:00Z",
+    "ends_at": "2027-03-01T00:00:00Z",
+}
+_PROGRAMME_OUT: dict[str, Any] = {
+    **_PROGRAMME_IN,
+    "id": PROGRAMME_ID,
+    "version": 1,
+    "source": "api",
+    "effective_from": "2026-11-28T16:45:00Z",
+}
+
 
 class NewEntry(BaseModel):
     """funding / reward credit, unfunding debits; adjustment is signed (a correction)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "funding",
+                    "amount": 2500,
+                    "currency": "EUR",
+                    "reason": "Goodwill credit for a late delivery",
+                    "operator": "ana.silva@example.com",
+                    "order_id": ORDER_ID,
+                }
+            ]
+        },
+    )
 
     kind: Literal["funding", "unfunding", "reward", "adjustment"]
     amount: int = Field(
@@ -48,7 +100,19 @@ class NewEntry(BaseModel):
 
 
 class NewHold(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "amount": 4200,
+                    "currency": "EUR",
+                    "order_id": ORDER_ID,
+                    "reason": "Checkout paid with store credit",
+                }
+            ]
+        },
+    )
 
     amount: int = Field(gt=0, le=MAX_AMOUNT)
     currency: CurrencyCode
@@ -64,14 +128,18 @@ class NewHold(BaseModel):
 
 
 class Capture(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"amount": 4200, "order_id": ORDER_ID}]}
+    )
 
     amount: int | None = Field(default=None, gt=0, le=MAX_AMOUNT, description="Default: the hold's amount")
     order_id: str | None = Field(default=None, max_length=100)
 
 
 class Redeem(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"customer_id": CUSTOMER_ID, "order_id": ORDER_ID}]}
+    )
 
     customer_id: str = Field(min_length=1, max_length=100, description="Who redeems: the coupon's owner")
 
@@ -81,7 +149,7 @@ class Redeem(BaseModel):
 
 
 class CouponTermsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_AMOUNT_COUPON]})
 
     kind: Literal["amount", "percentage"]
     value: int = Field(ge=1, le=MAX_AMOUNT, description="Minor units (amount) or whole percent (percentage)")
@@ -95,7 +163,9 @@ class CouponTermsIn(BaseModel):
 
 
 class ThresholdIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"points": 100, "coupon": _AMOUNT_COUPON}]}
+    )
 
     points: int = Field(ge=1, le=10**9)
     coupon: CouponTermsIn
@@ -121,7 +191,7 @@ EXPIRY = (
 class ProgrammeIn(BaseModel):
     """A reward programme. Changes apply to orders placed after them."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_PROGRAMME_IN]})
 
     name: str = Field(min_length=1, max_length=200)
     points_per_unit: int = Field(
@@ -155,7 +225,19 @@ class ProgrammeIn(BaseModel):
 class ProgrammePatch(BaseModel):
     """Only the members sent change (null clears the optional ones)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "points_per_unit": 3,
+                    "minimum_order": 1500,
+                    "group_multipliers": {GROUP_ID: 200},
+                    "points_expire_days": 365,
+                }
+            ]
+        },
+    )
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     points_per_unit: int | None = Field(default=None, ge=0, le=10**6)
@@ -343,6 +425,34 @@ class CreditOut(BaseModel):
 
 
 class AccountOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": CUSTOMER_ID,
+                    "balances": [
+                        {
+                            "currency": "EUR",
+                            "balance": 7500,
+                            "available": 3300,
+                            "held": 4200,
+                            "credit_limit": 50000,
+                            "expiring": [
+                                {"amount": 2500, "expires_at": "2027-06-30T23:59:59Z", "funding_id": ENTRY_ID}
+                            ],
+                            "updated_at": "2026-12-01T10:00:00Z",
+                        }
+                    ],
+                    "credit": {
+                        "group_ids": [GROUP_ID],
+                        "limits": [{"amount": 50000, "currency": "EUR"}],
+                        "payment_terms_days": 30,
+                    },
+                }
+            ]
+        }
+    )
+
     customer_id: str
     balances: list[BalanceOut]
     credit: CreditOut
@@ -372,6 +482,26 @@ class EntryPage(BaseModel):
 
 
 class HoldOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": HOLD_ID,
+                    "customer_id": CUSTOMER_ID,
+                    "currency": "EUR",
+                    "amount": 4200,
+                    "status": "captured",
+                    "expires_at": "2026-12-01T10:15:00Z",
+                    "order_id": ORDER_ID,
+                    "created_at": "2026-12-01T10:00:00Z",
+                    "ended_at": "2026-12-01T10:02:30Z",
+                    "captured_amount": 4200,
+                    "entry_id": "ent_9b2d4f6a8c0e1b3d5f7a9c2e",
+                }
+            ]
+        }
+    )
+
     id: str
     customer_id: str
     currency: str
@@ -398,6 +528,8 @@ class ThresholdOut(BaseModel):
 
 
 class ProgrammeOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_PROGRAMME_OUT]})
+
     id: str
     name: str
     version: int
@@ -418,6 +550,10 @@ class ProgrammeOut(BaseModel):
 
 
 class ProgramInEffectOut(ProgrammeOut):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**_PROGRAMME_OUT, "target": 250, "coupon": _BIG_COUPON}]}
+    )
+
     target: int | None = Field(description="The points of the highest threshold")
     coupon: CouponTermsOut | None = Field(description="The highest threshold's coupon")
 
@@ -442,6 +578,33 @@ class ExpiringPointsOut(BaseModel):
 
 
 class RewardsOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": CUSTOMER_ID,
+                    "points": 84,
+                    "earned_total": 334,
+                    "reversed_total": 0,
+                    "expired_total": 0,
+                    "expiring": [{"points": 84, "expires_at": "2027-12-01T10:00:00Z", "order_id": ORDER_ID}],
+                    "target": 250,
+                    "coupons_issued": 1,
+                    "movements": [
+                        {
+                            "kind": "earned",
+                            "points": 84,
+                            "requested": 84,
+                            "order_id": ORDER_ID,
+                            "reason": f"order {ORDER_ID} earned 84 points",
+                            "at": "2026-12-01T10:00:00Z",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     customer_id: str
     points: int = Field(description="Towards the next coupon")
     earned_total: int
@@ -479,6 +642,25 @@ class ReferralOut(BaseModel):
 
 
 class CouponOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "RW-3A9F0C12B7E4",
+                    "customer_id": CUSTOMER_ID,
+                    "kind": "amount",
+                    "value": 500,
+                    "currency": "EUR",
+                    "issued_at": "2026-11-20T14:30:00Z",
+                    "expires_at": "2027-02-18T14:30:00Z",
+                    "status": "redeemed",
+                    "redeemed_at": "2026-12-01T10:00:00Z",
+                    "order_id": ORDER_ID,
+                }
+            ]
+        }
+    )
+
     code: str
     customer_id: str
     kind: Literal["amount", "percentage"]

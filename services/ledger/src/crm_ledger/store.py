@@ -79,7 +79,7 @@ INDEXES: IndexSpec = {
     "referral_codes": [],
     "referrals": [IndexModel([("referrer_id", ASCENDING)])],
     "points_reversals": [],
-    "pending_reversals": [IndexModel([("order_key", ASCENDING)])],
+    "pending_reversals": [IndexModel([("order_key", ASCENDING)]), IndexModel([("email_key", ASCENDING)])],
     "customer_emails": [IndexModel([("customer_id", ASCENDING)])],
     "parked_points": [IndexModel([("email_key", ASCENDING)])],
     "known_customers": [IndexModel([("birthday", ASCENDING)]), IndexModel([("referral_code", ASCENDING)])],
@@ -461,6 +461,10 @@ class RewardStore:
 
     async def parked_reversals(self, customer_id: str, order_id: str) -> list[PendingReversal]:
         docs = await self.pending_reversals.find({"order_key": f"{customer_id}:{order_id}"}).to_list()
+        return cast(list[PendingReversal], docs)
+
+    async def reversals_parked_for_email(self, key: str) -> list[PendingReversal]:
+        docs = await self.pending_reversals.find({"email_key": key}).to_list()
         return cast(list[PendingReversal], docs)
 
 

@@ -226,6 +226,9 @@ class PendingReversal(TypedDict):
     refunded: int | None  # None: a cancellation, everything goes back
     currency: str | None
     refund_id: str | None
+    # Parked under the e-mail (`_id` "email:<key>:<order>:<cause>", `customer_id` ""): the
+    # customer was not known yet; taken over under the customer's id when it becomes known.
+    email_key: NotRequired[str]
 
 
 class PointsReversal(TypedDict):

@@ -232,21 +232,46 @@ class Customers:
             await self.ledger.refund_to_credit(customer_id, event_id, refund)
         else:
             customer_id = await self._customer_id(refund.customer.customer_id, refund.customer.email)
-        if customer_id is None:
-            return  # no customer known: no points of theirs known either
         key = (
             f"refund:{refund.order_id}:{refund.refund_id}" if refund.refund_id else f"refund-event:{event_id}"
         )
+        if customer_id is None:
+            customer_id = await self._parked_until_known(
+                refund.customer.email, refund.order_id, key, refund.amount, refund.currency, refund.refund_id
+            )
+            if customer_id is None:
+                return
         await self.rewards.take_back(
             customer_id, refund.order_id, key, refund.amount, refund.currency, refund.refund_id
         )
 
+    async def _parked_until_known(
+        self,
+        email: str,
+        order_id: str,
+        cause: str,
+        refunded: int | None,
+        currency: str | None = None,
+        refund_id: str | None = None,
+    ) -> str | None:
+        """A refund or cancellation of an e-mail no customer has yet: the order's points, if
+        any, are parked under the e-mail and granted when its customer is known, so the
+        reversal waits there too. Then the customer is looked for again: if it became known
+        meanwhile (learn adopts what is parked before this parked it), returns its id."""
+        await self.rewards.park_for_email(email_key(email), order_id, cause, refunded, currency, refund_id)
+        return await self._customer_id(None, email)
+
     async def record_cancellation(self, cancelled: OrderCancelled) -> None:
         """The order's points are taken back, all that is left of them, once per order."""
         customer_id = await self._customer_id(cancelled.customer.customer_id, cancelled.customer.email)
+        cause = f"cancel:{cancelled.order_id}"
         if customer_id is None:
-            return
-        await self.rewards.take_back(customer_id, cancelled.order_id, f"cancel:{cancelled.order_id}", None)
+            customer_id = await self._parked_until_known(
+                cancelled.customer.email, cancelled.order_id, cause, None
+            )
+            if customer_id is None:
+                return
+        await self.rewards.take_back(customer_id, cancelled.order_id, cause, None)
 
     async def learn(self, customer: CustomerState) -> None:
         """The customer exists; its e-mail, and the points parked under it. One read for most
@@ -268,6 +293,7 @@ class Customers:
         if await self.directory.is_erased(customer.id):
             return  # a late event of an erased customer brings nothing back
         await self.directory.learn(customer.email, customer.id, customer.version)
+        await self.rewards.adopt_parked(customer.id, email_key(customer.email))  # before the grants
         # A customer new to the ledger has no reward state yet, as a rule: decide its first
         # earning on an empty one (a wrong guess is refused by the unique version, then read).
         state: RewardState | None = rewards.empty(customer.id) if known is None else None

@@ -173,6 +173,54 @@ class Rewards:
 
         await retry_on_conflict(attempt, tries=100)
 
+    async def park_for_email(
+        self,
+        key: str,
+        order_id: str,
+        cause: str,
+        refunded: int | None,
+        currency: str | None,
+        refund_id: str | None,
+    ) -> None:
+        """A refund or cancellation of a customer not known yet (its order's points are parked
+        under the e-mail too): kept under the e-mail until the customer is (adopt_parked)."""
+        if self.take_back_points:
+            await self.store.park_reversal(
+                {
+                    "_id": f"email:{key}:{order_id}:{cause}",
+                    "order_key": f"email:{key}:{order_id}",
+                    "customer_id": "",
+                    "order_id": order_id,
+                    "cause": cause,
+                    "refunded": refunded,
+                    "currency": currency,
+                    "refund_id": refund_id,
+                    "email_key": key,
+                }
+            )
+
+    async def adopt_parked(self, customer_id: str, key: str) -> None:
+        """The customer of e-mail `key` is now known: its reversals parked under the e-mail are
+        parked under its id, where earning the order's points finds them. Called after the
+        e-mail's customer is recorded, before its parked points are granted; a refund parking
+        under the e-mail meanwhile looks for the customer again after parking (record_refund),
+        so one of the two sees the other, and applying twice is refused by the cause."""
+        if not self.take_back_points:
+            return
+        for r in await self.store.reversals_parked_for_email(key):
+            await self.store.park_reversal(
+                {
+                    "_id": f"{customer_id}:{r['order_id']}:{r['cause']}",
+                    "order_key": f"{customer_id}:{r['order_id']}",
+                    "customer_id": customer_id,
+                    "order_id": r["order_id"],
+                    "cause": r["cause"],
+                    "refunded": r["refunded"],
+                    "currency": r["currency"],
+                    "refund_id": r["refund_id"],
+                }
+            )
+
     async def expire_due(self, now: datetime | None = None) -> int:
         """The points-expiry job: every customer whose soonest expiring points are due loses
         what is left of them, with a movement saying why. Exactly once however many replicas

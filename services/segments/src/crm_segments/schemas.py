@@ -1,9 +1,9 @@
 """Every HTTP request and response model of the segments service."""
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from crm_contracts.types import UtcDatetime
 
@@ -12,20 +12,51 @@ RuleText = Annotated[
     str, Field(min_length=1, max_length=10_000, description="A segment query (docs/contract.md §3)")
 ]
 
+# Examples in the OpenAPI document (what Swagger UI offers to try, the typed client's docs), in the
+# ids the service mints (seg_, spend_); money in minor units with its currency, times in UTC.
+# No nulls: FastAPI writes the document without them.
+SEGMENT_ID = "seg_6b1d9e3f5a7c4e2b8d0f1a3c5e7b9d2f"
+SPEND_ID = "spend_2e4a6c8b0d1f3e5a7c9b1d3f5a7c9e0b"
+_RULE = "amount_spent >= 500 AND last_order_date < 90_days_ago AND email_subscribed = true"
+_SEGMENT: dict[str, Any] = {
+    "id": SEGMENT_ID,
+    "version": 2,
+    "name": "Lapsed VIPs",
+    "rule": _RULE,
+    "created_at": "2026-11-02T09:15:00Z",
+    "updated_at": "2026-12-01T10:00:00Z",
+}
+
 # requests ---------------------------------------------------------------------------------------
 
 
 class SegmentIn(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Lapsed VIPs", "rule": _RULE}]})
+
     name: Name
     rule: RuleText
 
 
 class SegmentPatch(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"rule": "amount_spent >= 750 AND last_order_date < 90_days_ago AND email_subscribed = true"}
+            ]
+        }
+    )
+
     name: Name | None = None
     rule: RuleText | None = None
 
 
 class PreviewIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"rule": "country = 'PT' AND number_of_orders >= 2", "sample_size": 5}]
+        }
+    )
+
     rule: RuleText
     sample_size: int = Field(default=10, ge=0, le=100)
 
@@ -34,6 +65,8 @@ class PreviewIn(BaseModel):
 
 
 class SegmentOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_SEGMENT]})
+
     id: str
     version: int
     name: str
@@ -43,6 +76,8 @@ class SegmentOut(BaseModel):
 
 
 class SegmentWithCount(SegmentOut):
+    model_config = ConfigDict(json_schema_extra={"examples": [{**_SEGMENT, "member_count": 318}]})
+
     member_count: int
 
 
@@ -281,6 +316,21 @@ Note = Annotated[str, Field(max_length=1000)]
 
 
 class SpendIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "channel": "google-ads",
+                    "starts_at": "2026-11-01T00:00:00Z",
+                    "ends_at": "2026-12-01T00:00:00Z",
+                    "amount": 250000,
+                    "currency": "EUR",
+                    "note": "November search campaign",
+                }
+            ]
+        }
+    )
+
     channel: Channel
     starts_at: UtcDatetime
     ends_at: UtcDatetime
@@ -290,6 +340,12 @@ class SpendIn(BaseModel):
 
 
 class SpendPatch(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"amount": 275000, "note": "November search campaign, final invoice"}]
+        }
+    )
+
     channel: Channel | None = None
     starts_at: UtcDatetime | None = None
     ends_at: UtcDatetime | None = None
@@ -299,6 +355,24 @@ class SpendPatch(BaseModel):
 
 
 class SpendOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": SPEND_ID,
+                    "channel": "google-ads",
+                    "starts_at": "2026-11-01T00:00:00Z",
+                    "ends_at": "2026-12-01T00:00:00Z",
+                    "amount": 250000,
+                    "currency": "EUR",
+                    "note": "November search campaign",
+                    "created_at": "2026-12-01T10:00:00Z",
+                    "updated_at": "2026-12-01T10:00:00Z",
+                }
+            ]
+        }
+    )
+
     id: str
     channel: str
     starts_at: datetime

@@ -2,7 +2,11 @@
 domain/documents.py.
 
 Collections:
-- `profiles`: one read model per customer (domain/profiles.py), written by one writer per customer.
+- `profiles` / `profiles_changes`: one read model per customer (domain/profiles.py), through
+  VersionedStore: every change is INSERTED as `profiles_changes` {_id: "<customer>:<version>",
+  state}, so of two writers of one version (two processes, one event each) one conflicts and
+  retries on fresh state; `profiles` is the projection every query reads, only ever replaced by a
+  higher version. The change records carry no events (nothing to publish).
 - `segments` / `segments_changes`: the segments, through VersionedStore (events in the change).
 - `membership_changes`: the history of each (segment, customer) pair, one INSERTED document per
   transition with `_id` "<segment>|<customer>|<n>". Change n+1 is decided from the state at n, and
@@ -80,7 +84,9 @@ def _after(query: Filter, after: str | None) -> Filter:
 
 class SegmentStore:
     def __init__(self, db: AsyncDatabase, notify: Callable[[], None]) -> None:
-        self.profiles = db["profiles"]
+        # No notify: a profile change has no events, so the relay need not wake up for it.
+        self.profile_versions = VersionedStore(db, "profiles")
+        self.profiles = self.profile_versions.current
         self.segments = VersionedStore(db, "segments", notify)
         self.changes = db["membership_changes"]
         self.memberships = db["memberships"]
@@ -100,6 +106,7 @@ class SegmentStore:
         attribute_indexes = [IndexModel([(a, ASCENDING)]) for a in FIELDS if a != "email"]
         return {
             **self.segments.indexes,
+            **self.profile_versions.indexes,
             "profiles": [
                 *attribute_indexes,
                 IndexModel([("group_ids", ASCENDING)]),
@@ -136,6 +143,8 @@ class SegmentStore:
 
         return [
             self.segments.outbox_source(),
+            # Profile changes have nothing to publish: the source is there for the retention job.
+            self.profile_versions.outbox_source(),
             OutboxSource(self.changes, after_publish=project_each),
             OutboxSource(self.personal_data, ordered=False),
         ]
@@ -145,9 +154,54 @@ class SegmentStore:
     async def profile(self, customer_id: str) -> Profile | None:
         return cast(Profile | None, await self.profiles.find_one({"_id": customer_id}))
 
-    async def save_profile(self, profile: Profile) -> None:
-        """Only called by the one writer of this customer (the per-customer lock)."""
-        await self.profiles.replace_one({"_id": profile["_id"]}, profile, upsert=True)
+    async def profile_to_change(self, customer_id: str) -> tuple[Profile | None, bool]:
+        """The newest profile and whether the projection lags behind it (a writer between
+        recording and projecting, or one that stopped there). Two reads by `_id`: the
+        projection, then the change record of the version after it (VersionedStore.get)."""
+        doc = await self.profiles.find_one({"_id": customer_id})
+        if doc is not None and "version" not in doc:
+            # Stored before profiles had versions: version 0, so that version 1 can replace it.
+            await self.profiles.update_one(
+                {"_id": customer_id, "version": {"$exists": False}}, {"$set": {"version": 0}}
+            )
+            doc["version"] = 0
+        newest = await self._newer(customer_id, doc["version"] if doc else 0)
+        return (newest, True) if newest is not None else (cast(Profile | None, doc), False)
+
+    async def newer_profile(self, profile: Profile) -> Profile | None:
+        """The newest recorded version of the customer's profile if it is newer than `profile`,
+        else None (one read by `_id` when there is none)."""
+        return await self._newer(profile["_id"], profile.get("version", 0))
+
+    async def _newer(self, customer_id: str, version: int) -> Profile | None:
+        newest = None
+        while True:
+            change = await self.profile_versions.changes.find_one(
+                {"_id": f"{customer_id}:{version + 1}"}, projection={"outbox": 0}
+            )
+            if change is None or change["state"] is None:
+                return newest
+            newest, version = cast(Profile, change["state"]), version + 1
+
+    async def commit_profile(self, profile: Profile) -> None:
+        """Records `profile` as its `version`, then projects it. Raises VersionConflict (and
+        changes nothing) if another writer recorded that version first. A tombstone (erasure)
+        also deletes the older versions: they hold the personal data."""
+        version = profile.get("version", 0)
+        await self.profile_versions.commit(profile["_id"], version, cast(dict[str, Any], profile), [])
+        if profile["deleted"]:
+            await self.profile_versions.changes.delete_many(
+                {"doc_id": profile["_id"], "version": {"$lt": version}}
+            )
+
+    async def project_profile(self, profile: Profile) -> None:
+        """Brings the projection up to `profile` (a recorded version) unless it holds a newer one."""
+        try:
+            await self.profiles.replace_one(
+                {"_id": profile["_id"], "version": {"$lt": profile.get("version", 0)}}, profile, upsert=True
+            )
+        except DuplicateKeyError:
+            pass  # the projection already holds this or a newer version
 
     async def profiles_before_upgrade(self) -> list[str]:
         """Ids of profiles stored before the fields of Shopify's filters (no `email_key`)."""

@@ -24,6 +24,7 @@ class Profile(TypedDict):
     (rules/attributes.py) is a field of the same name; money in minor units of the base currency."""
 
     _id: str  # the customer id
+    version: NotRequired[int]  # of this profile: change n is `profiles_changes` "<id>:<n>" (store.py)
     active: bool  # the customer exists (created, not deleted): only active profiles are members
     deleted: bool  # a tombstone: no personal data, late events are ignored
     customer_version: int

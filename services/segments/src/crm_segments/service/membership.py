@@ -1,11 +1,18 @@
 """Live membership: profile changes, re-evaluation of every segment for one customer, and the
 batch computation of one segment over all profiles.
 
-One writer per key inside the process (the service runs as one process): every change to a
-customer's profile and every membership transition of that customer happens under the
-customer's lock, and a segment's batch computation under the segment's lock. The unique
-`_id` of each membership change (store.py) keeps joins and leaves alternating even if two
-writers raced anyway, e.g. two processes during a rolling restart.
+Safe with several processes (docs/scaling.md): correctness rests on unique keys of inserted
+documents, never on the locks below.
+- A profile change is recorded as version n+1 of the profile (store.commit_profile, a unique
+  `_id`), decided from version n; a second writer of n+1 conflicts and decides again on the
+  fresh profile, so no change is lost.
+- A membership transition is change n+1 of the (segment, customer) pair, also a unique `_id`,
+  so joins and leaves alternate whatever runs concurrently.
+- A writer that recorded a transition from version v of a profile looks whether a newer version
+  was recorded meanwhile, and if so settles again from the newest. The writer of that newer
+  version re-checks every segment after recording it, so whichever of the two decides last
+  decides from the newest profile, and the final membership follows it.
+The per-customer and per-segment asyncio locks only spare one process conflicts with itself.
 """
 
 import asyncio
@@ -24,6 +31,7 @@ from crm_segments.domain.rules import Compiled, Node, compile_rule, has_relative
 from crm_segments.domain.rules.rfm import RfmBands
 from crm_segments.domain.rules.syntax import uses_rfm
 from crm_segments.store import MembershipTaken, SegmentStore
+from crm_servicekit.versioned import retry_on_conflict
 
 log = logging.getLogger(__name__)
 
@@ -101,26 +109,75 @@ class Membership:
     # live ----------------------------------------------------------------------------------
 
     async def change_profile(self, customer_id: str, change: ProfileChange) -> bool:
-        """Applies one event to a profile, then re-checks every segment for that customer."""
-        async with self.customers.hold(customer_id):
-            current = await self.store.profile(customer_id) or profiles.empty(customer_id)
+        """Applies one event to a profile, then re-checks every segment for that customer.
+        Returns whether this call recorded a new version of the profile."""
+
+        async def attempt() -> tuple[Profile | None, bool]:
+            newest, lagging = await self.store.profile_to_change(customer_id)
+            current = newest or profiles.empty(customer_id)
             new = change(current)
             if new is None:
+                if lagging and newest is not None:
+                    # Recorded by a writer that has not projected it (or stopped before): finish
+                    # its work, the projection and the re-check, in case it never does.
+                    await self.store.project_profile(newest)
+                    return newest, False
+                return None, False
+            new = {**new, "version": current.get("version", 0) + 1}
+            await self.store.commit_profile(new)  # VersionConflict: retried on fresh state
+            return new, True
+
+        async with self.customers.hold(customer_id):  # fewer conflicts inside one process
+            profile, recorded = await retry_on_conflict(attempt)
+            if profile is None:
                 return False
-            await self.store.save_profile(new)
-            await self._reevaluate(new)
-            if new["deleted"]:
+            await self._reevaluate(profile)
+            if profile["deleted"]:
                 await self.store.scrub_published(customer_id)
-            return True
+            return recorded
 
     async def _reevaluate(self, profile: Profile) -> None:
         now = utcnow()
-        current = await self.store.memberships_of(profile["_id"])
         segments = await self.store.all_segments()
         await self.scored(*(self.rule_of(s) for s in segments))
-        for segment in segments:
-            wanted = profile["active"] and self.compiled(segment, now).predicate(profile)
-            await self._settle(segment["id"], segment["name"], profile, wanted, current.get(segment["id"]))
+        current = await self.store.memberships_of(profile["_id"])
+        while True:
+            changed = False
+            for segment in segments:
+                wanted = profile["active"] and self.compiled(segment, now).predicate(profile)
+                changed |= await self._settle(
+                    segment["id"], segment["name"], profile, wanted, current.get(segment["id"])
+                )
+            if not changed:
+                return
+            # Decided from `profile`: if a newer version was recorded meanwhile, its writer may
+            # have decided before our transitions landed, so settle again from the newest.
+            newer = await self.store.newer_profile(profile)
+            if newer is None:
+                return
+            profile = newer
+            current = await self.store.memberships_of(profile["_id"])
+
+    async def _settle_newest(
+        self,
+        segment: Segment,
+        predicate: Callable[[Profile], bool],
+        profile: Profile,
+        state: MembershipState | MembershipChange | None,
+    ) -> int:
+        """One pair from the batch: settled from `profile`, then again from any newer version
+        recorded meanwhile (see the module's docstring). Returns the number of transitions."""
+        changed = 0
+        while True:
+            wanted = bool(profile["active"] and predicate(profile))
+            if not await self._settle(segment["id"], segment["name"], profile, wanted, state):
+                return changed
+            changed += 1
+            newer = await self.store.newer_profile(profile)
+            if newer is None:
+                return changed
+            profile = newer
+            state = await self.store.membership(segment["id"], profile["_id"])
 
     async def _settle(
         self,
@@ -149,8 +206,9 @@ class Membership:
         raise RuntimeError(f"membership of {customer_id} in {segment_id} keeps changing")
 
     async def project(self, change: MembershipChange) -> None:
-        """The relay's hook: projects a published change as the customer's one writer, so it
-        never interleaves with a transition being decided."""
+        """The relay's hook: projects a published change (made by another process, or left
+        unprojected by a crash). The projection only ever moves to a higher n; the lock just
+        keeps it from interleaving with a transition this process is deciding."""
         async with self.customers.hold(change["customer_id"]):
             await self.store.project(change)
 
@@ -176,9 +234,8 @@ class Membership:
                     if latest is None or latest["version"] != version:
                         return changed  # edited or deleted meanwhile: the next batch follows
                     profile = await self.store.profile(customer_id) or profiles.empty(customer_id)
-                    wanted = bool(profile["active"] and compiled.predicate(profile))
                     state = await self.store.membership(segment_id, customer_id)
-                    changed += await self._settle(segment_id, segment["name"], profile, wanted, state)
+                    changed += await self._settle_newest(segment, compiled.predicate, profile, state)
             await self.store.mark_run(segment_id, version, segment["name"])
             return changed
 

@@ -72,6 +72,17 @@ def _metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 class NoteCreate(_Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "body": "Called about the late delivery of order 10452; offered free shipping on the next order.",
+                    "author": "Joana Ferreira",
+                }
+            ]
+        }
+    )
+
     body: NoteBody
     author: Text | None = None
 
@@ -106,6 +117,42 @@ class CustomerFields(_Body):
 
 
 class CustomerCreate(CustomerFields):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "maria.silva@example.com",
+                    "first_name": "Maria",
+                    "last_name": "Silva",
+                    "phone": "+351912345678",
+                    "gender": "female",
+                    "birthday": "1988-04-17",
+                    "tags": ["vip", "wholesale"],
+                    "metadata": {"loyalty_tier": "gold", "store": "lisboa-chiado"},
+                    "password": "correct-horse-battery-staple",
+                    "email_subscribed": True,
+                    "addresses": [
+                        {
+                            "type": "shipping",
+                            "is_default": True,
+                            "first_name": "Maria",
+                            "last_name": "Silva",
+                            "line1": "Rua Garrett 120",
+                            "line2": "3.º Esq.",
+                            "city": "Lisboa",
+                            "postal_code": "1200-205",
+                            "country_code": "PT",
+                            "phone": "+351912345678",
+                        }
+                    ],
+                    "notes": [{"body": "Prefers delivery after 18:00.", "author": "Joana Ferreira"}],
+                    "group_ids": ["grp_9f1c3e5a7b2d4c6e8a0b1d3f5e7c9a2b"],
+                    "referred_by": "ANA-7K2Q",
+                }
+            ]
+        }
+    )
+
     email: EmailStr
     has_account: bool = Field(default=True, description="false: record a guest (no account)")
     password: Password | None = Field(
@@ -133,6 +180,20 @@ class CustomerCreate(CustomerFields):
 class CustomerPatch(CustomerFields):
     """Only the fields given change; null clears an optional field. Metadata is merged key by
     key (a null value removes that key)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "last_name": "Silva Costa",
+                    "phone": "+351 912 345 678",
+                    "tags": ["vip"],
+                    "metadata": {"loyalty_tier": "platinum"},
+                    "email_subscribed": False,
+                }
+            ]
+        }
+    )
 
     email: EmailStr | None = None
     status: Status | None = None
@@ -162,6 +223,27 @@ class AddressFields(_Body):
 
 
 class AddressCreate(AddressFields):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "billing",
+                    "is_default": True,
+                    "first_name": "Maria",
+                    "last_name": "Silva",
+                    "company": "Silva & Filhos Lda",
+                    "line1": "Avenida da Liberdade 245",
+                    "line2": "4.º andar",
+                    "city": "Lisboa",
+                    "province": "Lisboa",
+                    "postal_code": "1250-143",
+                    "country_code": "PT",
+                    "phone": "+351213456789",
+                }
+            ]
+        }
+    )
+
     type: Literal["shipping", "billing"]
     is_default: bool = False
     line1: Annotated[str, Field(min_length=1, max_length=200)]
@@ -173,6 +255,12 @@ CustomerCreate.model_rebuild()  # its `addresses` are AddressCreate, defined aft
 
 
 class AddressPatch(AddressFields):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"line2": "5.º andar", "postal_code": "1250-144", "is_default": True}]
+        }
+    )
+
     type: Literal["shipping", "billing"] | None = None
     is_default: bool | None = None
     line1: Annotated[str, Field(min_length=1, max_length=200)] | None = None
@@ -181,17 +269,49 @@ class AddressPatch(AddressFields):
 
 
 class NotePatch(_Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "body": "Called about the late delivery of order 10452; free shipping on the next order accepted.",
+                    "edited_by": "Joana Ferreira",
+                }
+            ]
+        }
+    )
+
     body: NoteBody
     edited_by: Text | None = Field(default=None, description="Who edits it (kept as `edited_by`)")
 
 
 class Authenticate(_Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"email": "maria.silva@example.com", "password": "correct-horse-battery-staple"}]
+        }
+    )
+
     email: EmailStr
     password: Annotated[SecretStr, Field(min_length=1, max_length=256)]
 
 
 class BulkTags(_Body):
     """Tags added to and removed from each customer given (removal wins for a tag in both)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_ids": [
+                        "cus_7d3f9a2c5b8e4d1fa6c0b2d9e4f71a35",
+                        "cus_b41e6c09d27a4f8e9c3d5a1f0e7b2c68",
+                    ],
+                    "add": ["black-friday-2026"],
+                    "remove": ["prospect"],
+                }
+            ]
+        }
+    )
 
     customer_ids: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
         min_length=1, max_length=1000
@@ -216,18 +336,44 @@ class TagCount(BaseModel):
 
 
 class AgentCreate(_Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"name": "Joana Ferreira", "email": "joana.ferreira@example.com", "active": True}]
+        }
+    )
+
     name: Name
     email: EmailStr
     active: bool = True
 
 
 class AgentPatch(_Body):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "Joana Ferreira Santos", "active": False}]}
+    )
+
     name: Name | None = None
     email: EmailStr | None = None
     active: bool | None = None
 
 
 class AgentOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "agt_5c2e8f1a9d4b4e7c8a0f3d6b2e9c1a74",
+                    "name": "Joana Ferreira",
+                    "email": "joana.ferreira@example.com",
+                    "active": True,
+                    "calendar_feed": False,
+                    "created_at": "2026-11-02T08:15:00Z",
+                    "updated_at": "2026-11-02T08:15:00Z",
+                }
+            ]
+        }
+    )
+
     id: str
     name: str
     email: str
@@ -264,6 +410,19 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 class TaskCreate(_Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Call back about the late delivery",
+                    "notes": "Order 10452: check with the carrier first.",
+                    "due_at": "2026-12-03T10:00:00Z",
+                    "assignee_id": "agt_5c2e8f1a9d4b4e7c8a0f3d6b2e9c1a74",
+                }
+            ]
+        }
+    )
+
     title: Name
     notes: Annotated[str, Field(max_length=5000)] | None = None
     due_at: datetime = Field(description="Date and time with a timezone; stored in UTC")
@@ -276,6 +435,12 @@ class TaskCreate(_Body):
 
 
 class TaskPatch(_Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"status": "done", "notes": "Customer accepted free shipping on the next order."}]
+        }
+    )
+
     title: Name | None = None
     notes: Annotated[str, Field(max_length=5000)] | None = None
     due_at: datetime | None = None
@@ -289,6 +454,27 @@ class TaskPatch(_Body):
 
 
 class TaskOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "tsk_6b8d0f2a4c6e4b1d3f5a7c9e1b3d5f7a",
+                    "version": 2,
+                    "customer_id": "cus_7d3f9a2c5b8e4d1fa6c0b2d9e4f71a35",
+                    "title": "Call back about the late delivery",
+                    "notes": "Order 10452: check with the carrier first.",
+                    "due_at": "2026-12-03T10:00:00Z",
+                    "assignee_id": "agt_5c2e8f1a9d4b4e7c8a0f3d6b2e9c1a74",
+                    "status": "done",
+                    "overdue": False,
+                    "completed_at": "2026-12-02T15:40:00Z",
+                    "created_at": "2026-12-01T10:00:00Z",
+                    "updated_at": "2026-12-02T15:40:00Z",
+                }
+            ]
+        }
+    )
+
     id: str
     version: int = Field(description="Incremented by every change (task.* events carry it)")
     customer_id: str
@@ -321,6 +507,14 @@ class TaskOut(BaseModel):
 
 
 class PasswordSet(_Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"password": "a-new-longer-passphrase", "current_password": "correct-horse-battery-staple"}
+            ]
+        }
+    )
+
     password: Password
     current_password: SecretStr | None = Field(
         default=None, description="When given, it must match the password set now"
@@ -330,7 +524,25 @@ class PasswordSet(_Body):
 # Responses (what GET returns; also the OpenAPI documentation)
 
 
+_ADDRESS_EXAMPLE: dict[str, Any] = {
+    "id": "addr_2a4c6e8f0b1d4a3c5e7f9b2d4a6c8e0f",
+    "type": "shipping",
+    "is_default": True,
+    "first_name": "Maria",
+    "last_name": "Silva",
+    "line1": "Rua Garrett 120",
+    "line2": "3.º Esq.",
+    "city": "Lisboa",
+    "postal_code": "1200-205",
+    "country_code": "PT",
+    "phone": "+351912345678",
+    "created_at": "2026-11-14T09:32:05Z",
+}
+
+
 class AddressOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_ADDRESS_EXAMPLE]})
+
     id: str
     type: Literal["shipping", "billing"]
     is_default: bool
@@ -363,6 +575,61 @@ class ContactPreferenceOut(BaseModel):
 
 
 class CustomerOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "cus_7d3f9a2c5b8e4d1fa6c0b2d9e4f71a35",
+                    "version": 4,
+                    "email": "maria.silva@example.com",
+                    "first_name": "Maria",
+                    "last_name": "Silva",
+                    "phone": "+351912345678",
+                    "gender": "female",
+                    "birthday": "1988-04-17",
+                    "has_account": True,
+                    "registered_at": "2026-11-14T09:32:05Z",
+                    "status": "enabled",
+                    "tags": ["vip", "wholesale"],
+                    "email_subscribed": True,
+                    "marketing_consent": {
+                        "state": "subscribed",
+                        "at": "2026-11-14T09:32:05Z",
+                        "source": "api",
+                    },
+                    "metadata": {"loyalty_tier": "gold", "store": "lisboa-chiado"},
+                    "addresses": [_ADDRESS_EXAMPLE],
+                    "group_ids": ["grp_9f1c3e5a7b2d4c6e8a0b1d3f5e7c9a2b"],
+                    "sales_agent_id": "agt_5c2e8f1a9d4b4e7c8a0f3d6b2e9c1a74",
+                    "referred_by": "ANA-7K2Q",
+                    "contact_preferences": [
+                        {
+                            "topic": "newsletter",
+                            "channel": "email",
+                            "granted": True,
+                            "at": "2026-11-14T09:32:05Z",
+                            "source": "storefront-account",
+                        }
+                    ],
+                    "country": "PT",
+                    "city": "Lisboa",
+                    "stats": {
+                        "number_of_orders": 3,
+                        "first_order_at": "2026-11-14T09:40:12Z",
+                        "last_order_at": "2026-11-29T18:02:47Z",
+                        "per_currency": [
+                            {"currency": "EUR", "orders": 3, "total_spent": 18970, "average_order": 6323}
+                        ],
+                        "categories_purchased": ["shoes", "bags"],
+                        "products_purchased": ["SHOE-RED-38", "BAG-TOTE-01"],
+                    },
+                    "created_at": "2026-11-14T09:32:05Z",
+                    "updated_at": "2026-12-01T10:00:00Z",
+                }
+            ]
+        }
+    )
+
     id: str
     version: int = Field(description="Incremented by every change")
     email: str
@@ -459,6 +726,20 @@ class OrderOut(BaseModel):
 
 
 class NoteOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "note_e3b1d5f7a9c24e6b8d0f2a4c6e8b1d3f",
+                    "customer_id": "cus_7d3f9a2c5b8e4d1fa6c0b2d9e4f71a35",
+                    "body": "Prefers delivery after 18:00.",
+                    "author": "Joana Ferreira",
+                    "created_at": "2026-11-14T09:32:05Z",
+                }
+            ]
+        }
+    )
+
     id: str
     customer_id: str
     body: str
@@ -773,6 +1054,8 @@ class PersonalDataDocumentOut(PersonalDataRequestOut):
 
 
 class ErasureCreate(_Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"grace_days": 30}]})
+
     grace_days: int | None = Field(
         default=None,
         ge=0,
@@ -819,6 +1102,10 @@ class VerificationPending(BaseModel):
 
 
 class Verify(_Body):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"token": "q7Hc2mR9vXb4LpZ0sW8nTe3KaY6uJd1FgB5oNiC2rQk"}]}
+    )
+
     token: Annotated[str, Field(min_length=1, max_length=200)]
 
 
@@ -826,6 +1113,10 @@ class Verify(_Body):
 
 
 class MergeCreate(_Body):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"from_customer_id": "cus_b41e6c09d27a4f8e9c3d5a1f0e7b2c68"}]}
+    )
+
     from_customer_id: Annotated[str, Field(min_length=1, max_length=100)] = Field(
         description="The record merged into this one (it goes; what it holds moves here)"
     )

@@ -18,11 +18,35 @@ Amount = Annotated[int, Field(ge=0, le=10**15, description="Minor units (cents);
 PaymentTerms = Annotated[int, Field(ge=0, le=365, description="Net days to pay an invoice (net 30)")]
 Sku = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^*\s][^\s]*$", description="A SKU")]
 
+# Examples in the OpenAPI document (what Swagger UI offers to try, the typed client's docs), in the
+# ids the service mints (grp_) and the customers service's cus_. No nulls: FastAPI writes the
+# document without them (so PriceOut, whose amount or percent_off is always null, has none).
+GROUP_ID = "grp_5f0c3e9a2b7d4c18a6e1f3b2d4c5a697"
+CUSTOMER_ID = "cus_8d2f6a4c1e9b4f07b3a5c7d9e1f2a3b4"
+OTHER_CUSTOMER_ID = "cus_1b7e9c3a5d2f4e6a8c0b2d4f6a8c0e1d"
+_GROUP_EXAMPLE: dict[str, Any] = {
+    "id": GROUP_ID,
+    "version": 3,
+    "name": "Wholesale EU",
+    "description": "Trade customers in the EU who buy on account",
+    "metadata": {"erp_id": "WH-EU-01", "sync_to_erp": True},
+    "discount_percent": 10,
+    "price_tier": "wholesale",
+    "priority": 10,
+    "payment_terms_days": 30,
+    "credit_limits": [{"currency": "EUR", "amount": 500000}],
+    "member_count": 42,
+    "created_at": "2026-11-02T09:15:00Z",
+    "updated_at": "2026-12-01T10:00:00Z",
+}
+
 
 class CreditLimitIn(BaseModel):
     """How far below zero a member's balance may go in one currency (buying on account)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"currency": "EUR", "amount": 500000}]}
+    )
 
     currency: CurrencyCode
     amount: Amount
@@ -54,7 +78,23 @@ def _real_name(value: str | None) -> str | None:
 
 
 class GroupCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Wholesale EU",
+                    "description": "Trade customers in the EU who buy on account",
+                    "metadata": {"erp_id": "WH-EU-01", "sync_to_erp": True},
+                    "discount_percent": 10,
+                    "price_tier": "wholesale",
+                    "priority": 10,
+                    "payment_terms_days": 30,
+                    "credit_limits": [{"currency": "EUR", "amount": 500000}],
+                }
+            ]
+        },
+    )
 
     name: Name
     description: Description | None = None
@@ -83,7 +123,22 @@ class GroupPatch(BaseModel):
     """Only the fields given change; null clears description, discount_percent, price_tier,
     payment_terms_days, credit_limits."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "discount_percent": 15,
+                    "payment_terms_days": 45,
+                    "credit_limits": [
+                        {"currency": "EUR", "amount": 1000000},
+                        {"currency": "GBP", "amount": 800000},
+                    ],
+                    "metadata": {"account_manager": "Ana Silva"},
+                }
+            ]
+        },
+    )
 
     name: Name | None = None
     description: Description | None = None
@@ -110,13 +165,18 @@ class GroupPatch(BaseModel):
 
 
 class MembershipChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"add": [CUSTOMER_ID], "remove": [OTHER_CUSTOMER_ID]}]},
+    )
 
     add: list[CustomerId] = Field(default_factory=list, max_length=100_000)
     remove: list[CustomerId] = Field(default_factory=list, max_length=100_000)
 
 
 class GroupOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_GROUP_EXAMPLE]})
+
     id: str
     version: int
     name: str
@@ -138,6 +198,12 @@ class GroupsPage(BaseModel):
 
 
 class MembershipOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"group_id": GROUP_ID, "added": [CUSTOMER_ID], "removed": [], "member_count": 43}]
+        }
+    )
+
     group_id: str
     added: list[str] = Field(description="Ids that became members by this call")
     removed: list[str] = Field(description="Ids that stopped being members by this call")
@@ -155,6 +221,10 @@ class MembersPage(BaseModel):
 
 
 class CustomerGroupOut(GroupOut):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**_GROUP_EXAMPLE, "added_at": "2026-11-20T14:30:00Z"}]}
+    )
+
     added_at: datetime
 
 
@@ -191,7 +261,20 @@ class PriceCreate(BaseModel):
     """A fixed `amount` for one SKU in one currency, or `percent_off` for one SKU or every SKU
     (no `sku`), in one currency or every currency (no `currency`); optionally in a window."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "sku": "COFFEE-BEANS-1KG",
+                    "currency": "EUR",
+                    "amount": 1850,
+                    "starts_at": "2026-12-01T10:00:00Z",
+                    "ends_at": "2027-01-01T00:00:00Z",
+                }
+            ]
+        },
+    )
 
     sku: Sku | None = None
     currency: CurrencyCode | None = None

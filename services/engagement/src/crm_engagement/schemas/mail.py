@@ -16,6 +16,21 @@ class Strict(BaseModel):
 
 
 class TemplateIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Winter sale 2026",
+                    "kind": "marketing",
+                    "topic": "offers",
+                    "subject": "{{ customer.first_name or 'Hello' }}, our winter sale starts today",
+                    "html": '<h1>Winter sale</h1><p>Up to 30% off at {{ shop_name }} until 31 December.</p><p><a href="{{ unsubscribe_url }}">Unsubscribe</a> · <a href="{{ preferences_url }}">Your preferences</a></p>',
+                    "text": "Winter sale\n\nUp to 30% off at {{ shop_name }} until 31 December.\n\nUnsubscribe: {{ unsubscribe_url }}\nYour preferences: {{ preferences_url }}\n",
+                }
+            ]
+        }
+    )
+
     name: Name
     kind: Literal["marketing", "transactional"] = Field(
         description="marketing: only with consent, counted against the frequency limit, with an "
@@ -34,6 +49,25 @@ class TemplateIn(Strict):
 
 
 class TemplateOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "tpl_3c5e7a9b1d2f4e6a",
+                    "name": "Winter sale 2026",
+                    "kind": "marketing",
+                    "topic": "offers",
+                    "subject": "{{ customer.first_name or 'Hello' }}, our winter sale starts today",
+                    "html": '<h1>Winter sale</h1><p>Up to 30% off at {{ shop_name }} until 31 December.</p><p><a href="{{ unsubscribe_url }}">Unsubscribe</a> · <a href="{{ preferences_url }}">Your preferences</a></p>',
+                    "text": "Winter sale\n\nUp to 30% off at {{ shop_name }} until 31 December.\n\nUnsubscribe: {{ unsubscribe_url }}\nYour preferences: {{ preferences_url }}\n",
+                    "builtin": False,
+                    "created_at": "2026-12-01T10:00:00Z",
+                    "updated_at": "2026-12-01T10:00:00Z",
+                }
+            ]
+        }
+    )
+
     id: str
     name: str
     kind: str
@@ -52,6 +86,10 @@ class TemplatesPage(BaseModel):
 
 
 class PreviewIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"customer_id": "cus_7d3f9a2c5b8e4d1fa6c0b2d9e4f71a35"}]}
+    )
+
     customer_id: Id | None = Field(
         default=None, description="Render with this customer's data; default: a sample"
     )
@@ -64,6 +102,8 @@ class PreviewOut(BaseModel):
 
 
 class MessageIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"template_id": "tpl_welcome"}]})
+
     template_id: Id
 
 
@@ -88,6 +128,19 @@ class MessagesList(BaseModel):
 
 
 class CampaignIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Winter sale 2026 – VIP customers",
+                    "template_id": "tpl_special_offer",
+                    "segment_id": "seg_4e6a8c0b2d1f4a3c5e7b9d1f3a5c7e9b",
+                    "scheduled_at": "2026-12-05T09:00:00Z",
+                }
+            ]
+        }
+    )
+
     name: Name
     template_id: Id = Field(description="A marketing template")
     segment_id: Id | None = Field(default=None, description="Everyone in this segment at launch")
@@ -122,6 +175,12 @@ class CampaignsPage(BaseModel):
 
 
 class AutomationIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"enabled": True, "template_id": "tpl_review_request", "delay_days": 7}]
+        }
+    )
+
     enabled: bool
     template_id: Id | None = None
     delay_days: float | None = Field(
@@ -133,6 +192,20 @@ class AutomationIn(Strict):
 
 
 class AutomationOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "review_request",
+                    "enabled": True,
+                    "template_id": "tpl_review_request",
+                    "delay_days": 7,
+                    "updated_at": "2026-12-01T10:00:00Z",
+                }
+            ]
+        }
+    )
+
     name: str
     enabled: bool
     template_id: str

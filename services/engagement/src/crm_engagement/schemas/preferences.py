@@ -18,7 +18,20 @@ class PreferenceIn(BaseModel):
 
 
 class PreferencesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "preferences": [
+                        {"topic": "newsletter", "channel": "email", "granted": True},
+                        {"topic": "offers", "channel": "sms", "granted": False},
+                    ],
+                    "source": "storefront-account",
+                }
+            ]
+        },
+    )
 
     preferences: list[PreferenceIn] = Field(min_length=1, max_length=6)
     source: Annotated[str, Field(min_length=1, max_length=100)] = Field(
@@ -35,6 +48,32 @@ class PreferenceOut(BaseModel):
 
 
 class PreferencesOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": "cus_7d3f9a2c5b8e4d1fa6c0b2d9e4f71a35",
+                    "preferences": [
+                        {
+                            "topic": "newsletter",
+                            "channel": "email",
+                            "granted": True,
+                            "at": "2026-12-01T10:00:00Z",
+                            "source": "storefront-account",
+                        },
+                        {
+                            "topic": "offers",
+                            "channel": "sms",
+                            "granted": False,
+                            "at": "2026-12-01T10:00:00Z",
+                            "source": "storefront-account",
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
     customer_id: str
     preferences: list[PreferenceOut]
 

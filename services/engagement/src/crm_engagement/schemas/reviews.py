@@ -13,6 +13,23 @@ class Strict(BaseModel):
 
 
 class ReviewIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "product_id": "prod_8841",
+                    "sku": "SHOE-RED-38",
+                    "customer_id": "cus_7d3f9a2c5b8e4d1fa6c0b2d9e4f71a35",
+                    "author_name": "Maria S.",
+                    "rating": 5,
+                    "title": "Comfortable from day one",
+                    "body": "True to size and very comfortable; I walked all day in them.",
+                    "external_id": "storefront-review-55120",
+                }
+            ]
+        }
+    )
+
     product_id: Id = Field(description="The storefront's product id")
     sku: Id | None = None
     customer_id: Id | None = Field(default=None, description="The customer (or `email`, or both)")
@@ -29,10 +46,20 @@ class ReviewIn(Strict):
 
 
 class RejectIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "Contains a phone number and a link to another shop."}]}
+    )
+
     reason: Annotated[str, Field(min_length=1, max_length=1000)]
 
 
 class ReviewReplyIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"body": "Thank you, Maria! Enjoy your new shoes.", "author": "Joana Ferreira"}]
+        }
+    )
+
     body: Annotated[str, Field(min_length=1, max_length=5000)]
     author: Annotated[str, Field(min_length=1, max_length=320)] | None = Field(
         default=None, description="Default: the X-CRM-Operator header"

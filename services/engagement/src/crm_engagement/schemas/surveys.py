@@ -13,6 +13,20 @@ class Strict(BaseModel):
 
 
 class SurveyIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "NPS after delivery",
+                    "kind": "nps",
+                    "question": "How likely are you to recommend Shop to a friend or colleague?",
+                    "template_id": "tpl_survey",
+                    "after_orders": True,
+                }
+            ]
+        }
+    )
+
     name: Annotated[str, Field(min_length=1, max_length=200)]
     kind: Literal["nps", "satisfaction"] = "nps"
     question: Annotated[str, Field(min_length=1, max_length=500)] | None = Field(
@@ -25,10 +39,29 @@ class SurveyIn(Strict):
 
 
 class SurveyPatch(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"after_orders": False}]})
+
     after_orders: bool
 
 
 class SurveyOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "srv_1b3d5f7a9c0e2b4d6f8a",
+                    "name": "NPS after delivery",
+                    "kind": "nps",
+                    "question": "How likely are you to recommend Shop to a friend or colleague?",
+                    "template_id": "tpl_survey",
+                    "after_orders": True,
+                    "created_at": "2026-12-01T10:00:00Z",
+                    "updated_at": "2026-12-01T10:00:00Z",
+                }
+            ]
+        }
+    )
+
     id: str
     name: str
     kind: str
@@ -45,6 +78,10 @@ class SurveysPage(BaseModel):
 
 
 class SendIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"segment_id": "seg_4e6a8c0b2d1f4a3c5e7b9d1f3a5c7e9b"}]}
+    )
+
     customer_ids: list[Id] | None = Field(default=None, min_length=1, max_length=10_000)
     segment_id: Id | None = None
 

@@ -1,7 +1,7 @@
 """The HTTP request and response models of support tickets."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
@@ -22,6 +22,21 @@ class Strict(BaseModel):
 
 
 class TicketIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "subject": "Order 10452 arrived damaged",
+                    "body": "The box was crushed and one shoe is scuffed. Can I get a replacement?",
+                    "customer_id": "cus_7d3f9a2c5b8e4d1fa6c0b2d9e4f71a35",
+                    "priority": "high",
+                    "assignee_id": "agt_5c2e8f1a9d4b4e7c8a0f3d6b2e9c1a74",
+                    "order_ids": ["10452"],
+                }
+            ]
+        }
+    )
+
     subject: Subject
     body: Body | None = Field(
         default=None, description="What the customer asked: the thread's first message (inbound)"
@@ -36,6 +51,19 @@ class TicketIn(Strict):
 
 
 class InboundIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "maria.silva@example.com",
+                    "subject": "Re: [tkt_5a7c9e1b3d2f4a6c8e0b1d3f5a7c9e2b] Order 10452 arrived damaged",
+                    "body": "Thank you, a replacement in size 38 would be great.",
+                    "message_id": "<CAF3x9q2b7Yk4Lp@mail.example.com>",
+                }
+            ]
+        }
+    )
+
     customer_id: Id | None = Field(default=None, description="The customer (or `email`, or both)")
     email: EmailStr | None = None
     subject: Subject
@@ -53,12 +81,36 @@ class InboundIn(Strict):
 
 
 class ReplyIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "body": "Sorry about that, Maria! A replacement pair is on its way; you will get the tracking number by e-mail.",
+                    "author": "Joana Ferreira",
+                    "status": "pending",
+                }
+            ]
+        }
+    )
+
     body: Body
     author: Author | None = Field(default=None, description="Default: the X-CRM-Operator header")
     status: Status | None = Field(default=None, description="Move the ticket too, e.g. pending")
 
 
 class TicketPatch(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "resolved",
+                    "priority": "normal",
+                    "assignee_id": "agt_5c2e8f1a9d4b4e7c8a0f3d6b2e9c1a74",
+                }
+            ]
+        }
+    )
+
     status: Status | None = None
     priority: Priority | None = None
     assignee_id: Id | None = Field(default=None, description="null: unassigned")
@@ -86,7 +138,46 @@ class TicketMessageOut(BaseModel):
     recorded_by: str | None = Field(default=None, description="Staff who noted an inbound message down")
 
 
+_TICKET_EXAMPLE: dict[str, Any] = {
+    "id": "tkt_5a7c9e1b3d2f4a6c8e0b1d3f5a7c9e2b",
+    "subject": "Order 10452 arrived damaged",
+    "customer_id": "cus_7d3f9a2c5b8e4d1fa6c0b2d9e4f71a35",
+    "email": "maria.silva@example.com",
+    "priority": "high",
+    "assignee_id": "agt_5c2e8f1a9d4b4e7c8a0f3d6b2e9c1a74",
+    "order_ids": ["10452"],
+    "channel": "inbound",
+    "first_response_due_at": "2026-12-02T10:00:00Z",
+    "first_response_at": "2026-12-01T11:05:00Z",
+    "overdue": False,
+    "erased": False,
+    "created_at": "2026-12-01T10:00:00Z",
+    "version": 2,
+    "status": "pending",
+    "last_message_at": "2026-12-01T11:05:00Z",
+    "updated_at": "2026-12-01T11:05:00Z",
+    "messages": [
+        {
+            "id": "tmsg_9d1f3a5c7e2b4d6f8a0c1e3b5d7f9a2c",
+            "direction": "inbound",
+            "author": "customer",
+            "body": "The box was crushed and one shoe is scuffed. Can I get a replacement?",
+            "at": "2026-12-01T10:00:00Z",
+        },
+        {
+            "id": "tmsg_2c4e6a8b0d1f3e5a7c9b2d4f6a8c0e1b",
+            "direction": "outbound",
+            "author": "Joana Ferreira",
+            "body": "Sorry about that, Maria! A replacement pair is on its way; you will get the tracking number by e-mail.",
+            "at": "2026-12-01T11:05:00Z",
+        },
+    ],
+}
+
+
 class TicketOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_TICKET_EXAMPLE]})
+
     id: str
     version: int
     subject: str
@@ -109,7 +200,30 @@ class TicketOut(BaseModel):
     )
 
 
+# the inbound mail that reopened the ticket above
+_INBOUND_EXAMPLE = {
+    **_TICKET_EXAMPLE,
+    "version": 3,
+    "status": "open",
+    "last_message_at": "2026-12-01T12:30:00Z",
+    "updated_at": "2026-12-01T12:30:00Z",
+    "created": False,
+    "messages": [
+        *_TICKET_EXAMPLE["messages"],
+        {
+            "id": "tmsg_7e9a1c3b5d0f2e4a6c8b1d3f5e7a9c2d",
+            "direction": "inbound",
+            "author": "customer",
+            "body": "Thank you, a replacement in size 38 would be great.",
+            "at": "2026-12-01T12:30:00Z",
+        },
+    ],
+}
+
+
 class InboundOut(TicketOut):
+    model_config = ConfigDict(json_schema_extra={"examples": [_INBOUND_EXAMPLE]})
+
     created: bool = Field(description="True: the message opened this ticket")
 
 

@@ -12,17 +12,13 @@ import uuid
 
 import httpx
 import pytest
+from ledger_support import REWARDS
 
 from crm_ledger.domain.rewards import referral_code
 from harness import Broker, envelope, eventually
 
 ENV = {
-    "CRM_REWARD_POINTS_PER_UNIT": "1",
-    "CRM_REWARD_TARGET": "100",
-    "CRM_REWARD_COUPON_KIND": "amount",
-    "CRM_REWARD_COUPON_VALUE": "500",
-    "CRM_REWARD_COUPON_CURRENCY": "EUR",
-    "CRM_REWARD_COUPON_DAYS": "30",
+    **REWARDS,
     "CRM_LEDGER_PROGRAMME_CACHE_SECONDS": "0.2",
 }
 

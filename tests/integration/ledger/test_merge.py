@@ -7,16 +7,12 @@ import asyncio
 import uuid
 
 import pytest
+from ledger_support import REWARDS
 
 from harness import Broker, ServiceProcess, envelope, eventually
 
 ENV = {
-    "CRM_REWARD_POINTS_PER_UNIT": "1",
-    "CRM_REWARD_TARGET": "100",
-    "CRM_REWARD_COUPON_KIND": "amount",
-    "CRM_REWARD_COUPON_VALUE": "500",
-    "CRM_REWARD_COUPON_CURRENCY": "EUR",
-    "CRM_REWARD_COUPON_DAYS": "30",
+    **REWARDS,
     "CRM_LEDGER_UNKNOWN_CUSTOMER_HTTP_WAIT_SECONDS": "3",
 }
 

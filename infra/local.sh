@@ -64,9 +64,11 @@ load_secrets() {
   export RABBITMQ_URL=${RABBITMQ_URL:-amqp://$CRM_RABBIT_USER:$CRM_RABBIT_PASSWORD@127.0.0.1:$RABBIT_PORT/}
   export MONGODB_URL=${MONGODB_URL:-mongodb://$FERRETDB_ADDR/}
   # FerretDB's own PostgreSQL: the services add the expression indexes FerretDB needs there.
-  # pool_max_conns: FerretDB 1.24 keeps a PostgreSQL connection for every open cursor, and
-  # with its pool (50 by default) exhausted, a collection being created waits for a
-  # connection while holding the lock every other command needs: the server hangs.
+  # pool_max_conns: FerretDB 1.24 keeps a PostgreSQL connection for every open cursor and for
+  # every statement of an update command until the command ends (and an update needs a second
+  # one to write). With its pool (50 by default) exhausted, those waiting for a connection while
+  # holding one never get it: the server hangs. Hence 200, and no multi-statement updates
+  # (crm_servicekit.outbox).
   export CRM_FERRETDB_POSTGRESQL_URL=${CRM_FERRETDB_POSTGRESQL_URL:-postgres://crm:$CRM_PG_PASSWORD@127.0.0.1:$PG_PORT/ferretdb?pool_max_conns=200}
   export CRM_API_TOKENS=${CRM_API_TOKENS:-$CRM_API_TOKEN}
   # Where the engagement service sends mail: the local Mailpit (no TLS, no credentials).
@@ -93,8 +95,12 @@ listeners.tcp.default = 127.0.0.1:$RABBIT_PORT
 loopback_users = none
 log.console = false
 CONF
-  [ -f "$RABBITMQ_ENABLED_PLUGINS_FILE" ] || echo '[].' > "$RABBITMQ_ENABLED_PLUGINS_FILE"
-  if ! rabbit_running; then
+  # The consistent-hash exchange (shipped with RabbitMQ) spreads events over partitions
+  # (CRM_PARTITIONS, docs/scaling.md).
+  echo '[rabbitmq_consistent_hash_exchange].' > "$RABBITMQ_ENABLED_PLUGINS_FILE"
+  if rabbit_running; then
+    "$RABBIT_BIN/rabbitmq-plugins" -q enable rabbitmq_consistent_hash_exchange >/dev/null 2>&1 || true
+  else
     log "starting RabbitMQ ($RABBITMQ_NODENAME, port $RABBIT_PORT)"
     "$RABBIT_BIN/rabbitmq-server" -detached >>"$RABBITMQ_LOG_BASE/startup.log" 2>&1
   fi
@@ -230,7 +236,7 @@ ferretdb_start() {
     if port_open "$FERRETDB_ADDR"; then log "something else already listens on $FERRETDB_ADDR"; return 1; fi
     log "starting FerretDB on $FERRETDB_ADDR (on PostgreSQL port $PG_PORT)"
     FERRETDB_POSTGRESQL_URL=$CRM_FERRETDB_POSTGRESQL_URL nohup "$FERRETDB_BIN" \
-      -listen "$FERRETDB_ADDR" -handler postgresql >>"$CRM_DATA/ferretdb.log" 2>&1 &
+      -listen "$FERRETDB_ADDR" -handler postgresql -log-level "${FERRETDB_LOG_LEVEL:-warn}" >>"$CRM_DATA/ferretdb.log" 2>&1 &
     echo $! > "$(ferretdb_pidfile)"
   fi
   for _ in $(seq 1 100); do port_open "$FERRETDB_ADDR" && return 0; sleep 0.1; done
@@ -293,3 +299,174 @@ mailpit_stop() {
 
 infra_start() { load_secrets; rabbit_start; pg_start; ferretdb_start; mailpit_start; }
 infra_stop() { mailpit_stop; ferretdb_stop; pg_stop; rabbit_stop; }
+
+# A three-node RabbitMQ cluster on this machine, beside (not instead of) the single node above:
+# what tests/system/test_cluster_faults.py (and `./crm up --rabbit-nodes 3`) run against.
+# Nodes ${RABBIT_CLUSTER_NAME}1..3@localhost, AMQP ports RABBIT_CLUSTER_PORT+0..2 and Erlang
+# distribution ports RABBIT_CLUSTER_DIST_PORT+0..2, all on 127.0.0.1 only. Everything of a node
+# (mnesia, logs, config, enabled plugins, PID file) lives in $RABBIT_CLUSTER_DIR/<node>, never in
+# the single node's files; the three share one Erlang cookie generated into
+# $RABBIT_CLUSTER_DIR/.erlang.cookie (the node and the CLI get that folder as HOME, so the user's
+# own ~/.erlang.cookie, which the single node uses, is untouched). The broker user and password
+# are the single node's (load_secrets). Quorum queues get a member on each of the three nodes
+# (their initial group size is the cluster's size), so one node may be down without any queue
+# being unavailable.
+RABBIT_CLUSTER_NAME=${RABBIT_CLUSTER_NAME:-crm-c}
+RABBIT_CLUSTER_PORT=${RABBIT_CLUSTER_PORT:-5690}
+RABBIT_CLUSTER_DIST_PORT=${RABBIT_CLUSTER_DIST_PORT:-25690}
+RABBIT_CLUSTER_DIR=${RABBIT_CLUSTER_DIR:-$CRM_DATA/rabbitmq-cluster}
+RABBIT_CLUSTER_SIZE=3
+
+rabbit_cluster_node() { echo "$RABBIT_CLUSTER_NAME$1@localhost"; }  # N (1..3): its node name
+rabbit_cluster_port() { echo $((RABBIT_CLUSTER_PORT + $1 - 1)); }   # N: its AMQP port
+
+rabbit_cluster_urls() {  # one AMQP URL per node, node 1 first (the services take one each)
+  load_secrets
+  local n
+  for n in $(seq 1 "$RABBIT_CLUSTER_SIZE"); do
+    echo "amqp://$CRM_RABBIT_USER:$CRM_RABBIT_PASSWORD@127.0.0.1:$(rabbit_cluster_port "$n")/"
+  done
+}
+
+# Node N's environment, in the calling (sub)shell only: it replaces every RABBITMQ_* variable
+# the single node's functions export, so nothing of the single node leaks into a cluster node.
+_rabbit_cluster_env() {
+  local n=$1 dir
+  dir=$RABBIT_CLUSTER_DIR/$(rabbit_cluster_node "$n")
+  export HOME=$RABBIT_CLUSTER_DIR  # Erlang reads the cookie from $HOME/.erlang.cookie
+  export RABBITMQ_NODENAME RABBITMQ_MNESIA_BASE=$dir/mnesia RABBITMQ_LOG_BASE=$dir/log
+  RABBITMQ_NODENAME=$(rabbit_cluster_node "$n")
+  export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT RABBITMQ_DIST_PORT
+  RABBITMQ_NODE_PORT=$(rabbit_cluster_port "$n")
+  RABBITMQ_DIST_PORT=$((RABBIT_CLUSTER_DIST_PORT + n - 1))
+  export RABBITMQ_PID_FILE=$dir/rabbit.pid RABBITMQ_CONFIG_FILE=$dir/rabbitmq
+  export RABBITMQ_ENABLED_PLUGINS_FILE=$dir/enabled_plugins
+  # Inter-node traffic on the loopback interface only, like AMQP.
+  export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+  export ERL_EPMD_ADDRESS=127.0.0.1  # if this node is the one that starts epmd
+}
+
+rabbit_cluster_ctl() {  # N ARGS...: rabbitmqctl against node N
+  local n=$1; shift
+  (_rabbit_cluster_env "$n" && "$RABBIT_BIN/rabbitmqctl" -n "$RABBITMQ_NODENAME" "$@")
+}
+
+rabbit_cluster_node_running() { rabbit_cluster_ctl "$1" -q ping >/dev/null 2>&1; }
+
+_rabbit_cluster_cookie() {
+  local f=$RABBIT_CLUSTER_DIR/.erlang.cookie
+  [ -s "$f" ] && return 0
+  mkdir -p "$RABBIT_CLUSTER_DIR"
+  (umask 077; head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32 > "$f")
+  chmod 400 "$f"
+}
+
+_rabbit_cluster_boot() {  # N: launches node N detached (returns at once; see _rabbit_cluster_wait)
+  local n=$1
+  rabbit_cluster_node_running "$n" && return 0
+  (
+    _rabbit_cluster_env "$n"
+    mkdir -p "$RABBITMQ_MNESIA_BASE" "$RABBITMQ_LOG_BASE"
+    cat > "$RABBITMQ_CONFIG_FILE.conf" <<CONF
+listeners.tcp.default = 127.0.0.1:$RABBITMQ_NODE_PORT
+loopback_users = none
+log.console = false
+CONF
+    # The consistent-hash exchange, as on the single node (event partitions, docs/scaling.md).
+    echo '[rabbitmq_consistent_hash_exchange].' > "$RABBITMQ_ENABLED_PLUGINS_FILE"
+    rm -f "$RABBITMQ_PID_FILE"
+    "$RABBIT_BIN/rabbitmq-server" -detached >>"$RABBITMQ_LOG_BASE/startup.log" 2>&1
+  )
+}
+
+_rabbit_cluster_wait() {  # N: until node N's broker is up (a restarted member syncs first)
+  local n=$1 deadline=$((SECONDS + 120))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    rabbit_cluster_ctl "$n" -q await_startup --timeout 5 >/dev/null 2>&1 && return 0
+    sleep 1
+  done
+  log "RabbitMQ node $(rabbit_cluster_node "$n") did not start; see $RABBIT_CLUSTER_DIR/$(rabbit_cluster_node "$n")/log"
+  return 1
+}
+
+# Starts the three nodes (side by side), joins nodes 2 and 3 to node 1 unless they are members
+# already (so it is idempotent, and a cluster whose data was kept simply starts again), then sets
+# up the broker user as rabbit_start does on the single node.
+rabbit_cluster_start() {
+  rabbit_install
+  load_secrets
+  _rabbit_cluster_cookie
+  local n first
+  first=$(rabbit_cluster_node 1)
+  log "starting a $RABBIT_CLUSTER_SIZE-node RabbitMQ cluster (${RABBIT_CLUSTER_NAME}1..$RABBIT_CLUSTER_SIZE, ports $RABBIT_CLUSTER_PORT..$((RABBIT_CLUSTER_PORT + RABBIT_CLUSTER_SIZE - 1)))"
+  for n in $(seq 1 "$RABBIT_CLUSTER_SIZE"); do _rabbit_cluster_boot "$n"; done
+  for n in $(seq 1 "$RABBIT_CLUSTER_SIZE"); do _rabbit_cluster_wait "$n" || return 1; done
+  for n in $(seq 2 "$RABBIT_CLUSTER_SIZE"); do
+    rabbit_cluster_ctl "$n" -q cluster_status --formatter json 2>/dev/null | grep -q "\"$first\"" && continue
+    log "joining $(rabbit_cluster_node "$n") to $first"
+    rabbit_cluster_ctl "$n" -q stop_app >/dev/null
+    if ! rabbit_cluster_ctl "$n" -q join_cluster "$first" >/dev/null 2>&1; then
+      # Left over from another cluster (its data kept, node 1's removed): start afresh.
+      rabbit_cluster_ctl "$n" -q force_reset >/dev/null
+      rabbit_cluster_ctl "$n" -q join_cluster "$first" >/dev/null || { log "join_cluster failed"; return 1; }
+    fi
+    rabbit_cluster_ctl "$n" -q start_app >/dev/null
+  done
+  rabbit_cluster_ctl 1 -q await_online_nodes "$RABBIT_CLUSTER_SIZE" --timeout 60 >/dev/null \
+    || { log "the cluster's nodes did not all come online"; return 1; }
+  # Users are cluster-wide: set on node 1, as on the single node.
+  if ! rabbit_cluster_ctl 1 -q list_users 2>/dev/null | grep -q "^$CRM_RABBIT_USER\b"; then
+    rabbit_cluster_ctl 1 -q add_user "$CRM_RABBIT_USER" "$CRM_RABBIT_PASSWORD" >/dev/null
+    rabbit_cluster_ctl 1 -q set_user_tags "$CRM_RABBIT_USER" administrator >/dev/null
+    rabbit_cluster_ctl 1 -q set_permissions -p / "$CRM_RABBIT_USER" '.*' '.*' '.*' >/dev/null
+  else
+    rabbit_cluster_ctl 1 -q change_password "$CRM_RABBIT_USER" "$CRM_RABBIT_PASSWORD" >/dev/null
+  fi
+  rabbit_cluster_ctl 1 -q delete_user guest >/dev/null 2>&1 || true
+}
+
+# Stops node N only (the others go on serving; its quorum-queue members wait for it). Waits
+# until its process has exited.
+rabbit_cluster_node_stop() {
+  local n=$1 pid pidfile
+  pidfile=$RABBIT_CLUSTER_DIR/$(rabbit_cluster_node "$n")/rabbit.pid
+  pid=$(cat "$pidfile" 2>/dev/null || true)
+  if rabbit_cluster_node_running "$n"; then
+    log "stopping RabbitMQ node $(rabbit_cluster_node "$n")"
+    # Bounded: a node that does not stop within a minute is terminated by its PID.
+    (_rabbit_cluster_env "$n" && timeout 60 "$RABBIT_BIN/rabbitmqctl" -n "$RABBITMQ_NODENAME" -q shutdown) \
+      >/dev/null 2>&1 || true
+  fi
+  if [ -n "$pid" ]; then
+    local i
+    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "node $n did not stop: terminating it"
+      kill -TERM "$pid" 2>/dev/null
+      for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  rm -f "$pidfile"
+  return 0
+}
+
+# Starts node N again (after rabbit_cluster_node_stop): it rejoins the cluster by itself.
+rabbit_cluster_node_start() {
+  _rabbit_cluster_cookie
+  _rabbit_cluster_boot "$1"
+  _rabbit_cluster_wait "$1"
+}
+
+rabbit_cluster_stop() {  # all three, side by side; data kept
+  [ -d "$RABBIT_CLUSTER_DIR" ] || return 0
+  local n pids=()
+  for n in $(seq 1 "$RABBIT_CLUSTER_SIZE"); do rabbit_cluster_node_stop "$n" & pids+=($!); done
+  wait "${pids[@]}"
+  return 0
+}
+
+rabbit_cluster_delete() {  # stops the cluster and removes its data (tests make a fresh one)
+  rabbit_cluster_stop
+  rm -rf "$RABBIT_CLUSTER_DIR"
+}

@@ -37,28 +37,52 @@ def infra() -> Iterator[dict[str, str]]:
 class System:
     """The services of one test module, on a vhost and databases of its own."""
 
-    def __init__(self, infra: dict[str, str], tag: str, logs: Path) -> None:
+    def __init__(
+        self,
+        infra: dict[str, str],
+        tag: str,
+        logs: Path,
+        *,
+        rabbit_urls: list[str] | None = None,
+        rabbitmqctl: list[str] | None = None,
+    ) -> None:
+        """`rabbit_urls` (one per node of a RabbitMQ cluster, first = infra["rabbitmq"]) and
+        `rabbitmqctl` (the command that reaches that cluster) are for tests on a cluster of
+        their own (tests/system/test_cluster_faults.py); by default the test infrastructure's."""
         self.tag = tag
         self.mongo_url = infra["mongodb"]
         self.rabbit_url = infra["rabbitmq"]
+        self.rabbit_urls = list(rabbit_urls or [self.rabbit_url])
         self.logs = logs
         self.vhost: str | None = None
         self.processes: dict[str, ServiceProcess] = {}
         ctl = os.environ.get("CRM_TEST_RABBITMQCTL")
-        if ctl:  # a vhost of our own: no queue of another module is shared
+        self._ctl = rabbitmqctl or ([ctl] if ctl else None)
+        if self._ctl:  # a vhost of our own: no queue of another module is shared
             self.vhost = f"test-{tag}"
             user = urlsplit(self.rabbit_url).username or ""
-            subprocess.run([ctl, "-q", "add_vhost", self.vhost], check=True, capture_output=True)
+            subprocess.run([*self._ctl, "-q", "add_vhost", self.vhost], check=True, capture_output=True)
             subprocess.run(
-                [ctl, "-q", "set_permissions", "-p", self.vhost, user, ".*", ".*", ".*"],
+                [*self._ctl, "-q", "set_permissions", "-p", self.vhost, user, ".*", ".*", ".*"],
                 check=True,
                 capture_output=True,
             )
-            parts = urlsplit(self.rabbit_url)
-            self.rabbit_url = urlunsplit(parts._replace(path="/" + quote(self.vhost, safe="")))
+            path = "/" + quote(self.vhost, safe="")
+            self.rabbit_url = urlunsplit(urlsplit(self.rabbit_url)._replace(path=path))
+            self.rabbit_urls = [urlunsplit(urlsplit(u)._replace(path=path)) for u in self.rabbit_urls]
 
     def database(self, service: str) -> str:
         return f"t_{self.tag}_{service}"
+
+    def _env(self, name: str, rabbit_url: str) -> dict[str, str]:
+        return {
+            "MONGODB_URL": self.mongo_url,
+            "MONGODB_DATABASE": self.database(name),
+            "RABBITMQ_URL": rabbit_url,
+            "CRM_API_TOKENS": TOKEN,
+            "CRM_OUTBOX_POLL_SECONDS": "0.2",
+            "CRM_LOG_LEVEL": "INFO",
+        }
 
     def service(self, name: str, **env: str) -> ServiceProcess:
         """Starts (or returns the running) service `name`."""
@@ -66,26 +90,37 @@ class System:
         if proc and proc.proc and proc.proc.poll() is None:
             return proc
         proc = proc or ServiceProcess(
-            name,
-            {
-                "MONGODB_URL": self.mongo_url,
-                "MONGODB_DATABASE": self.database(name),
-                "RABBITMQ_URL": self.rabbit_url,
-                "CRM_API_TOKENS": TOKEN,
-                "CRM_OUTBOX_POLL_SECONDS": "0.2",
-                "CRM_LOG_LEVEL": "INFO",
-            },
-            self.logs / f"{self.tag}-{name}.log",
+            name, self._env(name, self.rabbit_url), self.logs / f"{self.tag}-{name}.log"
         )
         self.processes[name] = proc
+        return proc.start(**env)
+
+    def replica(self, name: str, index: int, replicas: int, **env: str) -> ServiceProcess:
+        """Starts (or returns the running) replica `index` of `replicas` of service `name`:
+        replica 0 is `processes[name]`, the others `processes["name#i"]`, each on an HTTP port
+        of its own, on node i % nodes of `rabbit_urls`, with CRM_REPLICA_INDEX/CRM_REPLICAS as
+        `./crm up --replicas` sets them."""
+        key = name if index == 0 else f"{name}#{index}"
+        proc = self.processes.get(key)
+        if proc and proc.proc and proc.proc.poll() is None:
+            return proc
+        proc = proc or ServiceProcess(
+            name,
+            {
+                **self._env(name, self.rabbit_urls[index % len(self.rabbit_urls)]),
+                "CRM_REPLICA_INDEX": str(index),
+                "CRM_REPLICAS": str(replicas),
+            },
+            self.logs / f"{self.tag}-{name}{'' if index == 0 else f'-{index}'}.log",
+        )
+        self.processes[key] = proc
         return proc.start(**env)
 
     def close(self) -> None:
         for proc in self.processes.values():
             proc.stop()
-        ctl = os.environ.get("CRM_TEST_RABBITMQCTL")
-        if ctl and self.vhost:
-            subprocess.run([ctl, "-q", "delete_vhost", self.vhost], capture_output=True)
+        if self._ctl and self.vhost:
+            subprocess.run([*self._ctl, "-q", "delete_vhost", self.vhost], capture_output=True)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """The whole system under a realistic storefront stream, for fault-injection tests.
 
-`SystemRun` starts the four services on a vhost and databases of their own, sets up segments,
+`SystemRun` starts the five services on a vhost and databases of their own, sets up segments,
 a group with members and funded store-credit accounts (through the HTTP APIs), publishes a
 seeded stream of storefront events (orders in several currencies, repeat buyers, store credit
 spent, refunds to store credit, cancellations, newsletter consent), lets a test inject faults
@@ -26,7 +26,7 @@ from pymongo import AsyncMongoClient
 
 from harness import EXCHANGE, ROOT, Broker, envelope, eventually
 
-SERVICES = ("customers", "groups", "ledger", "segments")
+SERVICES = ("customers", "groups", "ledger", "segments", "engagement")
 CUSTOMERS = 16
 FUNDED = 6  # the first FUNDED shoppers get store credit before the stream
 FUNDING = 5000  # EUR minor units
@@ -187,6 +187,8 @@ class Listener(Broker):
     """A marketing system bound to crm.events with a durable queue of its own, so nothing it
     should receive is lost while the broker restarts; the storefront publish is retried."""
 
+    queue_arguments: dict[str, Any] | None = None
+
     async def __aenter__(self) -> "Listener":
         self.connection = await aio_pika.connect_robust(self.url)
         self.channel = await self.connection.channel(publisher_confirms=True)
@@ -194,7 +196,7 @@ class Listener(Broker):
             EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
         )
         queue = self.queue = await self.channel.declare_queue(
-            f"test.listener.{uuid.uuid4().hex[:8]}", durable=True
+            f"test.listener.{uuid.uuid4().hex[:8]}", durable=True, arguments=self.queue_arguments
         )
         await queue.bind(self.exchange, routing_key="#")
         self.consumer_tag = await queue.consume(self._on_message, no_ack=True)
@@ -233,6 +235,13 @@ class Listener(Broker):
             await channel.close()
 
 
+class QuorumListener(Listener):
+    """On a RabbitMQ cluster: the listener's queue a quorum queue, with a member on every node,
+    so it keeps receiving while any one node is down."""
+
+    queue_arguments = {"x-queue-type": "quorum"}
+
+
 Fault = Callable[["SystemRun"], Awaitable[None]]
 
 
@@ -245,10 +254,24 @@ class SystemRun:
     listener: Listener | None = None
     ids: dict[str, str] = field(default_factory=dict)  # e-mail -> customer id
     dead_letters_before: dict[str, int] = field(default_factory=dict)
+    # Several processes per service (System.replica: replica i on RabbitMQ node i % nodes);
+    # replica 0 is the one `http` and `restart` use.
+    replicas: int = 1
+    listener_url: str | None = None  # default: system.rabbit_url
+    listener_class: type[Listener] = Listener
 
     async def __aenter__(self) -> "SystemRun":
-        await asyncio.gather(*(asyncio.to_thread(self.system.service, s, **self.env) for s in SERVICES))
-        self.listener = await Listener(self.system.rabbit_url).__aenter__()
+        if self.replicas == 1:
+            await asyncio.gather(*(asyncio.to_thread(self.system.service, s, **self.env) for s in SERVICES))
+        else:
+            await asyncio.gather(
+                *(
+                    asyncio.to_thread(self.system.replica, s, i, self.replicas, **self.env)
+                    for s in SERVICES
+                    for i in range(self.replicas)
+                )
+            )
+        self.listener = await self.listener_class(self.listener_url or self.system.rabbit_url).__aenter__()
         self.dead_letters_before = {s: await self.listener.dead_letter_count(s) for s in SERVICES}
         return self
 
@@ -260,6 +283,8 @@ class SystemRun:
             except Exception:  # noqa: BLE001 - cleanup only; the vhost goes too
                 pass
             await self.listener.__aexit__()
+        if self.replicas > 1:  # side by side, not one after the other
+            await asyncio.gather(*(asyncio.to_thread(p.stop) for p in self.system.processes.values()))
         self.system.close()
         client: AsyncMongoClient = AsyncMongoClient(self.system.mongo_url)
         try:
@@ -276,6 +301,14 @@ class SystemRun:
         proc = self.system.processes[service]
         await asyncio.to_thread(proc.kill if sig == "KILL" else proc.stop)
         await asyncio.to_thread(self.system.service, service, **self.env)
+
+    async def kill_replica(self, service: str, index: int) -> None:
+        """SIGKILL of replica `index` (not started again: see start_replica)."""
+        key = service if index == 0 else f"{service}#{index}"
+        await asyncio.to_thread(self.system.processes[key].kill)
+
+    async def start_replica(self, service: str, index: int) -> None:
+        await asyncio.to_thread(self.system.replica, service, index, self.replicas, **self.env)
 
     # -- setup through the HTTP APIs ------------------------------------------------------
     async def setup(self) -> None:
@@ -431,6 +464,22 @@ class SystemRun:
                 )
                 for s in segments
             }
+        # Engagement: what it learnt of each customer (e-mail, consent now) and how many
+        # customers a campaign to each segment would reach (its copy of the memberships).
+        async with self.http("engagement") as http:
+            contacts = {}
+            for c in customers:
+                r = await http.get(f"/v1/customers/{c['id']}/contact")
+                contacts[c["email"]] = (
+                    (r.json()["email"], r.json()["marketing_consent"])
+                    if r.status_code == 200
+                    else r.status_code
+                )
+            audiences = {}
+            for seg in segments:
+                r = await http.get(f"/v1/segment-audiences/{seg['id']}")
+                audiences[seg["name"]] = r.json()["customers"] if r.status_code == 200 else r.status_code
+            out["engagement"] = {"contacts": contacts, "audiences": audiences}
         out["listener"] = self.membership_events(email)
         return out
 

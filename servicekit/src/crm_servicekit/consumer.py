@@ -1,11 +1,19 @@
 """Consuming events: validation, idempotency, bounded retries and dead-lettering.
 
-For each message on `<service>.events` (and `<service>.bulk`):
-- marked `crmlane: "bulk"` (docs/contract.md) and valid as an envelope, on `<service>.events`:
+For each message on `<service>.events` or `<service>.intake` (and `<service>.bulk`, and the
+partitions `<service>.p<i>`):
+- marked `crmlane: "bulk"` (docs/contract.md) and valid as an envelope, on `<service>.events`
+  or the intake:
   published unchanged into the service's bulk lane `<service>.bulk`, then acknowledged. Both
   queues are consumed side by side, so a live event waits at most for this move of the bulk
   events ahead of it, not for their handling. Order between the lanes is not kept: handlers
   already accept any order (versions, keyed effects).
+- any other valid envelope on the intake of a partitioned service (CRM_PARTITIONS):
+  published unchanged, with the customer it is about in the header `crm-key`, to the service's
+  consistent-hash exchange, which puts it in that customer's partition; then acknowledged
+  (crm_servicekit.partitions).
+- on a partition, events of one customer (crm_servicekit.partitions.ordering_key) are handled
+  one after another in the order they arrived; other customers' side by side.
 - not JSON, a string holding U+0000 (crm_servicekit.storable), not a CloudEvents envelope, a payload that does not fit the type's model, too
   large, or a handler raising a permanent domain error (crm_servicekit.errors: `Invalid`,
   `NotFound`, `Conflict`...): published to `crm.dead-letter` with the reason in
@@ -30,11 +38,12 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from faststream.rabbit import RabbitBroker
+from faststream.rabbit import RabbitBroker, RabbitExchange
 from faststream.rabbit.message import RabbitMessage
 from pydantic import BaseModel, ValidationError
 from pymongo import ASCENDING, IndexModel
@@ -45,13 +54,18 @@ from pymongo.errors import BulkWriteError
 from crm_contracts.envelope import CloudEvent
 from crm_servicekit import metrics, tracing
 from crm_servicekit.errors import DomainError
+from crm_servicekit.lanes import LiveFirst
 from crm_servicekit.logs import event_id_var, event_type_var
 from crm_servicekit.messaging import DEAD_LETTERS
+from crm_servicekit.partitions import KEY_HEADER, KeyedTurns, ordering_key
 from crm_servicekit.storable import has_nul, may_have_nul
 
 log = logging.getLogger(__name__)
 DUPLICATE_KEY = 11000
 ATTEMPTS = "x-crm-attempts"  # how often handling this message failed so far
+# Where a message was first published (a dead letter names it, a replay goes there), carried
+# along when it is moved to another queue or retried.
+ORIGINAL_EXCHANGE, ORIGINAL_ROUTING_KEY = "x-crm-original-exchange", "x-crm-original-routing-key"
 
 
 def _int(value: Any) -> int:
@@ -166,9 +180,16 @@ class EventConsumer:
         context: Any,
         queue: str,
         bulk_lane: str | None = None,
+        partitions: RabbitExchange | None = None,
+        ordered: bool = False,
+        live_first: LiveFirst | None = None,
+        bulk: bool = False,
     ) -> None:
         """`queue`: the queue consumed (retries go back to it); `bulk_lane`: the queue bulk
-        events are moved to, None for the consumer of that lane."""
+        events are moved to, None for the consumer of that lane; `partitions`: the exchange
+        live events are moved to, None where they are handled; `ordered`: one customer's
+        events handled one after another (a partition's consumer); `live_first`, shared by a
+        process's consumers, and `bulk` (this one consumes the bulk lane): bulk waits for live."""
         self.service = service
         self.context = context
         self.handlers = handlers
@@ -178,6 +199,11 @@ class EventConsumer:
         self.max_bytes = max_bytes
         self.queue = queue
         self.bulk_lane = bulk_lane
+        self.partitions = partitions
+        self.ordered = ordered
+        self.turns = KeyedTurns()
+        self.live_first = live_first or LiveFirst()
+        self.bulk = bulk
 
     async def __call__(self, msg: RabbitMessage) -> None:
         body = msg.body
@@ -194,12 +220,23 @@ class EventConsumer:
         except ValidationError as e:
             return await self._dead_letter(msg, f"invalid CloudEvents envelope: {_errors(e)}")
         if self.bulk_lane and doc.get("crmlane") == "bulk":
-            return await self._to_bulk_lane(msg)
+            return await self._move(msg, None, self.bulk_lane, "to_bulk_lane")
+        key = ordering_key(doc)
+        if self.partitions:  # one customer's events one after another, so they arrive in order
+            async with self.turns.turn(key):
+                return await self._move(msg, self.partitions, "", "to_partition", {KEY_HEADER: key})
+        if self.bulk:
+            await self.live_first.before_bulk()
         id_token = event_id_var.set(envelope.id)
         type_token = event_type_var.set(envelope.type)
         try:
             with tracing.consuming(msg.raw_message.headers or {}, doc, f"{self.service}.events"):
-                await self._handle(msg, envelope, doc)
+                async with AsyncExitStack() as stack:
+                    if not self.bulk:
+                        await stack.enter_async_context(self.live_first.live())
+                    if self.ordered:
+                        await stack.enter_async_context(self.turns.turn(key))
+                    await self._handle(msg, envelope, doc)
         finally:
             event_id_var.reset(id_token)
             event_type_var.reset(type_token)
@@ -234,23 +271,38 @@ class EventConsumer:
         finally:
             metrics.HANDLER_SECONDS.labels(event_type).observe(time.perf_counter() - started)
 
-    async def _to_bulk_lane(self, msg: RabbitMessage) -> None:
+    async def _move(
+        self,
+        msg: RabbitMessage,
+        exchange: RabbitExchange | None,
+        routing_key: str,
+        operation: str,
+        headers: dict[str, Any] | None = None,
+    ) -> None:
+        """Publishes the message unchanged to another queue (the default exchange routes by
+        queue name) or exchange, then acknowledges it here."""
         raw = msg.raw_message
         try:
             await self.broker.publish(
                 msg.body,
-                routing_key=self.bulk_lane or "",  # the default exchange routes by queue name
+                exchange=exchange,
+                routing_key=routing_key,
                 persist=True,
                 mandatory=True,
-                # The trace context goes along; the lane counts its own deliveries.
-                headers={k: v for k, v in (raw.headers or {}).items() if k != "x-delivery-count"},
+                # The trace context goes along; the next queue counts its own deliveries.
+                headers={
+                    ORIGINAL_EXCHANGE: raw.exchange or "",
+                    ORIGINAL_ROUTING_KEY: raw.routing_key or "",
+                    **{k: v for k, v in (raw.headers or {}).items() if k != "x-delivery-count"},
+                    **(headers or {}),
+                },
                 message_id=raw.message_id,
                 content_type=raw.content_type,
                 timeout=10,
             )
-        except Exception as e:  # noqa: BLE001 - broker away: stays in the live queue, retried
+        except Exception as e:  # noqa: BLE001 - broker away: stays in this queue, retried
             return await self._retry_later(msg, e)
-        metrics.BROKER_OPERATIONS.labels("to_bulk_lane").inc()
+        metrics.BROKER_OPERATIONS.labels(operation).inc()
         await self._ack(msg)
 
     async def _ack(self, msg: RabbitMessage) -> None:
@@ -272,6 +324,8 @@ class EventConsumer:
         await asyncio.sleep(min(0.2 * 2 ** min(attempts, 5), 5.0))
         headers.pop("x-delivery-count", None)
         headers[ATTEMPTS] = attempts
+        headers.setdefault(ORIGINAL_EXCHANGE, raw.exchange or "")
+        headers.setdefault(ORIGINAL_ROUTING_KEY, raw.routing_key or "")
         try:
             await self.broker.publish(
                 msg.body,
@@ -298,8 +352,8 @@ class EventConsumer:
             {
                 "x-crm-reason": reason[:2000],
                 "x-crm-service": self.service,
-                "x-crm-original-exchange": raw.exchange or "",
-                "x-crm-original-routing-key": raw.routing_key or "",
+                ORIGINAL_EXCHANGE: headers.get(ORIGINAL_EXCHANGE, raw.exchange or ""),
+                ORIGINAL_ROUTING_KEY: headers.get(ORIGINAL_ROUTING_KEY, raw.routing_key or ""),
                 "x-crm-dead-lettered-at": datetime.now(UTC).isoformat(),
             }
         )

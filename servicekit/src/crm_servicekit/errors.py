@@ -35,6 +35,17 @@ class NotFound(DomainError):
         super().__init__(f"no {what.lower()} with id {id_!r}", title=f"{what} not found", **extra)
 
 
+class NotKnownYet(DomainError):
+    """What an event needs is not known yet, and may be in flight (the customer.created beside
+    an order that names its customer only by e-mail). Events are retried with growing pauses,
+    then dead-lettered with this as the last error (CRM_DELIVERY_LIMIT)."""
+
+    status = 404
+    default_slug = "not-found"
+    default_title = "Not known yet"
+    transient = True
+
+
 class Invalid(DomainError):
     """The input breaks a rule that the request's schema cannot express (or an event that can
     never be processed). `errors` lists {field, message} pairs where a field is to blame."""

@@ -1,16 +1,20 @@
 """Gauges that say how far behind a service is, sampled by a periodic job (`/metrics` then
 reports the last sample): the outbox backlog per source, the messages waiting in the service's
-queue and its bulk lane (consumer lag) and in its dead-letter queue."""
+queue, its bulk lane and its partitions (consumer lag) and in its dead-letter queue."""
 
 from faststream.rabbit import RabbitBroker, RabbitQueue
 
 from crm_servicekit import metrics
-from crm_servicekit.messaging import bulk_queue, dead_letter_queue, events_queue
+from crm_servicekit.messaging import bulk_queue, dead_letter_queue, events_queue, partition_queue
 from crm_servicekit.outbox import OutboxSource
 
 
 async def sample(
-    broker: RabbitBroker, service: str, delivery_limit: int, sources: list[OutboxSource]
+    broker: RabbitBroker,
+    service: str,
+    delivery_limit: int,
+    sources: list[OutboxSource],
+    partitions: int = 0,
 ) -> None:
     for source in sources:
         # served by the (published, recorded_at) index every outbox source declares
@@ -20,6 +24,7 @@ async def sample(
         events_queue(service, delivery_limit),
         bulk_queue(service, delivery_limit),
         dead_letter_queue(service),
+        *(partition_queue(service, p, delivery_limit) for p in range(partitions)),
     ]
     for queue in queues:
         # Declaring again with the same arguments changes nothing and answers with the counts.

@@ -6,6 +6,10 @@ per service bound to the event types it consumes, with a delivery limit and dead
 Bulk events (`crmlane: "bulk"`) are moved from `<service>.events` into `<service>.bulk`, the
 service's bulk lane (same arguments, fed through the default exchange), so that live events
 never wait behind an import's backlog (crm_servicekit.consumer).
+With CRM_PARTITIONS=K, the event types are bound to `<service>.intake` instead, a queue with a
+single active consumer that moves live events on, in the order they came, through the service's
+consistent-hash exchange `<service>.partitions` into K partition queues `<service>.p<i>`, each
+with a single active consumer too (crm_servicekit.partitions).
 """
 
 import json
@@ -20,9 +24,11 @@ from faststream.rabbit import (
     RabbitExchange,
     RabbitQueue,
 )
+from faststream.rabbit.schemas.queue import QuorumQueueArgs
 
 from crm_contracts.names import CONTENT_TYPE, DEAD_LETTER_EXCHANGE, EXCHANGE
 from crm_servicekit import metrics, tracing
+from crm_servicekit.partitions import KEY_HEADER
 from crm_servicekit.settings import ServiceSettings
 
 EVENTS = RabbitExchange(EXCHANGE, type=ExchangeType.TOPIC, durable=True)
@@ -50,19 +56,41 @@ def bulk_queue(service: str, delivery_limit: int) -> RabbitQueue:
     return _service_queue(f"{service}.bulk", service, delivery_limit)
 
 
-def _service_queue(name: str, service: str, delivery_limit: int) -> RabbitQueue:
+def intake_queue(service: str, delivery_limit: int) -> RabbitQueue:
+    return _service_queue(f"{service}.intake", service, delivery_limit, single_active=True)
+
+
+def partition_exchange(service: str) -> RabbitExchange:
+    """RabbitMQ's consistent-hash exchange (plugin rabbitmq_consistent_hash_exchange), hashing
+    the header the intake sets, so that one customer's events always reach the same partition."""
+    return RabbitExchange(
+        f"{service}.partitions",
+        type=ExchangeType.X_CONSISTENT_HASH,
+        durable=True,
+        arguments={"hash-header": KEY_HEADER},
+    )
+
+
+def partition_queue(service: str, partition: int, delivery_limit: int) -> RabbitQueue:
+    return _service_queue(f"{service}.p{partition}", service, delivery_limit, single_active=True)
+
+
+def _service_queue(name: str, service: str, delivery_limit: int, single_active: bool = False) -> RabbitQueue:
+    arguments: QuorumQueueArgs = {
+        "x-delivery-limit": delivery_limit,
+        "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+        "x-dead-letter-routing-key": service,
+        # at-least-once dead-lettering: a dead letter is never lost on the way.
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
+    if single_active:
+        arguments["x-single-active-consumer"] = True
     return RabbitQueue(
         name,
         queue_type=QueueType.QUORUM,
         durable=True,
-        arguments={
-            "x-delivery-limit": delivery_limit,
-            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-            "x-dead-letter-routing-key": service,
-            # at-least-once dead-lettering: a dead letter is never lost on the way.
-            "x-dead-letter-strategy": "at-least-once",
-            "x-overflow": "reject-publish",
-        },
+        arguments=arguments,
         # FastStream binds with this key; the service's other event types are bound at start.
         routing_key="crm.internal.never",
     )
@@ -75,17 +103,58 @@ def dead_letter_queue(service: str) -> RabbitQueue:
 
 
 async def declare_topology(
-    broker: RabbitBroker, service: str, delivery_limit: int, routing_keys: list[str]
-) -> None:
-    """Idempotent: exchanges, the service queue with one binding per consumed type, its DLQ."""
+    broker: RabbitBroker,
+    service: str,
+    delivery_limit: int,
+    routing_keys: list[str],
+    partitions: int = 0,
+) -> list[int]:
+    """Idempotent: exchanges, the service queue with one binding per consumed type, its bulk
+    lane, its DLQ and its partitions. Returns the partitions left over from a larger
+    CRM_PARTITIONS before: unbound here (no new events reach them), to be drained."""
     events = await broker.declare_exchange(EVENTS)
     dead = await broker.declare_exchange(DEAD_LETTERS)
+    # Partitioned, events arrive in the intake, whose single active consumer moves them on in
+    # the order they came; otherwise in the events queue. Both are consumed, so that what an
+    # earlier setting left in the other one is not lost.
     queue = await broker.declare_queue(events_queue(service, delivery_limit))
+    intake = await broker.declare_queue(intake_queue(service, delivery_limit))
+    bound, unbound = (intake, queue) if partitions else (queue, intake)
     for key in routing_keys:
-        await queue.bind(events, routing_key=key)
+        await bound.bind(events, routing_key=key)
+        await unbound.unbind(events, routing_key=key)
     await broker.declare_queue(bulk_queue(service, delivery_limit))  # no binding: fed by the consumer
     dlq = await broker.declare_queue(dead_letter_queue(service))
     await dlq.bind(dead, routing_key=service)
+    if partitions:
+        spread = await broker.declare_exchange(partition_exchange(service))
+        for p in range(partitions):
+            part = await broker.declare_queue(partition_queue(service, p, delivery_limit))
+            await part.bind(spread, routing_key="1")  # the binding key is the partition's weight
+    return await _leftover_partitions(broker, service, partitions)
+
+
+async def _leftover_partitions(broker: RabbitBroker, service: str, start: int) -> list[int]:
+    """Partition queues numbered from `start` that exist, each unbound from the partitions
+    exchange. Passive declares, each on a channel of its own: a missing queue closes it."""
+    found: list[int] = []
+    connection = await broker.connect()
+    for p in range(start, start + 1024):
+        channel = await connection.channel()
+        try:
+            try:
+                queue = await channel.declare_queue(f"{service}.p{p}", passive=True)
+            except Exception:  # noqa: BLE001 - aiormq.ChannelNotFoundEntity: no more partitions
+                break
+            found.append(p)
+            try:
+                await queue.unbind(f"{service}.partitions", routing_key="1")
+            except Exception:  # noqa: BLE001 - not bound (or no exchange): nothing reaches it
+                pass
+        finally:
+            if not channel.is_closed:
+                await channel.close()
+    return found
 
 
 async def publish_event(broker: RabbitBroker, envelope: dict[str, Any]) -> None:

@@ -9,6 +9,14 @@ side (their confirms come back together); those about one subject go out one aft
 in the order they were recorded. A crash between publishing and marking republishes
 the same ids (consumers deduplicate on them); nothing stored is lost, nothing unstored is sent.
 
+With several replicas, each record names the process that wrote it (`relay`), and a relay
+publishes its own records; another's only once they are orphaned (older than
+CRM_OUTBOX_ORPHAN_SECONDS: their process died or is stuck) or, in its first pass, everything
+pending (what this process left before a restart). Without that every relay published every
+record: as many copies of each event as replicas. Ordered sources are the exception: every relay
+publishes all their records in recorded order, so that the first copy of each event, the one
+consumers keep, comes in order whichever replica recorded it.
+
 Rule for sources: once inserted, an outbox document is updated by the relay alone. FerretDB's
 updates rewrite the whole document, so a service's own update racing the relay's
 `published: True` could be lost (or undo it). Keep later changes in other documents.
@@ -16,12 +24,17 @@ updates rewrite the whole document, so a service's own update racing the relay's
 
 import asyncio
 import logging
+import os
+import socket
+import time
+import uuid
 from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, UpdateOne
+from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
 from crm_servicekit import logs, metrics, tracing
@@ -29,6 +42,7 @@ from crm_servicekit import logs, metrics, tracing
 log = logging.getLogger(__name__)
 
 Publish = Callable[[dict[str, Any]], Awaitable[None]]
+RELAY_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"  # this process
 
 
 def pending(events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -41,7 +55,7 @@ def pending(events: list[dict[str, Any]]) -> dict[str, Any]:
     for key, value in stamps.items():
         if value is not None:
             stamped = [e if key in e else {**e, key: value} for e in stamped]
-    return {"outbox": stamped, "published": not events}
+    return {"outbox": stamped, "published": not events, **({"relay": RELAY_ID} if events else {})}
 
 
 OUTBOX_INDEXES = [IndexModel([("published", ASCENDING), ("recorded_at", ASCENDING)])]
@@ -83,10 +97,18 @@ class OutboxSource:
 
 
 class OutboxRelay:
-    def __init__(self, publish: Publish, sources: list[OutboxSource], poll_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        publish: Publish,
+        sources: list[OutboxSource],
+        poll_seconds: float = 1.0,
+        orphan_seconds: float = 30.0,
+    ) -> None:
         self._publish = publish
         self.sources = sources
         self._poll = poll_seconds
+        self._orphan_seconds = orphan_seconds
+        self._next_orphan_pass = 0.0  # monotonic; 0: the first pass takes every pending record
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -132,25 +154,53 @@ class OutboxRelay:
         """Publish everything pending, oldest first. Returns how many envelopes were sent."""
         sent = 0
         async with self._lock:  # one pass at a time keeps per-source order
+            orphans = self._orphan_filter()
             for source in self.sources:
-                while True:
-                    pending_ = source.collection.find({"published": False})
-                    if source.ordered:
-                        pending_ = pending_.sort("recorded_at", ASCENDING)
-                    batch = await pending_.limit(100).to_list()
-                    if not batch:
-                        break
-                    batch.sort(key=lambda d: d["recorded_at"])
-                    envelopes = [e for doc in batch for e in doc.get("outbox", [])]
-                    await self._publish_all(envelopes)
-                    sent += len(envelopes)
-                    await source.collection.bulk_write(
-                        [UpdateOne({"_id": d["_id"]}, {"$set": {"published": True}}) for d in batch],
-                        ordered=False,
-                    )
-                    if source.after_publish:
-                        await source.after_publish(batch)
+                if source.ordered:
+                    sent += await self._drain(source, {"published": False})
+                    continue
+                sent += await self._drain(source, {"published": False, "relay": RELAY_ID})
+                if orphans is not None:
+                    sent += await self._drain(source, orphans)
         return sent
+
+    def _orphan_filter(self) -> dict[str, Any] | None:
+        """Every few seconds (not on every wake-up: one more query per source), the records of
+        other processes that have waited too long; in the first pass all of them."""
+        now = time.monotonic()
+        if now < self._next_orphan_pass:
+            return None
+        first = self._next_orphan_pass == 0.0
+        self._next_orphan_pass = now + max(self._orphan_seconds / 3, self._poll)
+        query: dict[str, Any] = {"published": False, "relay": {"$ne": RELAY_ID}}
+        if not first:
+            query["recorded_at"] = {"$lt": datetime.now(UTC) - timedelta(seconds=self._orphan_seconds)}
+        return query
+
+    async def _drain(self, source: OutboxSource, query: dict[str, Any]) -> int:
+        sent = 0
+        while True:
+            pending_ = source.collection.find(query)
+            if source.ordered:
+                pending_ = pending_.sort("recorded_at", ASCENDING)
+            batch = await pending_.limit(100).to_list()
+            if not batch:
+                return sent
+            batch.sort(key=lambda d: d["recorded_at"])
+            envelopes = [e for doc in batch for e in doc.get("outbox", [])]
+            await self._publish_all(envelopes)
+            sent += len(envelopes)
+            # One statement, not a bulk of one update per record: FerretDB 1.24 holds a
+            # PostgreSQL connection for each statement of an update command until the whole
+            # command ends, so relays marking batches side by side exhausted its pool and it
+            # hung (three replicas per service). The pushed-down `published` keeps the read
+            # to the pending records; `$in` is matched among them.
+            await source.collection.update_many(
+                {"published": False, "_id": {"$in": [d["_id"] for d in batch]}},
+                {"$set": {"published": True}},
+            )
+            if source.after_publish:
+                await source.after_publish(batch)
 
     async def _publish_all(self, envelopes: list[dict[str, Any]]) -> None:
         by_subject: dict[str, list[dict[str, Any]]] = defaultdict(list)

@@ -48,6 +48,36 @@ class ServiceSettings(BaseSettings):
         validation_alias="CRM_BULK_PREFETCH",
         description="Bulk-lane messages handled at once, beside the live queue's CRM_PREFETCH",
     )
+    partitions: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        validation_alias="CRM_PARTITIONS",
+        description="Live events spread over this many partition queues per service, by "
+        "customer, each handled by one replica at a time and in order (docs/scaling.md); 0: "
+        "one queue. The same value for every replica of a service",
+    )
+    partition_prefetch_count: int = Field(
+        default=8,
+        ge=1,
+        validation_alias="CRM_PARTITION_PREFETCH",
+        description="Messages of one partition handled at once (one customer's one at a time)",
+    )
+    replica_index: int | None = Field(
+        default=None,
+        ge=0,
+        validation_alias="CRM_REPLICA_INDEX",
+        description="This process's place among its service's replicas (0..CRM_REPLICAS-1): "
+        "which partitions it takes first; unset: all alike",
+    )
+    replicas: int = Field(default=1, ge=1, validation_alias="CRM_REPLICAS")
+    partition_standby_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        validation_alias="CRM_PARTITION_STANDBY_SECONDS",
+        description="How long after its start a replica also subscribes to the partitions that "
+        "are not its own, as a standby (on RabbitMQ 3.x the first subscriber is the active one)",
+    )
     delivery_limit: int = Field(
         default=50,
         ge=2,
@@ -56,6 +86,13 @@ class ServiceSettings(BaseSettings):
     )
     max_message_bytes: int = Field(default=1_000_000, validation_alias="CRM_MAX_MESSAGE_BYTES")
     outbox_poll_seconds: float = Field(default=1.0, gt=0, validation_alias="CRM_OUTBOX_POLL_SECONDS")
+    outbox_orphan_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias="CRM_OUTBOX_ORPHAN_SECONDS",
+        description="How long a record another replica wrote may wait in the outbox before this "
+        "replica's relay publishes it too (its process died or is stuck)",
+    )
     gauges_seconds: float = Field(
         default=15.0,
         gt=0,

@@ -113,15 +113,31 @@ class VersionedStore:
                 await self._project(change)
 
     async def _project(self, change: dict[str, Any]) -> None:
-        doc_id, version, state = change["doc_id"], change["version"], change["state"]
-        if state is None:  # erased: drop the projection and every older snapshot of it
-            await self.current.delete_one({"_id": doc_id})
-            await self.changes.delete_many({"doc_id": doc_id, "version": {"$lt": version}})
-            return
-        try:
-            await self.current.replace_one({"_id": doc_id, "version": {"$lt": version}}, state, upsert=True)
-        except DuplicateKeyError:
-            pass  # the projection already holds this or a newer version
+        await self.project(change["doc_id"], change["version"], change["state"])
+
+    async def project(self, doc_id: str, version: int, state: dict[str, Any] | None) -> None:
+        """Brings the projection up to `version` (a recorded change), or to a newer one.
+
+        FerretDB's replace is read-then-write, so an older version's write that read before
+        ours can land after it. Hence every writer probes for the next version after writing:
+        whoever writes last then sees any newer change (recorded before its newer projection
+        was written, so before this probe) and projects it, and the projection never stays
+        behind the newest recorded version."""
+        while True:
+            if state is None:  # erased: drop the projection and every older snapshot of it
+                await self.current.delete_one({"_id": doc_id})
+                await self.changes.delete_many({"doc_id": doc_id, "version": {"$lt": version}})
+                return
+            try:
+                await self.current.replace_one(
+                    {"_id": doc_id, "version": {"$lt": version}}, state, upsert=True
+                )
+            except DuplicateKeyError:
+                pass  # the projection holds this or a newer version (its writer probes too)
+            newer = await self.changes.find_one({"_id": f"{doc_id}:{version + 1}"}, projection={"outbox": 0})
+            if newer is None:
+                return
+            version, state = version + 1, newer["state"]
 
 
 async def retry_on_conflict(attempt: Callable[[], Awaitable[Any]], tries: int = 20) -> Any:

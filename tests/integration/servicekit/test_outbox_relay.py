@@ -4,6 +4,8 @@ events publishes them after restart, once, with the same ids."""
 import asyncio
 import uuid
 
+import httpx
+
 from harness import Broker, envelope, eventually, order_placed
 
 
@@ -37,3 +39,59 @@ async def test_killed_before_publishing_publishes_after_restart_exactly_once(sys
 
 async def _published(changes, change_id: str) -> bool:
     return (await changes.find_one({"_id": change_id}))["published"] is True
+
+
+async def test_two_replicas_publish_each_event_once(system, broker: Broker):
+    """Each relay publishes the records its own process wrote: with two replicas on one queue,
+    every customer.created goes out once (it went out twice when every relay took every record)."""
+    await _stopped(system)
+    system.replica("customers", 0, 2)
+    system.replica("customers", 1, 2)
+    emails = [f"twice.{i}.{uuid.uuid4().hex[:6]}@example.com" for i in range(20)]
+    for email in emails:
+        await broker.publish(envelope("order.placed", order_placed(email)))
+    for email in emails:
+        await broker.wait_for("customer.created", lambda b, e=email: b["data"]["email"] == e, timeout=60)
+    await asyncio.sleep(3)  # a second copy would come within a relay pass or two
+    created = broker.events("customer.created", lambda b: b["data"]["email"] in emails)
+    assert sorted(m["body"]["data"]["email"] for m in created) == sorted(emails)
+    assert len({m["body"]["id"] for m in created}) == len(emails)
+
+
+async def test_records_of_a_replica_whose_relay_is_stuck_are_published_by_another(system, broker: Broker):
+    """A replica that stores changes but never publishes them (relay off: as if stuck, or
+    killed): the other replica publishes them once they are older than
+    CRM_OUTBOX_ORPHAN_SECONDS, each once."""
+    await _stopped(system)
+    system.replica("customers", 0, 2, CRM_OUTBOX_RELAY="false")
+    system.replica("customers", 1, 2, CRM_OUTBOX_ORPHAN_SECONDS="3")
+    emails = [f"orphan.{i}.{uuid.uuid4().hex[:6]}@example.com" for i in range(20)]
+    for email in emails:
+        await broker.publish(envelope("order.placed", order_placed(email)))
+    for email in emails:
+        await broker.wait_for("customer.created", lambda b, e=email: b["data"]["email"] == e, timeout=60)
+    await asyncio.sleep(3)
+    created = broker.events("customer.created", lambda b: b["data"]["email"] in emails)
+    assert len(created) == len(emails) == len({m["body"]["id"] for m in created})
+    # Both replicas handled orders, so some records really were the stuck one's.
+    for key in ("customers", "customers#1"):
+        assert await _orders_handled(system.processes[key].url) > 0, key
+    await _stopped(system)  # replica 0 must not keep its relay off for a later test
+
+
+async def _stopped(system) -> None:
+    for key in ("customers", "customers#1"):
+        if key in system.processes:
+            await asyncio.to_thread(system.processes[key].stop)
+
+
+async def _orders_handled(url: str) -> float:
+    async with httpx.AsyncClient(timeout=10) as http:
+        text = (await http.get(f"{url}/metrics")).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("crm_events_consumed_total{")
+        and 'type="order.placed"' in line
+        and 'outcome="processed"' in line
+    )

@@ -40,7 +40,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from pymongo import ASCENDING, DESCENDING, DeleteOne, IndexModel, UpdateOne
+from pymongo import ASCENDING, DESCENDING, DeleteOne, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_customers.domain.documents import (
@@ -89,7 +89,12 @@ SEARCH_INDEXES = [
     ),
 ]
 
-_NOT_OUTBOX = {"outbox": 0, "published": 0, "recorded_at": 0}  # what callers of an outbox record get
+_NOT_OUTBOX = {
+    "outbox": 0,
+    "published": 0,
+    "relay": 0,
+    "recorded_at": 0,
+}  # what callers of an outbox record get
 
 INDEXES: IndexSpec = {
     "customers": SEARCH_INDEXES,
@@ -269,11 +274,11 @@ class CustomerStore:
         return await self._views(customer_id, cast(list[Order], docs))
 
     async def mark_addresses_learned(self, order_keys: list[str]) -> None:
-        if order_keys:  # one command, each update found by _id (`$in` would scan)
-            await self.orders.bulk_write(
-                [UpdateOne({"_id": k}, {"$set": {"address_learned": True}}) for k in order_keys],
-                ordered=False,
-            )
+        # One update by _id each (`$in` would scan), not one bulk command: FerretDB 1.24 holds
+        # a PostgreSQL connection per statement of an update command until it ends
+        # (crm_servicekit.outbox). Usually there is one.
+        for k in order_keys:
+            await self.orders.update_one({"_id": k}, {"$set": {"address_learned": True}})
 
     # groups
 
@@ -537,7 +542,9 @@ class CustomerStore:
         self._notify()
 
     async def personal_data_request(self, request_id: str) -> PersonalDataRequest | None:
-        doc = await self.pd_requests.find_one({"_id": request_id}, projection={"outbox": 0, "published": 0})
+        doc = await self.pd_requests.find_one(
+            {"_id": request_id}, projection={"outbox": 0, "published": 0, "relay": 0}
+        )
         return cast(PersonalDataRequest | None, doc)
 
     async def add_personal_data_part(self, part: PersonalDataPart) -> bool:

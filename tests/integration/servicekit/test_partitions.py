@@ -1,0 +1,135 @@
+"""Issue 19: order per customer across replicas (CRM_PARTITIONS, docs/scaling.md). Two processes
+of the customers service share its partitions: each customer's orders are handled one after
+another in the order they were published, so every customer.updated a marketing system receives
+shows the purchases up to that one, in sequence; both processes take part; when one is killed the
+other takes over its partitions and nothing is lost."""
+
+import re
+import signal
+import uuid
+from collections.abc import Awaitable, Callable
+
+import aio_pika
+
+from harness import Broker, ServiceProcess, envelope, eventually, order_placed
+
+PARTITIONS = "4"
+
+
+def orders_for(emails: list[str], each: int) -> list[dict]:
+    """Interleaved: every customer's 1st order, then every customer's 2nd..., with the k-th
+    order of a customer buying SKU-k, so that its state after k orders is known."""
+    return [
+        order_placed(
+            email,
+            items=[
+                {
+                    "sku": f"SKU-{k}",
+                    "name": f"Item {k}",
+                    "category": "shoes",
+                    "quantity": 1,
+                    "unit_price": 100,
+                }
+            ],
+            total=100,
+        )
+        for k in range(1, each + 1)
+        for email in emails
+    ]
+
+
+def replicas(system, **env: str) -> tuple[ServiceProcess, ServiceProcess]:
+    # The first takes the others' partitions as a standby only once the second has its own.
+    first = system.replica(
+        "customers", 0, 2, CRM_PARTITIONS=PARTITIONS, CRM_PARTITION_STANDBY_SECONDS="12", **env
+    )
+    return first, system.replica("customers", 1, 2, CRM_PARTITIONS=PARTITIONS, **env)
+
+
+async def processed(process: ServiceProcess) -> int:
+    async with process.client() as http:
+        text = (await http.get("/metrics")).text
+    return int(
+        sum(
+            float(m.group(1))
+            for m in re.finditer(r'crm_events_consumed_total\{[^}]*outcome="processed"[^}]*\} (\S+)', text)
+        )
+    )
+
+
+def customer_states(broker: Broker) -> list[dict]:
+    return [e["body"]["data"] for t in ("customer.created", "customer.updated") for e in broker.events(t)]
+
+
+def assert_in_order(broker: Broker, emails: list[str], each: int) -> None:
+    for email in emails:
+        states = sorted(
+            (s for s in customer_states(broker) if s["email"] == email), key=lambda s: s["version"]
+        )
+        seen = [(s["stats"]["number_of_orders"], sorted(s["stats"]["products_purchased"])) for s in states]
+        for n, products in seen:
+            assert products == sorted(f"SKU-{k}" for k in range(1, n + 1)), (email, seen)
+        assert seen[-1][0] == each, (email, seen)
+
+
+async def all_counted(broker: Broker, emails: list[str], each: int) -> bool:
+    """Every customer's last state, as a marketing system receives it, counts all orders."""
+    done = {s["email"] for s in customer_states(broker) if s["stats"]["number_of_orders"] == each}
+    return done >= set(emails)
+
+
+async def test_one_customers_orders_are_handled_in_order_by_either_of_two_replicas(system, broker: Broker):
+    first, second = replicas(system, CRM_PREFETCH="32", CRM_PARTITION_PREFETCH="16")
+    try:
+        # Every partition has both processes subscribed: one active, one waiting.
+        await eventually(standing_by(first), timeout=45)
+        await eventually(standing_by(second), timeout=45)
+        tag = uuid.uuid4().hex[:6]
+        emails = [f"p{i}-{tag}@example.com" for i in range(10)]
+        orders = orders_for(emails, 6)
+        for o in orders:  # as a storefront does: one after another
+            await broker.publish(envelope("order.placed", o))
+
+        await eventually(lambda: all_counted(broker, emails, 6), timeout=120)
+        assert_in_order(broker, emails, 6)
+        handled = [await processed(p) for p in (first, second)]
+        assert all(handled) and sum(handled) == len(orders), handled  # both took part, once each
+    finally:
+        second.stop()
+
+
+async def test_when_a_replica_is_killed_the_other_takes_its_partitions_and_nothing_is_lost(
+    system, broker: Broker
+):
+    first, second = replicas(system, CRM_PARTITION_PREFETCH="4")
+    try:
+        await eventually(standing_by(first), timeout=45)
+        await eventually(standing_by(second), timeout=45)
+        tag = uuid.uuid4().hex[:6]
+        emails = [f"k{i}-{tag}@example.com" for i in range(8)]
+        orders = orders_for(emails, 5)
+        for o in orders[:20]:
+            await broker.publish(envelope("order.placed", o))
+        second.stop(signal.SIGKILL)  # with deliveries in hand, unacknowledged
+        for o in orders[20:]:
+            await broker.publish(envelope("order.placed", o))
+
+        await eventually(lambda: all_counted(broker, emails, 5), timeout=120)
+        assert_in_order(broker, emails, 5)
+        assert await dead_letters(system.rabbit_url) == 0
+    finally:
+        second.stop()
+
+
+def standing_by(process: ServiceProcess) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return "standing by for partitions" in process.log_path.read_text()
+
+    return check
+
+
+async def dead_letters(url: str) -> int:
+    connection = await aio_pika.connect(url)
+    async with connection:
+        queue = await (await connection.channel()).declare_queue("customers.dead-letter", passive=True)
+        return queue.declaration_result.message_count or 0

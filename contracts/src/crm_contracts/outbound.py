@@ -41,6 +41,11 @@ class CustomerState(Contract):
     birthday: date | None = Field(default=None, description="ISO date (YYYY-MM-DD)")
     tags: list[str] = Field(default_factory=list)
     email_subscribed: bool = False
+    marketing_consent: "MarketingConsentState | None" = Field(
+        default=None,
+        description="The consent behind email_subscribed: its state and when and where it was last "
+        "stated (the same in every version until it changes; null from older publishers)",
+    )
     sales_agent_id: str | None = Field(default=None, description="The customer's sales agent, if any")
     country: str | None = None
     city: str | None = None
@@ -59,6 +64,12 @@ class CustomerState(Contract):
         description="customer.created only: the groups asked for at creation; the groups service "
         "adds these memberships and announces them with group.members.added",
     )
+
+
+class MarketingConsentState(Contract):
+    state: Literal["subscribed", "unsubscribed", "not_set"]
+    at: UtcDatetime | None = Field(default=None, description="When it was stated; null: never")
+    source: str | None = Field(default=None, description="Where it was stated")
 
 
 class CustomerDeleted(Contract):

@@ -8,10 +8,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import System
 from ledger_support import REWARDS
 
 from crm_contracts.outbound import LedgerEntryRecorded, LedgerHoldChanged
-from harness import Broker, ServiceProcess, envelope, eventually
+from harness import ROOT, Broker, ServiceProcess, envelope, eventually
 
 ENV = {
     "CRM_LEDGER_EXPIRY_JOB_SECONDS": "0.5",
@@ -269,12 +270,50 @@ async def _kinds(http, customer_id: str, kind: str, n: int) -> bool:
     return len(await entries(http, customer_id, kind=kind)) == n
 
 
-async def test_store_credit_of_an_unknown_guest_is_dead_lettered_then_found_by_email(ledger, broker: Broker):
+async def test_refund_to_store_credit_of_a_guest_known_only_later_is_booked_when_it_is(
+    ledger, broker: Broker
+):
+    """Under a backlog the customer.created of a guest can reach the ledger long after the
+    grace (3 s): the refund is retried meanwhile, not dead-lettered, and booked once."""
+    email = f"Late.{uuid.uuid4().hex[:6]}@Example.com"
+    refund = {
+        "order_id": f"ord_{uuid.uuid4().hex[:8]}",
+        "refunded_at": "2026-11-23T10:00:00Z",
+        "customer": {"email": email},
+        "currency": "EUR",
+        "amount": 1250,
+        "to_store_credit": True,
+    }
+    await broker.publish(envelope("order.refunded", refund))
+    await asyncio.sleep(5)  # beyond the grace: in its retries now
+    c = cid()
+    await broker.publish(envelope("customer.created", customer_state(c, email.lower())))
+    async with ledger.client() as http:
+        await eventually(lambda: _kinds(http, c, "refund", 1), timeout=30)
+        assert (await balance(http, c))["balance"] == 1250
+
+
+async def test_store_credit_of_a_guest_never_known_is_dead_lettered_then_found_by_email(infra):
+    """Once its attempts are used up (CRM_DELIVERY_LIMIT, 3 here: a queue argument, hence a
+    vhost of its own) the order is dead-lettered with the reason; an order of the same e-mail
+    after its customer.created is booked."""
+    own = System(infra, f"ledger-limit-{uuid.uuid4().hex[:6]}", ROOT / ".data" / "test-logs")
+    try:
+        ledger = own.service(
+            "ledger", **ENV, CRM_DELIVERY_LIMIT="3", CRM_LEDGER_UNKNOWN_CUSTOMER_GRACE_SECONDS="0.3"
+        )
+        async with Broker(own.rabbit_url) as broker:
+            await _dead_lettered_then_found_by_email(ledger, broker)
+    finally:
+        await asyncio.to_thread(own.close)
+
+
+async def _dead_lettered_then_found_by_email(ledger, broker: Broker) -> None:
     email = f"Guest.{uuid.uuid4().hex[:6]}@Example.com"
     unknown = envelope("order.placed", order(None, email=email, credit=100))
     await broker.publish(unknown)
     dead = await broker.dead_letters("ledger", expect=1)
-    assert len(dead) == 1 and "unknown customer" in dead[0].headers["x-crm-reason"]
+    assert len(dead) == 1 and "unknown customer where one is required" in dead[0].headers["x-crm-reason"]
 
     c = cid()
     await broker.publish(envelope("customer.created", customer_state(c, email.lower())))

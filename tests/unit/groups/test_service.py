@@ -105,6 +105,9 @@ class FakeStore:
         self.members.update({(group_id, c): op_id for c in added})
         return added
 
+    async def members_added_by(self, group_id, op_id):
+        return [c for (g, c), op in self.members.items() if g == group_id and op == op_id]
+
     async def add_versions(self, group_id, members):
         return {c: self._version(group_id, c, "added", member) for c, member in members.items()}
 

@@ -12,7 +12,7 @@ from crm_contracts.types import email_key
 from crm_ledger.domain import AccountState, CouponTerms, HoldNotActive, InsufficientFunds, Program, Threshold
 from crm_ledger.service import Customers, Ledger, Programmes, Rewards
 from crm_ledger.store import account_key
-from crm_servicekit.errors import Conflict, Invalid, NotFound
+from crm_servicekit.errors import Conflict, NotFound, NotKnownYet
 from crm_servicekit.versioned import AlreadyApplied, VersionConflict
 
 PROGRAM = Program(
@@ -277,6 +277,30 @@ async def test_a_cancellation_that_arrives_before_its_order_takes_the_points_bac
     assert (await rewards.of("c1"))["points"] == 40 and len(store.events) == 1
 
 
+async def test_a_cancellation_handled_while_its_orders_earning_is_being_retried_waits_for_it():
+    """The order's earning fails (the database went away) and is retried later; its
+    cancellation comes in between. It is parked, not applied to a balance without the order's
+    points (that took what the balance had, and the retried earning then left the rest)."""
+    store = FakeRewardStore()
+    rewards = Rewards(store, programmes(), "/crm/ledger")  # type: ignore[arg-type]
+    await rewards.earn("c1", 10, "evt-0", "o0", PROGRAM)
+    real_commit = store.commit
+
+    async def database_away(state, events, cause=None):
+        raise RuntimeError("database away")
+
+    store.commit = database_away  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await rewards.earn("c1", 30, "evt-1", "o1", PROGRAM, total=3000, currency="EUR")
+    store.commit = real_commit  # type: ignore[method-assign]
+    await rewards.take_back("c1", "o1", "cancel:o1", None)
+    assert (await rewards.of("c1"))["points"] == 10 and store.events == []
+    await rewards.earn("c1", 30, "evt-1", "o1", PROGRAM, total=3000, currency="EUR")  # the retry
+    state = await rewards.of("c1")
+    assert (state["points"], state["earned_total"]) == (10, 40)  # all 30 back, none lost
+    assert [e["type"] for e in store.events] == ["reward.points.reversed"]
+
+
 async def test_points_stay_when_taking_back_is_switched_off():
     store = FakeRewardStore()
     rewards = Rewards(store, programmes(), "/crm/ledger", take_back_points=False)  # type: ignore[arg-type]
@@ -361,10 +385,10 @@ def customers(grace: float = 0.0):
     return c, journal, store, directory, responses
 
 
-async def test_store_credit_of_an_unknown_e_mail_is_invalid_with_the_dead_letter_reason():
+async def test_store_credit_of_an_unknown_e_mail_is_retried_later_with_the_dead_letter_reason():
     c, journal, *_ = customers(grace=0.3)
     started = asyncio.get_running_loop().time()
-    with pytest.raises(Invalid) as e:
+    with pytest.raises(NotKnownYet) as e:
         await c.record_order("evt-1", order(None, 100, email="Guest@Example.com"))
     assert asyncio.get_running_loop().time() - started >= 0.3  # waited for a customer.created
     assert str(e.value) == (  # what the consumer puts in x-crm-reason
@@ -597,7 +621,7 @@ async def test_a_referred_customers_first_order_rewards_both_once_never_a_self_r
     await c.record_order("e7", order("dan", 0, total=1000, order_id="o-d2", referral_code=code))
     assert await c.rewards.conversions("ana") == 1
 
-    with pytest.raises(Invalid):  # a referred guest whose customer.created never comes
+    with pytest.raises(NotKnownYet):  # a referred guest whose customer.created never comes
         await c.record_order("e8", order(None, 0, total=100, email="new@example.com", referral_code=code))
 
 

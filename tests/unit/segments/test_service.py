@@ -108,11 +108,12 @@ class FakeStore:
             if p["active"]:
                 yield {k: p.get(k) for k in fields}
 
-    async def memberships_of(self, customer_id):
-        return {s["segment_id"]: s for s in self.states.values() if s["customer_id"] == customer_id}
-
-    async def membership(self, segment_id, customer_id):
-        return self.states.get(f"{segment_id}|{customer_id}")
+    async def memberships_of(self, customer_id):  # the recorded transitions, as store.py
+        newest: dict = {}
+        for c in self.changes.values():
+            if c["customer_id"] == customer_id and c["n"] > newest.get(c["segment_id"], {"n": 0})["n"]:
+                newest[c["segment_id"]] = c
+        return newest
 
     async def all_segments(self):
         return [self.segs[k] for k in sorted(self.segs)]
@@ -320,7 +321,35 @@ async def test_a_stale_view_of_the_pair_is_corrected_not_doubled(store, live):
         "outbox": [{"type": "segment.member.joined", "id": "seg_1|cus_1|1", "data": {}}],
     }
     await profiles.record_customer(live, customer(1, 3))
-    assert len(store.changes) == 1 and store.states["seg_1|cus_1"]["member"] is True
+    assert list(store.changes) == ["seg_1|cus_1|1"]  # not joined twice
+
+
+async def test_a_decision_starts_from_the_recorded_transitions_not_a_projection_gone_back(store, live):
+    """The projection says member (change 1, written late over change 2); the recorded truth
+    is change 2, a leave. The customer qualifies: it joins again as change 3 (deciding "no
+    change" from the projection left it out for good)."""
+    add_segment(store, "number_of_orders >= 2")
+    for n, member in ((1, True), (2, False)):
+        store.changes[f"seg_1|cus_1|{n}"] = {
+            "_id": f"seg_1|cus_1|{n}",
+            "segment_id": "seg_1",
+            "customer_id": "cus_1",
+            "n": n,
+            "member": member,
+            "recorded_at": T,
+            "outbox": [],
+        }
+    store.states["seg_1|cus_1"] = {
+        "_id": "seg_1|cus_1",
+        "segment_id": "seg_1",
+        "customer_id": "cus_1",
+        "n": 1,
+        "member": True,
+        "since": T,
+    }
+    await profiles.record_customer(live, customer(1, 3))
+    assert store.changes["seg_1|cus_1|3"]["member"] is True
+    assert store.states["seg_1|cus_1"]["n"] == 3
 
 
 async def test_an_invalid_rule_is_refused_with_its_position_before_looking_the_segment_up(live):

@@ -24,7 +24,8 @@ async def setup(rt: Runtime) -> Wiring[Context]:
         indexes=store.indexes,
         outbox=store.outbox_sources(),
         periodic=[
-            Periodic("send-mail", settings.send_every_seconds, ctx.sender.run_once),
+            # A worker: replicas share the outbox of mails (each claimed by a unique key).
+            Periodic("send-mail", settings.send_every_seconds, ctx.sender.run_once, every_replica=True),
             Periodic("campaigns", settings.campaign_every_seconds, ctx.campaigns.tick),
             Periodic(
                 "review-requests", settings.automation_every_seconds, ctx.automations.send_due_review_requests

@@ -27,6 +27,10 @@ class Stats(Contract):
     categories_purchased: list[str] = Field(default_factory=list)
 
 
+class ConsentSeen(Contract):
+    at: UtcDatetime | None = None
+
+
 class CustomerSeen(Contract):
     """The part of `CustomerState` this service needs."""
 
@@ -37,6 +41,7 @@ class CustomerSeen(Contract):
     last_name: str | None = None
     has_account: bool = False
     email_subscribed: bool = False
+    marketing_consent: ConsentSeen | None = None
     updated_at: UtcDatetime
     stats: Stats = Field(default_factory=Stats)
 
@@ -53,6 +58,7 @@ async def _seen(event: CloudEvent[CustomerSeen], ctx: Context) -> None:
         d.email_subscribed,
         d.stats.categories_purchased[:50],
         d.updated_at,
+        d.marketing_consent.at if d.marketing_consent else None,
     )
     # Welcome: an account opened (created with one, or a guest who registered). Its message id
     # derives from the customer, so a redelivery or both events send one welcome.

@@ -1,7 +1,8 @@
 """Every query and index of the engagement service; documents in, typed documents out.
 
 Collections (fields in domain/documents.py):
-- `contacts` {_id: customer id}: e-mail, names, categories, from customer.* events.
+- `contacts` {_id: customer id}: e-mail, names, categories, from customer.* events, at the
+  customer's newest version (`contact_versions`, servicekit.copies).
 - `consent_statements`: marketing consent statements by e-mail key, inserted only; the newest
   decides. An unsubscribe made here carries its newsletter.unsubscribed (the outbox).
 - `segment_members` {_id: event id}: segment.member.joined / left, inserted only; the newest
@@ -54,6 +55,7 @@ from crm_engagement.domain.reviews import ReviewDoc
 from crm_engagement.domain.surveys import AnswerDoc, SurveyDoc
 from crm_engagement.domain.tickets import TicketDoc, TicketMessage, TicketQuery
 from crm_servicekit.clock import now_ms
+from crm_servicekit.copies import VERSION_INDEXES, VersionedCopy
 from crm_servicekit.mongo import IndexSpec, insert_many_once, insert_once
 from crm_servicekit.outbox import OUTBOX_INDEXES, OutboxSource, pending
 from crm_servicekit.versioned import VersionedStore
@@ -62,6 +64,7 @@ BATCH = 1000
 
 INDEXES: IndexSpec = {
     "contacts": [IndexModel([("email_key", ASCENDING)])],
+    "contact_versions": VERSION_INDEXES,
     "consent_statements": [IndexModel([("email_key", ASCENDING), ("at", ASCENDING)]), *OUTBOX_INDEXES],
     "segment_members": [IndexModel([("segment_id", ASCENDING)])],
     "templates": [IndexModel([("name", ASCENDING)])],
@@ -120,6 +123,7 @@ class EngagementStore:
     def __init__(self, db: AsyncDatabase, notify: Callable[[], None] = lambda: None) -> None:
         self._notify = notify
         self.contacts = db["contacts"]
+        self.contact_copies = VersionedCopy(self.contacts, db["contact_versions"], {"deleted": False})
         self.consents = db["consent_statements"]
         self.segment_members = db["segment_members"]
         self.templates = db["templates"]
@@ -183,12 +187,8 @@ class EngagementStore:
     async def save_contact(self, doc: ContactDoc) -> bool:
         """Stores a newer version of a contact; False if this version or a newer one (or the
         erasure) is there. Only the event consumer writes contacts."""
-        if await insert_once(self.contacts, doc):
-            return True
-        result = await self.contacts.replace_one(
-            {"_id": doc["_id"], "deleted": False, "version": {"$lt": doc["version"]}}, dict(doc)
-        )
-        return result.modified_count > 0
+        fields = {k: v for k, v in doc.items() if k not in ("_id", "version", "deleted")}
+        return await self.contact_copies.write(doc["_id"], doc["version"], fields)
 
     async def erase_contact(self, customer_id: str) -> None:
         erased: dict[str, Any] = {
@@ -204,6 +204,7 @@ class EngagementStore:
             "deleted": True,
         }
         await self.contacts.replace_one({"_id": customer_id}, erased, upsert=True)
+        await self.contact_copies.forget(customer_id)
 
     async def add_statement(self, doc: ConsentStatement) -> bool:
         return await insert_once(self.consents, doc)

@@ -18,7 +18,8 @@ domain/documents.py):
 - `membership_events` {_id: op id, outbox}: the events of one finished change, inserted once
   (unique op id), published by the outbox relay.
 - `known_customers` {_id: customer id, deleted, spend, buyer}: which customers exist and what
-  they have spent, from customer events.
+  they have spent, from customer events; `known_customer_versions` {_id: "<customer>:<version>"}
+  the versions seen, so that the newest one is written last (servicekit.copies).
 - `group_deletions` {_id: group id}: a deletion whose memberships may still need clearing.
 - `group_prices` {_id: entry id, group_id, sku_key, outbox}: the price lists, one document per
   entry, inserted with the group.pricing.updated of its creation (an outbox source).
@@ -64,6 +65,7 @@ from crm_groups.domain import (
     Spend,
     chunks,
 )
+from crm_servicekit.copies import VERSION_INDEXES, VersionedCopy
 from crm_servicekit.errors import Busy
 from crm_servicekit.mongo import IndexSpec, insert_many_once, insert_once
 from crm_servicekit.outbox import OUTBOX_INDEXES, OutboxSource, pending
@@ -86,6 +88,7 @@ INDEXES: IndexSpec = {
     "group_names": [],
     "membership_removals": [],
     "known_customers": [IndexModel([("buyer", ASCENDING)])],
+    "known_customer_versions": VERSION_INDEXES,
     "group_deletions": [],
     "group_prices": [IndexModel([("group_id", ASCENDING), ("sku_key", ASCENDING)]), *OUTBOX_INDEXES],
     "price_removals": list(OUTBOX_INDEXES),
@@ -116,6 +119,9 @@ class GroupStore:
         self.removals = db["membership_removals"]
         self.member_events = db["membership_events"]
         self.customers = db["known_customers"]
+        self.customer_copies = VersionedCopy(
+            self.customers, db["known_customer_versions"], {"deleted": False}
+        )
         self.deletions = db["group_deletions"]
         self.prices = db["group_prices"]
         self.price_removals = db["price_removals"]
@@ -472,21 +478,11 @@ class GroupStore:
         """A customer exists (from customer.created / updated / registered), with what it has
         spent. Only this consumer writes here; an erased customer stays erased; a version older
         than the one stored changes nothing."""
-        fields = {"version": version, "spend": spend, "buyer": any(s["orders"] > 0 for s in spend)}
-        seen: KnownCustomer = {"_id": customer_id, "deleted": False, **fields}  # type: ignore[typeddict-item]
-        if await insert_once(self.customers, seen):
-            return
-        for _ in range(5):
-            await self.customers.update_one(
-                {"_id": customer_id, "deleted": False, "version": {"$lt": version}}, {"$set": fields}
-            )
-            # FerretDB's update is read-then-write: a concurrent older version can land after
-            # ours. Read back, and write again until the stored version is at least ours.
-            stored = await self.customers.find_one({"_id": customer_id}, {"version": 1, "deleted": 1})
-            if stored is None or stored["deleted"] or stored.get("version", 0) >= version:
-                return
+        fields = {"spend": spend, "buyer": any(s["orders"] > 0 for s in spend)}
+        await self.customer_copies.write(customer_id, version, fields)
 
     async def customer_erased(self, customer_id: str) -> None:
+        await self.customer_copies.forget(customer_id)
         await self.customers.update_one(
             {"_id": customer_id},
             {"$set": {"deleted": True, "buyer": False}, "$unset": {"spend": ""}},

@@ -67,8 +67,11 @@ async def setup(rt: Runtime) -> Wiring[Context]:
                 min(3600.0, settings.idempotency_key_hours * 1800),  # hourly, or twice per expiry
                 idempotency.purge,
             ),
-            Periodic(
-                "reload-reward-programmes", max(settings.programme_cache_seconds, 0.1), programmes.refresh
+            Periodic(  # each process's cache
+                "reload-reward-programmes",
+                max(settings.programme_cache_seconds, 0.1),
+                programmes.refresh,
+                every_replica=True,
             ),
         ],
     )

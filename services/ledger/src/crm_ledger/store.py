@@ -20,6 +20,9 @@ Reward states are versioned documents (crm_servicekit.versioned, `rewards`); `co
 says whose state holds a code. The directory (`customer_emails`, `parked_points`) is which
 customer an order belongs to, as the ledger learns it from customer events: orders name
 `customer.customer_id` only when the shopper is logged in; otherwise the id is found by e-mail.
+`known_customers` is the ledger's copy of each customer (e-mail, birthday, consent) at its
+newest version, whatever order the customer events are handled in (crm_servicekit.copies, with
+`known_customer_versions`).
 """
 
 import asyncio
@@ -61,6 +64,7 @@ from crm_ledger.domain import (
     rewards,
 )
 from crm_servicekit.clock import now_ms
+from crm_servicekit.copies import VERSION_INDEXES, VersionedCopy
 from crm_servicekit.mongo import IndexSpec, insert_many_once, insert_once
 from crm_servicekit.outbox import OUTBOX_INDEXES, OutboxSource, pending
 from crm_servicekit.versioned import VersionedStore
@@ -83,6 +87,7 @@ INDEXES: IndexSpec = {
     "customer_emails": [IndexModel([("customer_id", ASCENDING)])],
     "parked_points": [IndexModel([("email_key", ASCENDING)])],
     "known_customers": [IndexModel([("birthday", ASCENDING)]), IndexModel([("referral_code", ASCENDING)])],
+    "known_customer_versions": VERSION_INDEXES,
     "erased_customers": [],
     "merged_customers": [],
     "reward_programmes": [],
@@ -476,6 +481,7 @@ class Directory:
         self.emails = db["customer_emails"]
         self.parked = db["parked_points"]
         self.known = db["known_customers"]
+        self.known_copies = VersionedCopy(self.known, db["known_customer_versions"])
         self.erased = db["erased_customers"]
         self.merged = db["merged_customers"]
 
@@ -497,20 +503,11 @@ class Directory:
         (known customers are never deleted), so it is updated without trying to insert first.
         `referral_code` is kept when this call records the customer first (RewardStore.sharer_of
         finds it there: no insert of its own)."""
-        doc: KnownCustomer = {
-            "_id": customer_id,
-            "version": version,
-            "email_key": email_key(email),
-            "birthday": birthday,
-            "consent": consent,
-            "since": now_ms(),
-        }
+        first: dict[str, Any] = {"since": now_ms()}
         if referral_code is not None:
-            doc["referral_code"] = referral_code
-        if not known and await insert_once(self.known, doc):
-            return
-        changed = {k: v for k, v in doc.items() if k not in ("_id", "since", "referral_code")}
-        await self.known.update_one({"_id": customer_id, "version": {"$lt": version}}, {"$set": changed})
+            first["referral_code"] = referral_code
+        fields = {"email_key": email_key(email), "birthday": birthday, "consent": consent}
+        await self.known_copies.write(customer_id, version, fields, on_insert=first, exists=known)
 
     async def exists(self, customer_id: str) -> bool:
         """Heard of and not erased. Customers learnt before `known_customers` existed are
@@ -545,6 +542,7 @@ class Directory:
         await insert_once(self.erased, doc)
         # Personal: the birthday goes (the tombstone above is what keeps them refused).
         await self.known.update_one({"_id": customer_id}, {"$set": {"birthday": None, "consent": False}})
+        await self.known_copies.forget(customer_id)
 
     async def customers_since(self) -> list[tuple[str, datetime | None]]:
         """Every known customer and when first heard of (the loyalty KPIs; read whole)."""

@@ -55,7 +55,7 @@ from crm_segments.domain.period import PROFILE_FIELDS, ScopeProfile
 from crm_segments.domain.rules.attributes import FIELDS
 from crm_servicekit.clock import now_ms
 from crm_servicekit.mongo import insert_once
-from crm_servicekit.outbox import OUTBOX_INDEXES, OutboxSource, ProjectedHere, pending
+from crm_servicekit.outbox import OUTBOX_INDEXES, RELAY_ID, OutboxSource, ProjectedHere, pending
 from crm_servicekit.versioned import VersionedStore
 
 Filter = dict[str, Any]
@@ -196,12 +196,9 @@ class SegmentStore:
 
     async def project_profile(self, profile: Profile) -> None:
         """Brings the projection up to `profile` (a recorded version) unless it holds a newer one."""
-        try:
-            await self.profiles.replace_one(
-                {"_id": profile["_id"], "version": {"$lt": profile.get("version", 0)}}, profile, upsert=True
-            )
-        except DuplicateKeyError:
-            pass  # the projection already holds this or a newer version
+        await self.profile_versions.project(
+            profile["_id"], profile.get("version", 0), cast(dict[str, Any], profile)
+        )
 
     async def profiles_before_upgrade(self) -> list[str]:
         """Ids of profiles stored before the fields of Shopify's filters (no `email_key`)."""
@@ -307,16 +304,19 @@ class SegmentStore:
 
     # memberships ---------------------------------------------------------------------------
 
-    async def membership(self, segment_id: str, customer_id: str) -> MembershipState | None:
-        return cast(
-            MembershipState | None, await self.memberships.find_one({"_id": pair_id(segment_id, customer_id)})
-        )
-
-    async def memberships_of(self, customer_id: str) -> dict[str, MembershipState]:
-        return {
-            d["segment_id"]: cast(MembershipState, d)
-            async for d in self.memberships.find({"customer_id": customer_id})
-        }
+    async def memberships_of(self, customer_id: str) -> dict[str, MembershipChange]:
+        """The newest recorded transition of each of the customer's pairs: what a decision
+        starts from. Not the `memberships` projection, which can be behind for a moment
+        (FerretDB's replace is read-then-write, so a late projection of an older transition
+        can land after a newer one until its writer's probe repairs it), and a decision of
+        "no change" on a stale state would never meet the unique n that reveals it. One read
+        by the indexed customer id (transitions are never pruned)."""
+        newest: dict[str, MembershipChange] = {}
+        async for d in self.changes.find({"customer_id": customer_id}, {"outbox": 0}):
+            known = newest.get(d["segment_id"])
+            if known is None or d["n"] > known["n"]:
+                newest[d["segment_id"]] = cast(MembershipChange, d)
+        return newest
 
     async def record_transition(
         self, segment_id: str, customer_id: str, n: int, member: bool, event: dict[str, Any]
@@ -356,19 +356,29 @@ class SegmentStore:
         return cast(MembershipChange | None, change)
 
     async def project(self, change: MembershipChange) -> None:
-        """Brings the pair's current state up to `change` unless a newer one is there."""
-        doc: MembershipState = {
-            "_id": pair_id(change["segment_id"], change["customer_id"]),
-            "segment_id": change["segment_id"],
-            "customer_id": change["customer_id"],
-            "n": change["n"],
-            "member": change["member"],
-            "since": change["recorded_at"],
-        }
-        try:
-            await self.memberships.replace_one({"_id": doc["_id"], "n": {"$lt": doc["n"]}}, doc, upsert=True)
-        except DuplicateKeyError:
-            pass  # the projection already holds this or a newer change
+        """Brings the pair's current state up to `change`, or to a newer one. As in
+        VersionedStore.project: an older change's write that read before ours can land after
+        it, so every writer probes for the next change after writing and projects it; whoever
+        writes last sees the newest, and the projection never stays behind."""
+        pair = pair_id(change["segment_id"], change["customer_id"])
+        current: MembershipChange | None = change
+        while current is not None:
+            doc: MembershipState = {
+                "_id": pair,
+                "segment_id": current["segment_id"],
+                "customer_id": current["customer_id"],
+                "n": current["n"],
+                "member": current["member"],
+                "since": current["recorded_at"],
+            }
+            try:
+                await self.memberships.replace_one({"_id": pair, "n": {"$lt": doc["n"]}}, doc, upsert=True)
+            except DuplicateKeyError:
+                pass  # the projection holds this or a newer change (its writer probes too)
+            current = cast(
+                MembershipChange | None,
+                await self.changes.find_one({"_id": f"{pair}|{doc['n'] + 1}"}, {"outbox": 0}),
+            )
 
     async def scrub_published(self, customer_id: str) -> None:
         """After an erasure: published events about the customer keep no copy of their e-mail."""
@@ -484,5 +494,7 @@ class SegmentStore:
         """Inserted once with its event; the same record again publishes the stored event again
         (same event id), never a different one."""
         if not await insert_once(self.personal_data, record):
-            await self.personal_data.update_one({"_id": record["_id"]}, {"$set": {"published": False}})
+            await self.personal_data.update_one(
+                {"_id": record["_id"]}, {"$set": {"published": False, "relay": RELAY_ID}}
+            )
         self._notify()

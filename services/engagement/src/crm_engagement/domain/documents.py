@@ -19,6 +19,7 @@ class ContactDoc(TypedDict):
     has_account: bool
     categories: list[str]
     profile_subscribed: bool  # email_subscribed of the newest customer state seen
+    consent_at: NotRequired[datetime | None]  # when that consent was stated (marketing_consent.at)
     version: int
     deleted: bool
 

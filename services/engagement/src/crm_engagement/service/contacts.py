@@ -14,6 +14,7 @@ from crm_engagement.settings import EngagementSettings
 from crm_engagement.store import EngagementStore
 from crm_servicekit.clock import now_ms, to_ms
 from crm_servicekit.errors import NotFound
+from crm_servicekit.outbox import pending
 
 
 class Contacts:
@@ -36,10 +37,19 @@ class Contacts:
         email_subscribed: bool,
         categories: list[str],
         updated_at: datetime,
+        consent_at: datetime | None = None,
     ) -> ContactDoc | None:
-        """Stores the customer's newer state; returns it, or None if it was not newer. A change
-        of the profile's consent becomes a statement at the profile's update time."""
-        before = await self.store.contact(customer_id)
+        """Stores the customer's newer state; returns it, or None if it was not newer (or was
+        written by the handler of an older version on its way: store.save_contact).
+
+        The profile's consent becomes a statement first, keyed by when it was stated
+        (`consent_at`, from marketing_consent), so that it is one statement however many
+        versions and handlers carry it; then the contact. A contact holding a consent time
+        therefore means its statement is recorded, and a handler that finds its own consent
+        time in the contact it read records nothing. (From a publisher without
+        marketing_consent: a statement at the version's update time whenever the consent
+        differs from the contact read.)"""
+        before = await self.store.contact_record(customer_id)  # an erasure is newer than any
         doc: ContactDoc = {
             "_id": customer_id,
             "email": email,
@@ -49,17 +59,27 @@ class Contacts:
             "has_account": has_account,
             "categories": categories,
             "profile_subscribed": email_subscribed,
+            "consent_at": consent_at,
             "version": version,
             "deleted": False,
         }
         if before is not None and before["version"] >= version:
             return None
-        if not await self.store.save_contact(doc):
-            return None
-        if before is None or before["profile_subscribed"] != email_subscribed:
+        if consent_at is not None:
+            if before is None or before.get("consent_at") != consent_at:
+                await self.record_consent(
+                    f"{customer_id}:consent:{consent_at.isoformat()}",
+                    email,
+                    email_subscribed,
+                    consent_at,
+                    "customer-profile",
+                )
+        elif before is None or before["profile_subscribed"] != email_subscribed:
             await self.record_consent(
                 f"{customer_id}:v{version}", email, email_subscribed, updated_at, "customer-profile"
             )
+        if not await self.store.save_contact(doc):
+            return None
         return doc
 
     async def record_consent(
@@ -130,8 +150,7 @@ class Contacts:
             "at": at,
             "source": "unsubscribe-link",
             "recorded_at": at,
-            "outbox": [event],
-            "published": False,
+            **pending([event]),  # type: ignore[typeddict-item]
         }
         await self.store.add_statement(statement)
         self._notify()

@@ -20,6 +20,7 @@ from crm_engagement.settings import EngagementSettings
 from crm_engagement.store import EngagementStore
 from crm_servicekit.clock import now_ms
 from crm_servicekit.errors import Forbidden, NotFound
+from crm_servicekit.outbox import pending
 
 Pair = tuple[str, str]
 NEWSLETTER_EMAIL: Pair = ("newsletter", "email")
@@ -118,8 +119,7 @@ class Preferences:
             "at": at,
             "source": source,
             "recorded_at": at,
-            "outbox": events,
-            "published": False,
+            **pending(events),  # type: ignore[typeddict-item]
         }
         await self.store.add_preference_changes(doc)
         if newsletter is not None:

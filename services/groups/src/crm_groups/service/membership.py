@@ -179,7 +179,10 @@ class Memberships:
         await store.delete_memberships(group_id, removing)
 
         added = await store.insert_members(group_id, op.get("add", []), op["_id"])
-        if recovering:  # an interrupted run may have inserted some already: those count as ours
+        if recovering or len(added) < len(op.get("add", [])):
+            # An interrupted run, or the same change run at this moment by another replica (a
+            # duplicate event), may have inserted some: those count as ours, or whichever run
+            # records the change first would announce fewer adds than were made.
             added = await store.members_added_by(group_id, op["_id"])
 
         # A customer erased while this change ran must not stay a member: its customer.deleted

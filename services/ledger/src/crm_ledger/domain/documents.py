@@ -289,8 +289,9 @@ class MergedRewards(TypedDict):
 
 
 class OrderPoints(TypedDict):
-    """What an order earned, written once before the points are granted: a refund or a
-    cancellation takes back from this, whatever the programme says by then."""
+    """What an order earned, written once after the points are granted (so a reversal that
+    finds it finds them in the balance): a refund or a cancellation takes back from this,
+    whatever the programme says by then."""
 
     _id: str  # "<customer_id>:<order_id>"
     customer_id: str

@@ -25,7 +25,7 @@ from crm_ledger.service.credit import Credit
 from crm_ledger.service.rewards import Rewards
 from crm_ledger.store import Directory, Journal
 from crm_servicekit.clock import now_ms
-from crm_servicekit.errors import Invalid, NotFound
+from crm_servicekit.errors import Invalid, NotFound, NotKnownYet
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,8 @@ class Customers:
     ) -> str:
         """The customer an order's money belongs to. Events are handled concurrently, so the
         customer.created that makes an e-mail known may be in flight beside this event: wait
-        for it a little before giving up (dead-letter, docs/contract.md §1)."""
+        for it a little, then NotKnownYet: the event is retried later, and dead-lettered once
+        its attempts are used up (docs/contract.md §1)."""
         deadline = asyncio.get_running_loop().time() + self.unknown_customer_grace
         while True:
             found = await self._customer_id(customer_id, email)
@@ -102,7 +103,9 @@ class Customers:
                     raise Invalid(f"erased customer: {what} names customer {found}, who was erased")
                 return found
             if asyncio.get_running_loop().time() >= deadline:
-                raise Invalid(
+                # Retried later, then dead-lettered: under a backlog (or in another partition)
+                # the customer.created can be further behind than the grace.
+                raise NotKnownYet(
                     f"unknown customer where one is required: {what} names no customer_id and its "
                     "e-mail belongs to no customer the ledger knows"
                 )
@@ -110,7 +113,7 @@ class Customers:
 
     async def record_order(self, event_id: str, order: OrderPlaced) -> None:
         """Pays the store credit it uses and grants its points (parked while its customer is
-        unknown). Raises Invalid when it spends credit for a customer never known."""
+        unknown). Raises NotKnownYet when it spends credit for a customer not known (yet)."""
         customer_id = await self._customer_id(order.customer.customer_id, order.customer.email)
         if order.store_credit_used > 0:
             # Store credit belongs to a known customer; an order that spends some for an e-mail
@@ -143,7 +146,7 @@ class Customers:
             await self.rewards.settle_referral(customer_id)
         if order.referral_code:
             # A referred newcomer is usually a guest whose customer.created (made from this very
-            # order) is still on its way: wait for it, else dead-letter (replayable).
+            # order) is still on its way: wait for it, else retried later, at last dead-lettered.
             customer_id = customer_id or await self._required_customer_id(
                 order.customer.customer_id,
                 order.customer.email,
@@ -221,7 +224,8 @@ class Customers:
         """A refund to store credit becomes a `refund` entry; any refund takes back the order's
         points in proportion. Each once per refund: by `refund_id` when the event has one
         (the same refund re-sent under a new event id counts once), else by the event id.
-        Raises Invalid for a refund to store credit of a customer never known (or erased)."""
+        Raises NotKnownYet for a refund to store credit of a customer not known (yet), Invalid
+        for an erased one."""
         if refund.to_store_credit:
             customer_id: str | None = await self._required_customer_id(
                 refund.customer.customer_id,

@@ -52,8 +52,10 @@ class Rewards:
         state: RewardState | None = None,
     ) -> RewardState | None:
         """Once per cause (the order event): points, and the coupons of the thresholds of
-        `program` they reach. What the order earned is recorded first, for a refund or a
-        cancellation later.
+        `program` they reach. What the order earned is recorded after the points are committed,
+        for a refund or a cancellation later: that record is what tells take_back the balance
+        holds these points (recorded first, a reversal running between the two, after a crash or
+        a retry of this event, took them from a balance without them and lost the rest).
 
         `state`: the customer's reward state as the caller last saw it committed (or an empty
         one for a customer new to the ledger), decided on without reading; otherwise the first
@@ -63,17 +65,6 @@ class Rewards:
         applied before, or no points)."""
         if points <= 0:
             return None
-        if order_id is not None:
-            earned: OrderPoints = {
-                "_id": f"{customer_id}:{order_id}",
-                "customer_id": customer_id,
-                "order_id": order_id,
-                "points": points,
-                "total": total,
-                "currency": currency,
-                "at": now_ms(),
-            }
-            await self.store.record_order_points(earned)
         first = [state]
 
         async def attempt() -> RewardState | None:
@@ -87,7 +78,19 @@ class Rewards:
             return new
 
         committed: RewardState | None = await retry_on_conflict(attempt, tries=100)
-        if order_id is not None and self.take_back_points:
+        if order_id is None:
+            return committed
+        earned: OrderPoints = {
+            "_id": f"{customer_id}:{order_id}",
+            "customer_id": customer_id,
+            "order_id": order_id,
+            "points": points,
+            "total": total,
+            "currency": currency,
+            "at": now_ms(),
+        }
+        await self.store.record_order_points(earned)  # also when applied before (a redelivery)
+        if self.take_back_points:
             # A refund or cancellation that came first (events arrive in any order) applies now.
             # Its own take_back wrote the parked record before looking for these points, so one
             # of the two sees the other; applying twice is refused by the cause. (Switched off,

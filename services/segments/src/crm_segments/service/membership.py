@@ -7,7 +7,9 @@ documents, never on the locks below.
   `_id`), decided from version n; a second writer of n+1 conflicts and decides again on the
   fresh profile, so no change is lost.
 - A membership transition is change n+1 of the (segment, customer) pair, also a unique `_id`,
-  so joins and leaves alternate whatever runs concurrently.
+  so joins and leaves alternate whatever runs concurrently. It is decided from the recorded
+  transitions (store.memberships_of), never from the `memberships` projection, which can be
+  behind for a moment.
 - A writer that recorded a transition from version v of a profile looks whether a newer version
   was recorded meanwhile, and if so settles again from the newest. The writer of that newer
   version re-checks every segment after recording it, so whichever of the two decides last
@@ -177,7 +179,7 @@ class Membership:
             if newer is None:
                 return changed
             profile = newer
-            state = await self.store.membership(segment["id"], profile["_id"])
+            state = await self.store.latest_change(segment["id"], profile["_id"])
 
     async def _settle(
         self,
@@ -234,7 +236,7 @@ class Membership:
                     if latest is None or latest["version"] != version:
                         return changed  # edited or deleted meanwhile: the next batch follows
                     profile = await self.store.profile(customer_id) or profiles.empty(customer_id)
-                    state = await self.store.membership(segment_id, customer_id)
+                    state = await self.store.latest_change(segment_id, customer_id)
                     changed += await self._settle_newest(segment, compiled.predicate, profile, state)
             await self.store.mark_run(segment_id, version, segment["name"])
             return changed
@@ -247,7 +249,7 @@ class Membership:
         for customer_id in candidates:
             async with self.customers.hold(customer_id):
                 profile = await self.store.profile(customer_id) or profiles.empty(customer_id)
-                state = await self.store.membership(segment_id, customer_id)
+                state = await self.store.latest_change(segment_id, customer_id)
                 await self._settle(segment_id, name, profile, False, state)
         await self.store.mark_run(segment_id, GONE, name)
         return len(candidates)

@@ -50,7 +50,7 @@ from bench.infra import (
     table,
     top_frames,
 )
-from bench.storefront import SEGMENTS, Expected, stream
+from bench.storefront import SEGMENTS, Expected, create_segments, stream
 
 SERVICES = ("customers", "groups", "ledger", "segments")
 
@@ -335,12 +335,8 @@ async def main(
                 )
                 services.start(n, **extra)
             pids = {n: services[n].pid for n in SERVICES}
-            seg_ids = {}
             async with services["segments"].client() as http:
-                for name, rule in SEGMENTS.items():
-                    r = await http.post("/v1/segments", json={"name": name, "rule": rule})
-                    r.raise_for_status()
-                    seg_ids[name] = r.json()["id"]
+                seg_ids = await create_segments(http)
             await asyncio.sleep(1)  # their (empty) batch computations finish
             rss_idle = {n: services[n].rss() for n in SERVICES}
             async with Listener(infra.rabbit_url) as listener:

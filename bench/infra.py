@@ -35,6 +35,8 @@ BENCH_ENV = {
     "RABBITMQ_NODENAME": os.environ.get("CRM_BENCH_RABBIT_NODE", "crm-bench@localhost"),
     "FERRETDB_ADDR": os.environ.get("CRM_BENCH_FERRETDB_ADDR", "127.0.0.1:27020"),
     "PG_PORT": os.environ.get("CRM_BENCH_PG_PORT", "5445"),
+    "MAILPIT_SMTP_PORT": os.environ.get("CRM_BENCH_MAILPIT_SMTP_PORT", "1029"),
+    "MAILPIT_HTTP_PORT": os.environ.get("CRM_BENCH_MAILPIT_HTTP_PORT", "8029"),
 }
 # Values that would point local.sh at another installation's secrets or servers.
 _INHERITED = (
@@ -121,6 +123,24 @@ class Infra:
         self.rabbit_url = urlunsplit(parts._replace(path="/" + quote(self.vhost, safe="")))
         return self
 
+    def new_vhost(self) -> None:
+        """Deletes this run's vhost and points rabbit_url at a fresh one: a benchmark that brings
+        services up several times starts each time without queues or messages of the time before."""
+        if not self.vhost:
+            return
+        user = urlsplit(self.rabbit_url).username or ""
+        try:
+            _shell(f"rabbitmqctl -q delete_vhost {self.vhost}")
+        except subprocess.CalledProcessError:
+            pass
+        self.vhost = f"bench-{uuid.uuid4().hex[:8]}"
+        _shell(
+            f"rabbitmqctl -q add_vhost {self.vhost}; "
+            f"rabbitmqctl -q set_permissions -p {self.vhost} {user} '.*' '.*' '.*'"
+        )
+        parts = urlsplit(self.rabbit_url)
+        self.rabbit_url = urlunsplit(parts._replace(path="/" + quote(self.vhost, safe="")))
+
     def __exit__(self, *exc: object) -> None:
         if not self.vhost:
             return
@@ -131,6 +151,11 @@ class Infra:
         if self.started and not os.environ.get("CRM_BENCH_KEEP_INFRA"):
             log("stopping the benchmark RabbitMQ and FerretDB")
             _shell("infra_stop")
+
+    def restart_ferretdb(self) -> None:
+        """Stops and starts this benchmark's FerretDB (one that stopped answering)."""
+        if self.vhost:
+            _shell("load_secrets; ferretdb_stop; ferretdb_start >&2")
 
     def rabbitmqctl(self, *args: str) -> str:
         return _shell("rabbitmqctl -q " + " ".join(f"'{a}'" for a in args))
@@ -172,6 +197,11 @@ class Service:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     rss_peak: float = 0.0
+    module: str = ""  # the service's package (crm_<module>) when `name` names one of its replicas
+
+    @property
+    def service(self) -> str:
+        return self.module or self.name
 
     @property
     def url(self) -> str:
@@ -183,13 +213,21 @@ class Service:
         return self.proc.pid
 
     def start(self) -> "Service":
+        return self.launch().wait_ready()
+
+    def launch(self) -> "Service":
+        """Starts the process without waiting for it (wait_ready does)."""
         env = {**os.environ, **self.env, "CRM_HTTP_PORT": str(self.port)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", f"crm_{self.name}"],
+            [sys.executable, "-m", f"crm_{self.service}"],
             env=env,
             stdout=open(self.log_path, "ab"),
             stderr=subprocess.STDOUT,
         )
+        return self
+
+    def wait_ready(self) -> "Service":
+        assert self.proc
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -249,22 +287,42 @@ class Services:
     def database(self, name: str) -> str:
         return f"{self.run}_{name}"
 
+    def _env(self, name: str, **env: str) -> dict[str, str]:
+        return {
+            "MONGODB_URL": self.infra.mongo_url,
+            "MONGODB_DATABASE": self.database(name),
+            "RABBITMQ_URL": self.infra.rabbit_url,
+            "CRM_API_TOKENS": TOKEN,
+            **({"CRM_FERRETDB_POSTGRESQL_URL": self.infra.pg_url} if self.infra.pg_url else {}),
+            **self.extra,
+            **env,
+        }
+
     def start(self, *names: str, **env: str) -> None:
         for name in names:
-            svc = Service(
-                name,
-                {
-                    "MONGODB_URL": self.infra.mongo_url,
-                    "MONGODB_DATABASE": self.database(name),
-                    "RABBITMQ_URL": self.infra.rabbit_url,
-                    "CRM_API_TOKENS": TOKEN,
-                    **({"CRM_FERRETDB_POSTGRESQL_URL": self.infra.pg_url} if self.infra.pg_url else {}),
-                    **self.extra,
-                    **env,
-                },
-                self.logs / f"{self.run}-{name}.log",
-            )
+            svc = Service(name, self._env(name, **env), self.logs / f"{self.run}-{name}.log")
             self.procs[name] = svc.start()
+
+    def start_replicas(self, name: str, n: int, wait: bool = True, **env: str) -> list[Service]:
+        """n processes of one service on its one database, each on an HTTP port of its own, with
+        CRM_REPLICA_INDEX and CRM_REPLICAS as `./crm up --replicas n` sets them. The first is
+        `self[name]`, the others `self[f"{name}.2"]`... With wait=False they are only launched
+        (wait_ready on each)."""
+        started = []
+        for i in range(n):
+            key = name if i == 0 else f"{name}.{i + 1}"
+            svc = Service(
+                key,
+                self._env(name, CRM_REPLICA_INDEX=str(i), CRM_REPLICAS=str(n), **env),
+                self.logs / f"{self.run}-{key}.log",
+                module=name,
+            )
+            self.procs[key] = svc.launch()
+            started.append(svc)
+        if wait:
+            for svc in started:
+                svc.wait_ready()
+        return started
 
     def __getitem__(self, name: str) -> Service:
         return self.procs[name]

@@ -49,6 +49,17 @@ SEGMENTS = {
 }
 
 
+async def create_segments(http: Any, segments: dict[str, str] = SEGMENTS) -> dict[str, str]:
+    """Creates `segments` (name -> rule) through the segments service's API (`http`: a client
+    of it); returns name -> id."""
+    ids = {}
+    for name, rule in segments.items():
+        r = await http.post("/v1/segments", json={"name": name, "rule": rule})
+        r.raise_for_status()
+        ids[name] = r.json()["id"]
+    return ids
+
+
 def _env(type_: str, data: dict[str, Any], source: str, at: datetime) -> dict[str, Any]:
     return {
         "specversion": "1.0",

@@ -16,6 +16,7 @@ import json
 import logging
 from typing import Any
 
+import aio_pika
 from faststream.rabbit import (
     Channel,
     ExchangeType,
@@ -112,26 +113,49 @@ async def declare_topology(
     """Idempotent: exchanges, the service queue with one binding per consumed type, its bulk
     lane, its DLQ and its partitions. Returns the partitions left over from a larger
     CRM_PARTITIONS before: unbound here (no new events reach them), to be drained."""
-    events = await broker.declare_exchange(EVENTS)
-    dead = await broker.declare_exchange(DEAD_LETTERS)
-    # Partitioned, events arrive in the intake, whose single active consumer moves them on in
-    # the order they came; otherwise in the events queue. Both are consumed, so that what an
-    # earlier setting left in the other one is not lost.
-    queue = await broker.declare_queue(events_queue(service, delivery_limit))
-    intake = await broker.declare_queue(intake_queue(service, delivery_limit))
-    bound, unbound = (intake, queue) if partitions else (queue, intake)
-    for key in routing_keys:
-        await bound.bind(events, routing_key=key)
-        await unbound.unbind(events, routing_key=key)
-    await broker.declare_queue(bulk_queue(service, delivery_limit))  # no binding: fed by the consumer
-    dlq = await broker.declare_queue(dead_letter_queue(service))
-    await dlq.bind(dead, routing_key=service)
-    if partitions:
-        spread = await broker.declare_exchange(partition_exchange(service))
-        for p in range(partitions):
-            part = await broker.declare_queue(partition_queue(service, p, delivery_limit))
-            await part.bind(spread, routing_key="1")  # the binding key is the partition's weight
+    # On a channel of our own, not through broker.declare_queue: FastStream keeps the queue
+    # objects it declared, and a subscriber then consumes through the one declared first, on
+    # the broker's default channel, with its prefetch instead of the subscriber's own.
+    channel = await (await broker.connect()).channel()
+    try:
+        events = await _exchange(channel, EVENTS)
+        dead = await _exchange(channel, DEAD_LETTERS)
+        # Partitioned, events arrive in the intake, whose single active consumer moves them on
+        # in the order they came; otherwise in the events queue. Both are consumed, so that what
+        # an earlier setting left in the other one is not lost.
+        queue = await declare_queue_on(channel, events_queue(service, delivery_limit))
+        intake = await declare_queue_on(channel, intake_queue(service, delivery_limit))
+        bound, unbound = (intake, queue) if partitions else (queue, intake)
+        for key in routing_keys:
+            await bound.bind(events, routing_key=key)
+            await unbound.unbind(events, routing_key=key)
+        await declare_queue_on(
+            channel, bulk_queue(service, delivery_limit)
+        )  # no binding: fed by the consumer
+        dlq = await declare_queue_on(channel, dead_letter_queue(service))
+        await dlq.bind(dead, routing_key=service)
+        if partitions:
+            spread = await _exchange(channel, partition_exchange(service))
+            for p in range(partitions):
+                part = await declare_queue_on(channel, partition_queue(service, p, delivery_limit))
+                await part.bind(spread, routing_key="1")  # the binding key is the partition's weight
+    finally:
+        await channel.close()
     return await _leftover_partitions(broker, service, partitions)
+
+
+async def _exchange(
+    channel: aio_pika.abc.AbstractChannel, exchange: RabbitExchange
+) -> aio_pika.abc.AbstractExchange:
+    return await channel.declare_exchange(
+        exchange.name, exchange.type.value, durable=exchange.durable, arguments=exchange.arguments
+    )
+
+
+async def declare_queue_on(
+    channel: aio_pika.abc.AbstractChannel, queue: RabbitQueue
+) -> aio_pika.abc.AbstractQueue:
+    return await channel.declare_queue(queue.name, durable=queue.durable, arguments=queue.arguments)
 
 
 async def _leftover_partitions(broker: RabbitBroker, service: str, start: int) -> list[int]:

@@ -4,12 +4,15 @@ another in the order they were published, so every customer.updated a marketing 
 shows the purchases up to that one, in sequence; both processes take part; when one is killed the
 other takes over its partitions and nothing is lost."""
 
+import os
 import re
 import signal
+import subprocess
 import uuid
 from collections.abc import Awaitable, Callable
 
 import aio_pika
+import pytest
 
 from harness import Broker, ServiceProcess, envelope, eventually, order_placed
 
@@ -122,8 +125,11 @@ async def test_when_a_replica_is_killed_the_other_takes_its_partitions_and_nothi
 
 
 def standing_by(process: ServiceProcess) -> Callable[[], Awaitable[bool]]:
+    """Its latest start has subscribed as a standby (the log holds every start of it)."""
+
     async def check() -> bool:
-        return "standing by for partitions" in process.log_path.read_text()
+        latest = process.log_path.read_text().rsplit("customers started on", 1)[-1]
+        return "standing by for partitions" in latest
 
     return check
 
@@ -133,3 +139,33 @@ async def dead_letters(url: str) -> int:
     async with connection:
         queue = await (await connection.channel()).declare_queue("customers.dead-letter", passive=True)
         return queue.declaration_result.message_count or 0
+
+
+async def test_each_lane_takes_as_many_messages_at_once_as_its_setting_says(system, broker: Broker):
+    """CRM_PARTITION_PREFETCH and CRM_BULK_PREFETCH reach the broker, for home partitions and
+    standbys alike (FastStream once consumed every queue through its default channel)."""
+    ctl = os.environ.get("CRM_TEST_RABBITMQCTL")
+    if not ctl or not system.vhost:
+        pytest.skip("needs the local RabbitMQ's rabbitmqctl")
+    for running in ("customers", "customers#1"):  # started by an earlier test with other settings
+        if running in system.processes:
+            system.processes[running].stop()
+    first, second = replicas(system, CRM_PREFETCH="32", CRM_PARTITION_PREFETCH="16", CRM_BULK_PREFETCH="12")
+    try:
+        await eventually(standing_by(first), timeout=45)
+        await eventually(standing_by(second), timeout=45)
+        listed = subprocess.run(
+            [ctl, "-q", "list_consumers", "-p", system.vhost, "queue_name", "prefetch_count"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        prefetch: dict[str, set[int]] = {}
+        for line in listed.splitlines()[1:]:
+            name, count = line.split("\t")
+            prefetch.setdefault(name, set()).add(int(count))
+        assert {prefetch[f"customers.p{p}"] == {16} for p in range(int(PARTITIONS))} == {True}, prefetch
+        assert prefetch["customers.bulk"] == {12}, prefetch
+        assert prefetch["customers.intake"] == {32}, prefetch
+    finally:
+        second.stop()

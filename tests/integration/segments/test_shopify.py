@@ -254,6 +254,9 @@ EXPECTED = {
         c.birthday, TODAY, local_day(NOW + timedelta(days=30))
     ),
     "anniversary(date: 'birthday') = today": lambda c: celebrated(c.birthday, TODAY, TODAY),
+    "anniversary(date: 'birthday') BETWEEN start_of_month AND end_of_month": lambda c: celebrated(
+        c.birthday, TODAY.replace(day=1), TODAY.replace(day=calendar.monthrange(TODAY.year, TODAY.month)[1])
+    ),
     "abandoned_checkout_date >= 7_days_ago": lambda c: any(
         local_day(t) >= TODAY - timedelta(days=7) for t in c.checkouts
     ),

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from crm_segments.domain import analytics
 from crm_segments.domain.rules import RuleError, compile_rule, parse
 from crm_segments.domain.rules.rfm import GROUPS, RfmBands, group_of
+from crm_segments.domain.rules.syntax import has_relative_dates, render
 from crm_segments.domain.segments import parse_rule
 from crm_servicekit.errors import Invalid
 
@@ -79,6 +80,33 @@ def test_anniversary_compares_day_and_month(born, window, now, expected):
     rule = f"anniversary(date: 'metafields.facts.birth_date') {window}"
     assert matches(rule, birthday(born), now=now) is expected
     assert not matches(rule, {"birthday": None, "birthday_md": None}, now=now)
+
+
+@pytest.mark.parametrize(
+    ("born", "now", "expected"),
+    [
+        (date(1990, 11, 1), NOW, True),
+        (date(1990, 11, 30), NOW, True),
+        (date(1990, 12, 1), NOW, False),
+        (date(1990, 10, 31), NOW, False),
+        (date(2000, 2, 29), datetime(2027, 2, 10, tzinfo=UTC), True),  # celebrated on the 28th
+        (date(1990, 12, 31), datetime(2026, 12, 31, 23, tzinfo=UTC), True),
+        (date(1990, 1, 1), datetime(2026, 12, 31, 23, tzinfo=UTC), False),
+    ],
+)
+def test_birthday_this_month_follows_the_calendar(born, now, expected):
+    rule = "anniversary(date: 'birthday') BETWEEN start_of_month AND end_of_month"
+    assert matches(rule, birthday(born), now=now) is expected
+
+
+def test_this_month_is_the_store_month_and_the_rule_reads_back_as_written():
+    rule = "anniversary(date: 'birthday') BETWEEN start_of_month AND end_of_month"
+    # 31 October 23:30 UTC is already 1 November in Kiritimati
+    now = datetime(2026, 10, 31, 23, 30, tzinfo=UTC)
+    assert matches(rule, birthday(date(1990, 11, 5)), now=now, tz=KIRITIMATI)
+    assert not matches(rule, birthday(date(1990, 11, 5)), now=now)
+    assert render(parse(rule)) == rule
+    assert has_relative_dates(parse(rule))  # re-checked as the days pass
 
 
 def test_birthday_is_a_calendar_date_whatever_the_time_zone():

@@ -169,6 +169,11 @@ class _Compiler:
         """The day a date value names, in the store's time zone."""
         if isinstance(value, AbsDate):
             return value.value
+        if isinstance(value, NamedDate) and value.anchor:
+            first = self.today.replace(day=1)
+            if value.anchor == "start_of_month":
+                return first
+            return (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
         if isinstance(value, NamedDate):
             start = datetime.combine(self.today, time(), tzinfo=UTC)
             return _shift(start, value.amount, value.unit).date()

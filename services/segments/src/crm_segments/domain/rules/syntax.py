@@ -96,7 +96,7 @@ _IS.3: /is\b/i
 _NULL.3: /null\b/i
 TRUE.3: /true\b/i
 FALSE.3: /false\b/i
-NAMEDDATE.3: /(today|yesterday|\d{1,5}_(days|weeks|months|years)_ago)\b/i
+NAMEDDATE.3: /(today|yesterday|start_of_month|end_of_month|\d{1,5}_(days|weeks|months|years)_ago)\b/i
 ATTR: /[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*/i
 OP: ">=" | "<=" | "!=" | "=" | "<" | ">"
 DATE.2: /\d{4}-\d{2}-\d{2}(?![\w.])/
@@ -340,6 +340,7 @@ class _Builder:
 
 
 _UNITS = {"days": "d", "weeks": "w", "months": "m", "years": "y"}
+MONTH_ANCHORS = ("start_of_month", "end_of_month")
 
 
 def _named_date(s: str) -> NamedDate:
@@ -348,6 +349,8 @@ def _named_date(s: str) -> NamedDate:
         return NamedDate(0, "d")
     if s == "yesterday":
         return NamedDate(1, "d")
+    if s in MONTH_ANCHORS:
+        return NamedDate(0, "d", anchor=s)
     amount, unit, _ = s.split("_")
     return NamedDate(int(amount), _UNITS[unit])
 
@@ -400,6 +403,8 @@ def render_value(v: Value) -> str:
     if isinstance(v, AbsDate):
         return v.value.isoformat()
     if isinstance(v, NamedDate):
+        if v.anchor:
+            return v.anchor
         if v.unit == "d" and v.amount in (0, 1):
             return "today" if v.amount == 0 else "yesterday"
         unit = {u: name for name, u in _UNITS.items()}[v.unit]

@@ -41,10 +41,13 @@ class RelDate:
 @dataclass(frozen=True)
 class NamedDate:
     """Shopify's named dates, each a whole day in the store's time zone: `today` is
-    NamedDate(0, "d"), `yesterday` NamedDate(1, "d"), `12_months_ago` NamedDate(12, "m")."""
+    NamedDate(0, "d"), `yesterday` NamedDate(1, "d"), `12_months_ago` NamedDate(12, "m"); ours,
+    `start_of_month` and `end_of_month` (the first and last day of this month, for "birthday
+    this month"), have that name as `anchor`."""
 
     amount: int
     unit: str  # d, w, m, y
+    anchor: str | None = None
 
 
 Value = Number | Text | Bool | AbsDate | RelDate | NamedDate

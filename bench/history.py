@@ -14,7 +14,11 @@
    segment are what the history implies: a ground truth this benchmark computes itself.
    Progress (customers and segment members seen) is sampled every 10 s, so the table shows
    whether the rate holds as the collections grow.
-4. Baseline, same run: bench/bare_pipeline.py as the floor (each inbound event once into each
+4. Live traffic during the import (issue 19): every `--live-every` seconds while the history is
+   being absorbed, a new shopper's first order is published as live traffic (no `crmlane`);
+   its latency is the time until the customers service holds that customer with the order and
+   segments has it in "buyers". These shoppers are part of the ground truth too.
+5. Baseline, same run: bench/bare_pipeline.py as the floor (each inbound event once into each
    queue that consumes its type, one upsert there, no reads).
 Target (issue 12): under 10 minutes here, about 120 orders/s sustained.
 """
@@ -34,6 +38,8 @@ import aio_pika
 
 from bench.e2e import bindings
 from bench.infra import CpuMeter, Infra, Services, bare_pipeline, log, run_id, save, table
+from bench.storefront import create_segments
+from crm_contracts.types import email_key
 
 SERVICES = ("customers", "groups", "ledger", "segments")
 MARKETS = [
@@ -227,6 +233,86 @@ async def publish_all(url: str, events: list[dict[str, Any]], window: int = 500)
         await conn.close()
 
 
+def live_order(tag: str, k: int) -> tuple[str, dict[str, Any]]:
+    """A new shopper's first order, as a storefront publishes it live (no `crmlane`)."""
+    email = f"{tag}-live{k}@example.com"
+    now = datetime.now(UTC)
+    event = _env(
+        "order.placed",
+        {
+            "order_id": f"live{k}",
+            "placed_at": now.isoformat(),
+            "customer": {"email": email, "customer_id": None, "first_name": "Live", "last_name": f"L{k}"},
+            "currency": "EUR",
+            "total": 4999,
+            "items": [
+                {
+                    "sku": "SKU-001",
+                    "name": "Product 1",
+                    "category": "shoes",
+                    "quantity": 1,
+                    "unit_price": 4999,
+                }
+            ],
+            "store_credit_used": 0,
+        },
+        f"/storefronts/live-{tag}",
+        now,
+    )
+    del event["crmlane"]
+    return email, event
+
+
+async def live_probe(
+    url: str, db_c: Any, db_s: Any, buyers_id: str, tag: str, truth: Truth, every: float, stop: asyncio.Event
+) -> list[dict[str, Any]]:
+    """Publishes a live first order every `every` seconds until `stop`, and measures how long each
+    takes to show in the customers service and in the "buyers" segment."""
+    out: list[dict[str, Any]] = []
+    conn = await aio_pika.connect_robust(url)
+    try:
+        ch = await conn.channel(publisher_confirms=True)
+        ex = await ch.declare_exchange("crm.events", aio_pika.ExchangeType.TOPIC, durable=True)
+        k = 0
+        while not stop.is_set():
+            email, event = live_order(tag, k)
+            truth.orders[email], truth.country[email] = 1, ""
+            t0 = time.perf_counter()
+            await ex.publish(
+                aio_pika.Message(
+                    json.dumps(event).encode(),
+                    content_type="application/cloudevents+json",
+                    message_id=event["id"],
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                ),
+                routing_key="order.placed",
+            )
+            seen: dict[str, float] = {}
+            while len(seen) < 2 and time.perf_counter() - t0 < 300:
+                c = await db_c["customers"].find_one(
+                    {"email_key": email_key(email)}, {"stats.number_of_orders": 1}
+                )
+                if "customers" not in seen and c and (c.get("stats") or {}).get("number_of_orders") == 1:
+                    seen["customers"] = time.perf_counter() - t0
+                if c and "buyers" not in seen:
+                    m = await db_s["memberships"].find_one(
+                        {"segment_id": buyers_id, "customer_id": c["_id"], "member": True}, {"_id": 1}
+                    )
+                    if m:
+                        seen["buyers"] = time.perf_counter() - t0
+                await asyncio.sleep(0.25)
+            out.append({"k": k, "at": round(t0, 1), **{n: round(v, 2) for n, v in seen.items()}})
+            log(f"live order {k}: {out[-1]}")
+            k += 1
+            try:
+                await asyncio.wait_for(stop.wait(), every)
+            except TimeoutError:
+                pass
+    finally:
+        await conn.close()
+    return out
+
+
 async def progress(db_c: Any, db_s: Any, seg_ids: dict[str, str]) -> dict[str, int]:
     out = {"customers": await db_c["customers"].count_documents({})}
     for name, sid in seg_ids.items():
@@ -280,12 +366,8 @@ async def main(a: argparse.Namespace) -> None:
         try:
             services.start(*SERVICES)
             pids = {n: services[n].pid for n in SERVICES}
-            seg_ids = {}
             async with services["segments"].client() as http:
-                for name, rule in SEGMENTS.items():
-                    r = await http.post("/v1/segments", json={"name": name, "rule": rule})
-                    r.raise_for_status()
-                    seg_ids[name] = r.json()["id"]
+                seg_ids = await create_segments(http, SEGMENTS)
             await asyncio.sleep(1)
             ops0 = {n: services[n].operations() for n in SERVICES}
             samples: list[dict[str, Any]] = []
@@ -294,8 +376,22 @@ async def main(a: argparse.Namespace) -> None:
                 await publish_all(infra.rabbit_url, events)
                 published = time.perf_counter() - t0
                 log(f"published in {published:.1f}s; waiting for every effect")
+                stop_live = asyncio.Event()
+                live = asyncio.create_task(
+                    live_probe(
+                        infra.rabbit_url,
+                        db_c,
+                        db_s,
+                        seg_ids["buyers"],
+                        f"t{run}",
+                        truth,
+                        a.live_every,
+                        stop_live,
+                    )
+                )
                 done_at = None
                 state: dict[str, Any] = {}
+                await asyncio.sleep(min(5.0, a.live_every))  # the first live order, behind the backlog
                 while time.perf_counter() - t0 < a.timeout:
                     state = await correct(db_c, db_s, seg_ids, truth)
                     samples.append({"t": round(time.perf_counter() - t0, 1), **state["have"]})
@@ -304,6 +400,8 @@ async def main(a: argparse.Namespace) -> None:
                         done_at = time.perf_counter()
                         break
                     await asyncio.sleep(10)
+                stop_live.set()
+                live_orders = await live
             ops1 = {n: services[n].operations() for n in SERVICES}
             elapsed = (done_at or time.perf_counter()) - t0
             result["ours"] = {
@@ -313,6 +411,7 @@ async def main(a: argparse.Namespace) -> None:
                 "orders_per_second": a.orders / elapsed,
                 "state": state,
                 "progress": samples,
+                "live_orders": live_orders,
                 "operations_per_inbound_event": {
                     n: {k: (ops1[n][k] - ops0[n][k]) / inbound for k in ops1[n]} for n in SERVICES
                 },
@@ -369,6 +468,17 @@ async def main(a: argparse.Namespace) -> None:
             ],
         )
     )
+    live = ours["live_orders"]
+    print(
+        table(
+            "Live first orders published during the import (seconds until visible)",
+            ["after s", "customers", "buyers segment"],
+            [
+                [round(x["at"] - live[0]["at"], 1), x.get("customers", "> 300"), x.get("buyers", "> 300")]
+                for x in live
+            ],
+        )
+    )
     ops = ours["operations_per_inbound_event"]
     print(
         table(
@@ -386,6 +496,9 @@ if __name__ == "__main__":
     p.add_argument("--orders", type=int, default=70_000)
     p.add_argument("--customers", type=int, default=23_000)
     p.add_argument("--seed", type=int, default=12)
+    p.add_argument(
+        "--live-every", type=float, default=30, help="seconds between live orders during the import"
+    )
     p.add_argument(
         "--timeout", type=float, default=3600, help="give up waiting for the effects after this long"
     )

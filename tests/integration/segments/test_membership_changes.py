@@ -2,25 +2,7 @@
 transitions, and the `memberships` projection that lists members ends at the newest one even
 when an older transition's projection lands after it (FerretDB's replace is read-then-write)."""
 
-import uuid
-
-import pytest
-from pymongo import AsyncMongoClient
-
 from crm_segments.store import SegmentStore
-
-
-@pytest.fixture
-async def store(infra):
-    client: AsyncMongoClient = AsyncMongoClient(infra["mongodb"], tz_aware=True)
-    name = f"t_membership_changes_{uuid.uuid4().hex[:8]}"
-    store = SegmentStore(client[name], lambda: None)
-    for collection, indexes in store.indexes.items():
-        if indexes:
-            await client[name][collection].create_indexes(indexes)
-    yield store
-    await client.drop_database(name)
-    await client.close()
 
 
 async def record(store: SegmentStore, segment_id: str, n: int, member: bool):

@@ -3,27 +3,11 @@ a profile stored before versions existed is taken over by version 1, and an eras
 older version (they hold personal data)."""
 
 import asyncio
-import uuid
 
 import pytest
-from pymongo import AsyncMongoClient
 
 from crm_segments.domain.profiles import empty
-from crm_segments.store import SegmentStore
 from crm_servicekit.versioned import VersionConflict
-
-
-@pytest.fixture
-async def store(infra):
-    client: AsyncMongoClient = AsyncMongoClient(infra["mongodb"], tz_aware=True)
-    name = f"t_profile_versions_{uuid.uuid4().hex[:8]}"
-    store = SegmentStore(client[name], lambda: None)
-    for collection, indexes in store.indexes.items():
-        if indexes:
-            await client[name][collection].create_indexes(indexes)
-    yield store
-    await client.drop_database(name)
-    await client.close()
 
 
 def profile(version: int, **fields):

@@ -277,7 +277,7 @@ def database_time(folder: Any) -> dict[str, Any]:
 
 
 def bindings(infra: Infra) -> dict[str, list[str]]:
-    """routing key -> service queues bound to it on crm.events."""
+    """routing key -> service queues bound to it (on crm.live, which every live event reaches)."""
     out: dict[str, list[str]] = {}
     if not infra.vhost:  # an external broker: the bindings the services declare (handlers)
         for name in SERVICES:
@@ -289,7 +289,7 @@ def bindings(infra: Infra) -> dict[str, list[str]]:
         "list_bindings", "-p", infra.vhost, "source_name", "routing_key", "destination_name"
     ).splitlines():
         parts = line.split("\t")
-        if len(parts) == 3 and parts[0] == "crm.events" and parts[2].endswith(".events"):
+        if len(parts) == 3 and parts[0] == "crm.live" and parts[2].endswith(".events"):
             out.setdefault(parts[1], []).append(parts[2])
     return out
 

@@ -201,7 +201,12 @@ class Broker:
         )
         self._changed.set()
 
-    async def publish(self, env: dict[str, Any] | bytes, routing_key: str | None = None) -> None:
+    async def publish(
+        self,
+        env: dict[str, Any] | bytes,
+        routing_key: str | None = None,
+        headers: dict[str, Any] | None = None,
+    ) -> None:
         if isinstance(env, dict):
             body, routing_key, message_id = json.dumps(env).encode(), routing_key or env["type"], env["id"]
         else:
@@ -212,6 +217,7 @@ class Broker:
                 content_type="application/cloudevents+json",
                 message_id=message_id,
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                headers=headers,
             ),
             routing_key=routing_key or "order.placed",
         )

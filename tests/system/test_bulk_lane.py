@@ -1,7 +1,8 @@
 """Issue 19: live traffic is not stuck behind bulk traffic. A history import's events, marked
 `crmlane: "bulk"` (docs/contract.md), are moved into the service's bulk lane and handled beside
 the live queue; a shopper's order published after the whole import is reflected long before the
-import is, and every bulk event is still handled once."""
+import is, and every bulk event is still handled once. With the AMQP header `crm-lane: bulk` as
+well, the broker puts them in the lane itself: the live queue never holds them."""
 
 import uuid
 
@@ -41,3 +42,26 @@ async def test_a_live_order_overtakes_a_bulk_backlog_and_nothing_is_lost(system,
 
 async def _moved_into_lane(broker: Broker) -> bool:
     return await broker.queue_depth("customers.events") == 0
+
+
+async def test_bulk_events_with_the_lane_header_are_routed_by_the_broker_into_the_lane(
+    system, broker: Broker
+):
+    # Stopped, so that the queues show where the broker put each event.
+    system.service("customers").stop()
+    run = uuid.uuid4().hex[:6]
+    before = {q: await broker.queue_depth(q) for q in ("customers.events", "customers.bulk")}
+    for i in range(20):
+        event = envelope("order.placed", order_placed(f"hdr.{run}.{i}@example.com"))
+        await broker.publish({**event, "crmlane": "bulk"}, headers={"crm-lane": "bulk"})
+    live = f"hdr-live.{run}@example.com"
+    await broker.publish(envelope("order.placed", order_placed(live)))
+    assert await broker.queue_depth("customers.bulk") == before["customers.bulk"] + 20
+    assert await broker.queue_depth("customers.events") == before["customers.events"] + 1
+
+    system.service("customers")
+    created = await broker.wait_for(
+        "customer.created", lambda b: b["data"]["email"].startswith(f"hdr.{run}."), count=20, timeout=120
+    )
+    assert len({e["body"]["data"]["email"] for e in created}) == 20
+    await broker.wait_for("customer.created", lambda b: b["data"]["email"] == live, timeout=60)

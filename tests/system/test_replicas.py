@@ -54,9 +54,9 @@ async def test_two_segments_processes_lose_no_profile_change_and_keep_joins_and_
     holds exactly the customers its rule selects, and each pair's joined/left alternate."""
     # A small prefetch each: RabbitMQ must hand deliveries to both processes, and one customer's
     # events run in both at once (the in-process locks cannot order them).
-    first = system.service("segments", CRM_PREFETCH="2")
+    first = system.service("segments", CRM_PREFETCH="2", CRM_INTAKE_PREFETCH="2")
     second = ServiceProcess("segments", first.env, system.logs / f"{system.tag}-segments-2.log")
-    second.start(CRM_PREFETCH="2")
+    second.start(CRM_PREFETCH="2", CRM_INTAKE_PREFETCH="2")
     try:
         t = f"t{uuid.uuid4().hex[:8]}"
         gold, vip = f"grp_gold_{t}", f"grp_vip_{t}"

@@ -10,6 +10,11 @@ DEAD_LETTER_EXCHANGE = "crm.dead-letter"
 
 CONTENT_TYPE = "application/cloudevents+json"
 
+LANE_HEADER = "crm-lane"
+"""AMQP header a publisher of bulk traffic may set beside `crmlane: "bulk"` in the envelope:
+with `crm-lane: bulk` the broker itself routes the event into each service's bulk lane, so live
+events never queue behind it, not even for the moment the services take to move it there."""
+
 
 class EventType(StrEnum):
     # inbound, published by storefronts

@@ -6,8 +6,11 @@ partitions `<service>.p<i>`):
   or the intake:
   published unchanged into the service's bulk lane `<service>.bulk`, then acknowledged. Both
   queues are consumed side by side, so a live event waits at most for this move of the bulk
-  events ahead of it, not for their handling. Order between the lanes is not kept: handlers
-  already accept any order (versions, keyed effects).
+  events ahead of it, not for their handling. Moves do not wait for a handling slot (up to
+  CRM_INTAKE_PREFETCH of them at once, while at most CRM_PREFETCH live events are handled), and
+  while any is in hand the bulk lane waits (crm_servicekit.lanes): a backlog's move is what a
+  live event behind it waits for. Order between the lanes is not kept: handlers already accept
+  any order (versions, keyed effects).
 - any other valid envelope on the intake of a partitioned service (CRM_PARTITIONS):
   published unchanged, with the customer it is about in the header `crm-key`, to the service's
   consistent-hash exchange, which puts it in that customer's partition; then acknowledged
@@ -184,12 +187,15 @@ class EventConsumer:
         ordered: bool = False,
         live_first: LiveFirst | None = None,
         bulk: bool = False,
+        handling: int | None = None,
     ) -> None:
         """`queue`: the queue consumed (retries go back to it); `bulk_lane`: the queue bulk
         events are moved to, None for the consumer of that lane; `partitions`: the exchange
         live events are moved to, None where they are handled; `ordered`: one customer's
         events handled one after another (a partition's consumer); `live_first`, shared by a
-        process's consumers, and `bulk` (this one consumes the bulk lane): bulk waits for live."""
+        process's consumers, and `bulk` (this one consumes the bulk lane): bulk waits for live;
+        `handling`: how many events are handled at once, when the queue's prefetch is larger so
+        that moves go on beside them (None: as many as are delivered)."""
         self.service = service
         self.context = context
         self.handlers = handlers
@@ -204,6 +210,7 @@ class EventConsumer:
         self.turns = KeyedTurns()
         self.live_first = live_first or LiveFirst()
         self.bulk = bulk
+        self.slots = asyncio.Semaphore(handling) if handling else None
 
     async def __call__(self, msg: RabbitMessage) -> None:
         body = msg.body
@@ -220,10 +227,11 @@ class EventConsumer:
         except ValidationError as e:
             return await self._dead_letter(msg, f"invalid CloudEvents envelope: {_errors(e)}")
         if self.bulk_lane and doc.get("crmlane") == "bulk":
-            return await self._move(msg, None, self.bulk_lane, "to_bulk_lane")
+            async with self.live_first.live():
+                return await self._move(msg, None, self.bulk_lane, "to_bulk_lane")
         key = ordering_key(doc)
         if self.partitions:  # one customer's events one after another, so they arrive in order
-            async with self.turns.turn(key):
+            async with self.live_first.live(), self.turns.turn(key):
                 return await self._move(msg, self.partitions, "", "to_partition", {KEY_HEADER: key})
         if self.bulk:
             await self.live_first.before_bulk()
@@ -232,6 +240,8 @@ class EventConsumer:
         try:
             with tracing.consuming(msg.raw_message.headers or {}, doc, f"{self.service}.events"):
                 async with AsyncExitStack() as stack:
+                    if self.slots:
+                        await stack.enter_async_context(self.slots)
                     if not self.bulk:
                         await stack.enter_async_context(self.live_first.live())
                     if self.ordered:

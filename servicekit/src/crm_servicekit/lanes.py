@@ -4,8 +4,11 @@ The bulk lane (`<service>.bulk`) is consumed beside the live queue, so a live ev
 for the import's backlog in the broker. Inside the process it still shares the database with
 the bulk handlers in flight: with 32 of them each of its round trips queues behind theirs. So
 while any live event is in hand, a bulk event waits before it starts (at most
-`longest_wait` seconds, so that steady live traffic slows an import but never stops it). Only
-the order of work changes: correctness stays on keyed effects and versions.
+`longest_wait` seconds, so that steady live traffic slows an import but never stops it). Moves
+out of the live queue count as live work: while an import's backlog is being moved into the
+bulk lane, the processor goes to the move (a live event behind the backlog waits for it), not
+to handling bulk events. Only the order of work changes: correctness stays on keyed effects and
+versions.
 """
 
 import asyncio

@@ -1,11 +1,16 @@
 """RabbitMQ: the broker, the topology every service shares, and publishing an envelope.
 
-Topology: `crm.events` (durable topic exchange) -> `<service>.events`, a durable quorum queue
-per service bound to the event types it consumes, with a delivery limit and dead-lettering to
-`crm.dead-letter` (direct) -> `<service>.dead-letter` (one dead-letter queue per service).
-Bulk events (`crmlane: "bulk"`) are moved from `<service>.events` into `<service>.bulk`, the
-service's bulk lane (same arguments, fed through the default exchange), so that live events
-never wait behind an import's backlog (crm_servicekit.consumer).
+Topology: `crm.events` (durable topic exchange, the contract's) -> `crm.lanes` (headers, bound
+with `#`): an event with the AMQP header `crm-lane: bulk` goes on to `crm.bulk` (topic), any
+other to `crm.lanes`' alternate exchange `crm.live` (topic). `<service>.events`, a durable
+quorum queue per service, is bound to `crm.live` and its bulk lane `<service>.bulk` to
+`crm.bulk`, each with the event types the service consumes; both have a delivery limit and
+dead-letter to `crm.dead-letter` (direct) -> `<service>.dead-letter`. So the broker itself keeps
+bulk traffic out of the live queue, and marketing systems' own queues on `crm.events` see every
+event as before. Bulk events that carry only `crmlane: "bulk"` in the envelope (the contract
+asks no more of a publisher) reach `<service>.events` and are moved from there into the bulk
+lane (crm_servicekit.consumer), so that live events wait only for that move, not for their
+handling.
 With CRM_PARTITIONS=K, the event types are bound to `<service>.intake` instead, a queue with a
 single active consumer that moves live events on, in the order they came, through the service's
 consistent-hash exchange `<service>.partitions` into K partition queues `<service>.p<i>`, each
@@ -27,13 +32,19 @@ from faststream.rabbit import (
 )
 from faststream.rabbit.schemas.queue import QuorumQueueArgs
 
-from crm_contracts.names import CONTENT_TYPE, DEAD_LETTER_EXCHANGE, EXCHANGE
+from crm_contracts.names import CONTENT_TYPE, DEAD_LETTER_EXCHANGE, EXCHANGE, LANE_HEADER
 from crm_servicekit import metrics, tracing
 from crm_servicekit.partitions import KEY_HEADER
 from crm_servicekit.settings import ServiceSettings
 
 EVENTS = RabbitExchange(EXCHANGE, type=ExchangeType.TOPIC, durable=True)
 DEAD_LETTERS = RabbitExchange(DEAD_LETTER_EXCHANGE, type=ExchangeType.DIRECT, durable=True)
+LIVE = RabbitExchange("crm.live", type=ExchangeType.TOPIC, durable=True)
+BULK = RabbitExchange("crm.bulk", type=ExchangeType.TOPIC, durable=True)
+LANES = RabbitExchange(
+    "crm.lanes", type=ExchangeType.HEADERS, durable=True, arguments={"alternate-exchange": LIVE.name}
+)
+BULK_MATCH: dict[str, Any] = {"x-match": "all", LANE_HEADER: "bulk"}
 
 
 def make_broker(settings: ServiceSettings) -> RabbitBroker:
@@ -120,18 +131,25 @@ async def declare_topology(
     try:
         events = await _exchange(channel, EVENTS)
         dead = await _exchange(channel, DEAD_LETTERS)
+        live = await _exchange(channel, LIVE)  # before crm.lanes, which names it
+        lanes = await _exchange(channel, LANES)
+        bulk_exchange = await _exchange(channel, BULK)
+        await lanes.bind(events, routing_key="#")
+        await bulk_exchange.bind(lanes, arguments=BULK_MATCH)
         # Partitioned, events arrive in the intake, whose single active consumer moves them on
         # in the order they came; otherwise in the events queue. Both are consumed, so that what
         # an earlier setting left in the other one is not lost.
         queue = await declare_queue_on(channel, events_queue(service, delivery_limit))
         intake = await declare_queue_on(channel, intake_queue(service, delivery_limit))
+        bulk = await declare_queue_on(channel, bulk_queue(service, delivery_limit))
         bound, unbound = (intake, queue) if partitions else (queue, intake)
         for key in routing_keys:
-            await bound.bind(events, routing_key=key)
-            await unbound.unbind(events, routing_key=key)
-        await declare_queue_on(
-            channel, bulk_queue(service, delivery_limit)
-        )  # no binding: fed by the consumer
+            await bound.bind(live, routing_key=key)
+            await unbound.unbind(live, routing_key=key)
+            await bulk.bind(bulk_exchange, routing_key=key)
+            # An installation from before the lanes bound the queues to crm.events itself.
+            await queue.unbind(events, routing_key=key)
+            await intake.unbind(events, routing_key=key)
         dlq = await declare_queue_on(channel, dead_letter_queue(service))
         await dlq.bind(dead, routing_key=service)
         if partitions:
@@ -185,6 +203,8 @@ async def publish_event(broker: RabbitBroker, envelope: dict[str, Any]) -> None:
     """Publish one stored envelope: persistent, confirmed, message_id = event id.
     `mandatory` is off: an event nobody has bound a queue for yet is not an error."""
     headers: dict[str, Any] = {}
+    if envelope.get("crmlane") == "bulk":  # our own bulk work (CSV imports) goes to the lanes
+        headers[LANE_HEADER] = "bulk"
     with tracing.publishing(envelope, headers):  # fills headers with the trace context
         await broker.publish(
             json.dumps(envelope, separators=(",", ":")).encode(),

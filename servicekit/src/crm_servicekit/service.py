@@ -25,7 +25,7 @@ from crm_servicekit.consumer import INBOX_INDEXES, EventConsumer, EventHandlers
 from crm_servicekit.http import create_app
 from crm_servicekit.lanes import LiveFirst
 from crm_servicekit.messaging import (
-    EVENTS,
+    LIVE,
     bulk_queue,
     declare_topology,
     events_queue,
@@ -180,9 +180,13 @@ class Service:
         own = own_partitions(settings.partitions, settings.replica_index, settings.replicas)
 
         if self.handlers.routes:
+            # The live queue and the intake on channels of their own, with a prefetch larger
+            # than the handling slots: moves (bulk to its lane, live to a partition) go on
+            # beside the CRM_PREFETCH events being handled.
             broker.subscriber(
                 events_queue(self.name, settings.delivery_limit),
-                EVENTS,
+                LIVE,
+                channel=Channel(prefetch_count=settings.intake_prefetch_count, publisher_confirms=True),
                 ack_policy=AckPolicy.MANUAL,
             )(on_message)
             # The bulk lane on a channel of its own: its prefetch is its own share of the work.
@@ -191,9 +195,11 @@ class Service:
                 channel=Channel(prefetch_count=settings.bulk_prefetch_count, publisher_confirms=True),
                 ack_policy=AckPolicy.MANUAL,
             )(on_bulk_message)
-            broker.subscriber(intake_queue(self.name, settings.delivery_limit), ack_policy=AckPolicy.MANUAL)(
-                on_intake_message
-            )
+            broker.subscriber(
+                intake_queue(self.name, settings.delivery_limit),
+                channel=Channel(prefetch_count=settings.intake_prefetch_count, publisher_confirms=True),
+                ack_policy=AckPolicy.MANUAL,
+            )(on_intake_message)
             # With a known place, its own partitions first and the others a little later, as a
             # standby; otherwise all at once, each with its hashed priority (partitions.py).
             placed = settings.replica_index is not None and settings.replicas > 1
@@ -245,9 +251,10 @@ class Service:
             live = events_queue(self.name, settings.delivery_limit).name
             bulk = bulk_queue(self.name, settings.delivery_limit).name
             spread = partition_exchange(self.name) if settings.partitions else None
-            holder["consumer"] = consumer(queue=live, bulk_lane=bulk, partitions=spread)
+            slots = settings.prefetch_count
+            holder["consumer"] = consumer(queue=live, bulk_lane=bulk, partitions=spread, handling=slots)
             intake = intake_queue(self.name, settings.delivery_limit).name
-            holder["intake"] = consumer(queue=intake, bulk_lane=bulk, partitions=spread)
+            holder["intake"] = consumer(queue=intake, bulk_lane=bulk, partitions=spread, handling=slots)
             holder["bulk"] = consumer(queue=bulk, bulk=True)
             app.state.context = wiring.context
             app.state.runtime = runtime

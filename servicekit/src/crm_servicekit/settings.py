@@ -41,7 +41,20 @@ class ServiceSettings(BaseSettings):
         description="Bind with SO_REUSEPORT, so that replicas of a service share its port and the "
         "kernel spreads connections over them (./crm up --replicas N)",
     )
-    prefetch_count: int = Field(default=32, ge=1, validation_alias="CRM_PREFETCH")
+    prefetch_count: int = Field(
+        default=32,
+        ge=1,
+        validation_alias="CRM_PREFETCH",
+        description="Live events handled at once (from <service>.events, or the intake)",
+    )
+    intake_prefetch_count: int = Field(
+        default=256,
+        ge=1,
+        validation_alias="CRM_INTAKE_PREFETCH",
+        description="Unacknowledged messages taken at once from <service>.events and the intake: "
+        "bulk events among them are moved to the bulk lane (and, partitioned, live ones to their "
+        "partition) without waiting for the CRM_PREFETCH live events being handled",
+    )
     bulk_prefetch_count: int = Field(
         default=32,
         ge=1,

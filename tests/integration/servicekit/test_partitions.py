@@ -152,15 +152,18 @@ async def dead_letters(url: str) -> int:
 
 
 async def test_each_lane_takes_as_many_messages_at_once_as_its_setting_says(system, broker: Broker):
-    """CRM_PARTITION_PREFETCH and CRM_BULK_PREFETCH reach the broker, for home partitions and
-    standbys alike (FastStream once consumed every queue through its default channel)."""
+    """CRM_PARTITION_PREFETCH, CRM_BULK_PREFETCH and CRM_INTAKE_PREFETCH reach the broker, for
+    home partitions and standbys alike (FastStream once consumed every queue through its default
+    channel)."""
     ctl = os.environ.get("CRM_TEST_RABBITMQCTL")
     if not ctl or not system.vhost:
         pytest.skip("needs the local RabbitMQ's rabbitmqctl")
     for running in ("customers", "customers#1"):  # started by an earlier test with other settings
         if running in system.processes:
             system.processes[running].stop()
-    first, second = replicas(system, CRM_PREFETCH="32", CRM_PARTITION_PREFETCH="16", CRM_BULK_PREFETCH="12")
+    first, second = replicas(
+        system, CRM_PARTITION_PREFETCH="16", CRM_BULK_PREFETCH="12", CRM_INTAKE_PREFETCH="100"
+    )
     try:
         await eventually(standing_by(first), timeout=45)
         await eventually(standing_by(second), timeout=45)
@@ -176,6 +179,7 @@ async def test_each_lane_takes_as_many_messages_at_once_as_its_setting_says(syst
             prefetch.setdefault(name, set()).add(int(count))
         assert {prefetch[f"customers.p{p}"] == {16} for p in range(int(PARTITIONS))} == {True}, prefetch
         assert prefetch["customers.bulk"] == {12}, prefetch
-        assert prefetch["customers.intake"] == {32}, prefetch
+        assert prefetch["customers.intake"] == {100}, prefetch
+        assert prefetch["customers.events"] == {100}, prefetch
     finally:
         second.stop()

@@ -549,6 +549,7 @@ async def test_csv_import_dry_run_then_idempotent_job(customers, broker: Broker)
         created = await broker.wait_for("customer.created", lambda e: e["data"]["id"] == ana["id"])
         assert created[0]["body"]["data"]["version"] == 1  # the whole row in one version
         assert created[0]["body"]["crmlane"] == "bulk"  # an import is bulk traffic
+        assert created[0]["headers"]["crm-lane"] == "bulk"  # which the broker routes to the lanes
 
         # a re-run changes nothing
         again = (await http.post("/v1/customer-imports", content=only_good, headers=csv_headers)).json()

@@ -1,5 +1,5 @@
-"""Listing dead letters changes nothing, however often: the messages stay, in order, and are not
-counted as delivered again (RabbitMQ 4.0 to 4.2 drop a quorum queue's message after 20
+"""Listing dead letters changes nothing, however often: the messages stay, in the order listed,
+and are not counted as delivered again (RabbitMQ 4.0 to 4.2 drop a quorum queue's message after 20
 deliveries by default, so a listing that requeued would lose dead letters)."""
 
 import aio_pika
@@ -25,7 +25,9 @@ async def test_listing_often_keeps_every_dead_letter_uncounted(system, broker: B
     async with connection:
         queue = await (await connection.channel()).get_queue("customers.dead-letter")
         message = await queue.get(no_ack=False)
-        assert message.body == b"{first"  # order kept
+        # The order listed is the queue's order, and stays so. (Which of two messages handled
+        # side by side is dead-lettered first is not promised.)
+        assert message.body.decode() == first[0]["body"]
         assert int((message.headers or {}).get("x-delivery-count", 0) or 0) == 0  # never redelivered
         assert message.headers["x-crm-reason"].startswith("malformed JSON")
         await message.nack(requeue=True)

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from harness import Broker, envelope, eventually
+from harness import Broker, envelope, eventually, order_placed
 
 
 def unique_email(name: str = "ana") -> str:
@@ -599,6 +599,32 @@ async def test_search_by_group_follows_group_events(customers, broker: Broker):
         await broker.publish(envelope("group.deleted", {"id": group}, source="/crm/groups"))
         await eventually(lambda: _equals(members(group), []))
         assert (await http.get(f"/v1/customers/{b['id']}")).json()["group_ids"] == []
+
+
+async def test_orders_and_group_joins_at_once_keep_every_order_and_every_group(customers, broker: Broker):
+    # An order takes the groups from the version it builds on, a join reads the memberships:
+    # published together and handled side by side, neither may drop the other's change.
+    async with customers.client() as http:
+        email = unique_email("mix")
+        a = (await http.post("/v1/customers", json={"email": email})).json()
+        groups = [f"grp_{uuid.uuid4().hex[:8]}" for _ in range(8)]
+        for g in groups:
+            await broker.publish(envelope("order.placed", order_placed(email)))
+            await broker.publish(
+                envelope(
+                    "group.members.added",
+                    {"group_id": g, "group_name": g, "customer_ids": [a["id"]]},
+                    source="/crm/groups",
+                )
+            )
+
+        async def settled() -> bool:
+            doc = (await http.get(f"/v1/customers/{a['id']}")).json()
+            return doc["stats"]["number_of_orders"] == len(groups) and sorted(doc["group_ids"]) == sorted(
+                groups
+            )
+
+        await eventually(settled, timeout=60)
 
 
 async def test_a_pairs_version_decides_over_event_time(customers, broker: Broker):

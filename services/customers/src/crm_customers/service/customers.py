@@ -165,16 +165,22 @@ class Customers:
         customer_id: str,
         create: Callable[[], Awaitable[Customer]] | None = None,
         cause: str | None = None,
+        groups_unchanged: bool = False,
     ) -> Customer | None:
         """Bring derived data up to date; with `create`, make the customer if it does not exist.
-        Returns the newest state (None: no such customer and nothing to create)."""
-        return (await self._sync(customer_id, create, cause))[0]
+        Returns the newest state (None: no such customer and nothing to create).
+        `groups_unchanged` (an order, a cancellation, a refund): the groups are taken from the
+        version the change builds on instead of being read again. Safe because whoever stores a
+        membership reads the memberships after storing it and commits on a newer version
+        (a commit on an older one conflicts and reads afresh), so no version drops it."""
+        return (await self._sync(customer_id, create, cause, groups_unchanged))[0]
 
     async def _sync(
         self,
         customer_id: str,
         create: Callable[[], Awaitable[Customer]] | None = None,
         cause: str | None = None,
+        groups_unchanged: bool = False,
     ) -> tuple[Customer | None, bool]:
         created = committed = False
         known: Customer | None = None  # the version this call just committed
@@ -193,7 +199,10 @@ class Customers:
             else:
                 base = await create()
             views = await self.store.order_views(customer_id)
-            groups = await self.store.group_ids_of(customer_id)
+            if groups_unchanged and doc is not None and "group_ids" in doc:
+                groups = doc["group_ids"]
+            else:  # also for a new customer: memberships may have come before it
+                groups = await self.store.group_ids_of(customer_id)
             new, learned = self._derive(base, views, groups)
             if doc is None:
                 new.update(customer.keys_of(new))
@@ -242,9 +251,12 @@ class Customers:
             return known_id
         return await self.store.claim_email(email_key(email), customer.new_customer_id())
 
-    async def ensure(self, customer_id: str, email: str, fields: Profile, cause: str | None) -> Customer:
+    async def ensure(
+        self, customer_id: str, email: str, fields: Profile, cause: str | None, groups_unchanged: bool = False
+    ) -> Customer:
         """The customer, created as a guest from `fields` if it does not exist yet, with its
-        derived data up to date. Raises Erased if the id belongs to an erased customer."""
+        derived data up to date (`groups_unchanged`: as for `sync`). Raises Erased if the id
+        belongs to an erased customer."""
         now = now_ms()
 
         async def create() -> Customer:
@@ -252,7 +264,7 @@ class Customers:
             initial: Profile = {**await self._initial_consent(email), **fields}
             return customer.new_customer(customer_id, email=email, now=now, has_account=False, **initial)
 
-        doc = await self.sync(customer_id, create=create, cause=cause)
+        doc = await self.sync(customer_id, create=create, cause=cause, groups_unchanged=groups_unchanged)
         assert doc is not None
         return doc
 
@@ -700,7 +712,9 @@ class Customers:
             # A cancellation or refund may have come first: it now belongs to this customer.
             await self.store.attach_adjustments(key, stored["customer_id"])
             try:
-                await self.ensure(stored["customer_id"], who.email, fields, cause=event_id)
+                await self.ensure(
+                    stored["customer_id"], who.email, fields, cause=event_id, groups_unchanged=True
+                )
                 return
             except Erased:
                 # The e-mail pointed at a customer erased meanwhile: this order is a new person's.
@@ -730,7 +744,7 @@ class Customers:
             if order is None:
                 return
             await self.store.attach_adjustments(key, order["customer_id"])
-        await self.sync(order["customer_id"])
+        await self.sync(order["customer_id"], groups_unchanged=True)
 
     # groups
 

@@ -2,9 +2,10 @@
 replayed deterministically against the real MongoDB-protocol server (in process, no broker).
 
 An order's handler reads the customer's orders and adjustments, then (paused here) commits a
-new version. Meanwhile the cancellation of that order is stored and its handler, reading the
-older version, finds nothing to change. The order's version then wins the version race: unless
-the writer derives once more after committing, the cancelled order stays counted."""
+new version. Meanwhile the cancellation of that order is stored and its handler reads the
+older version, in which a cancelled ord-2 looks the same as no ord-2. Unless that handler still
+sees a change (the version records how many orders and adjustments it was derived from) and
+commits, the order's version wins the version race and the cancelled order stays counted."""
 
 import asyncio
 import uuid

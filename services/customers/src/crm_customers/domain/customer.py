@@ -30,7 +30,7 @@ MAX_METADATA_KEYS = 50
 # Fields of the document that exist for queries only; never shown, never in events.
 _INTERNAL = (
     "_id", "email_key", "first_key", "last_key", "name_key", "name_sort", "spent", "spent_base",
-    "join_group_ids",
+    "join_group_ids", "derived_from",
 )  # fmt: skip
 
 

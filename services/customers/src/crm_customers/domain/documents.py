@@ -141,6 +141,9 @@ class Customer(CustomerView, SearchKeys):
     _id: str
     spent: dict[str, int]  # total spent per currency
     spent_base: int  # total spent in CRM_BASE_CURRENCY, for sort=total_spent
+    # How many orders and cancellations/refunds this version was derived from: storing one
+    # more always changes the state, so its handler always commits (customers.Customers.sync).
+    derived_from: NotRequired[int]
     join_group_ids: NotRequired[list[str]]  # asked for at creation; on customer.created only
 
 

@@ -23,6 +23,7 @@ class OrderView:
     order: Order
     cancelled_at: datetime | None
     refunded: int
+    adjustments: int = 0  # how many cancellations and refunds were applied
 
     @property
     def counts(self) -> bool:
@@ -49,7 +50,7 @@ def apply_adjustments(order: Order, adjustments: list[Adjustment]) -> OrderView:
         for a in adjustments
         if a["kind"] == "refunded" and a.get("currency") == order["currency"]
     )
-    return OrderView(order, min(cancelled) if cancelled else None, refunded)
+    return OrderView(order, min(cancelled) if cancelled else None, refunded, len(adjustments))
 
 
 def _placed(v: OrderView) -> tuple[datetime, str]:

@@ -158,6 +158,7 @@ class Customers:
         out["spent_base"] = out["spent"].get(self.base_currency, 0)
         out["country"], out["city"] = customer.location(out, stats.latest_shipping_address(views))
         out["group_ids"] = group_ids
+        out["derived_from"] = len(views) + sum(v.adjustments for v in views)
         return out, learned
 
     async def sync(
@@ -166,14 +167,17 @@ class Customers:
         create: Callable[[], Awaitable[Customer]] | None = None,
         cause: str | None = None,
         groups_unchanged: bool = False,
+        read: Customer | None = None,
     ) -> Customer | None:
         """Bring derived data up to date; with `create`, make the customer if it does not exist.
         Returns the newest state (None: no such customer and nothing to create).
         `groups_unchanged` (an order, a cancellation, a refund): the groups are taken from the
         version the change builds on instead of being read again. Safe because whoever stores a
         membership reads the memberships after storing it and commits on a newer version
-        (a commit on an older one conflicts and reads afresh), so no version drops it."""
-        return (await self._sync(customer_id, create, cause, groups_unchanged))[0]
+        (a commit on an older one conflicts and reads afresh), so no version drops it.
+        `read`: the customer as read before the change was stored, taken as the first attempt's
+        base instead of reading it again (`derived_from` still sees the change as new)."""
+        return (await self._sync(customer_id, create, cause, groups_unchanged, read))[0]
 
     async def _sync(
         self,
@@ -181,15 +185,13 @@ class Customers:
         create: Callable[[], Awaitable[Customer]] | None = None,
         cause: str | None = None,
         groups_unchanged: bool = False,
+        read: Customer | None = None,
     ) -> tuple[Customer | None, bool]:
-        created = committed = False
-        known: Customer | None = None  # the version this call just committed
+        created = False
 
         async def attempt() -> tuple[Customer | None, list[str]]:
-            nonlocal created, committed, known
-            # After our own commit there is no need to read it back: if someone else has
-            # committed since, our next commit conflicts and the retry reads afresh.
-            doc, known = (known, None) if known is not None else (await self.store.get(customer_id), None)
+            nonlocal created, read
+            doc, read = (read, None) if read is not None else (await self.store.get(customer_id), None)
             if doc is not None:
                 base = doc
             elif create is None:
@@ -210,27 +212,20 @@ class Customers:
                     await self._commit(new, EventType.CUSTOMER_CREATED, cause)
                 except AlreadyApplied:
                     return await self.store.get(customer_id), []
-                created = committed = True
-                known = new
+                created = True
                 return new, learned
             if customer.same_state(doc, new):
                 return doc, learned
             new = customer.touch(new, utcnow())
             await self._commit(new, EventType.CUSTOMER_UPDATED)
-            committed = True
-            known = new
             return new, learned
 
+        # No second derivation to catch what was stored meanwhile: a handler stores its order,
+        # cancellation or refund before reading the orders, and a version not derived from it
+        # has a smaller `derived_from`, so that handler finds a change and commits (or conflicts
+        # and reads afresh), even when a cancellation leaves the visible state as it was.
         doc, learned = await retry_on_conflict(attempt)
         await self.store.mark_addresses_learned(learned)
-        # A version decided from orders/adjustments read before a concurrent cancellation or
-        # refund was stored can still win the version race, while that handler, having read
-        # the older version, found nothing to change. So after a commit derive once more from
-        # fresh reads until nothing changes: the last writer has then seen everything stored.
-        while committed:
-            committed = False
-            doc, learned = await retry_on_conflict(attempt)
-            await self.store.mark_addresses_learned(learned)
         return doc, created
 
     # creating and registering
@@ -244,19 +239,28 @@ class Customers:
             "marketing_consent": {"state": c["state"], "at": c["at"], "source": c["source"]},
         }
 
-    async def owner_id(self, email: str, known_id: str | None = None) -> str:
-        """Who an inbound event is about: the logged-in customer's id when it is known,
-        else the owner of the e-mail (claimed now for a new guest if nobody owns it)."""
-        if known_id and await self.store.get(known_id) is not None:
-            return known_id
-        return await self.store.claim_email(email_key(email), customer.new_customer_id())
+    async def owner_id(self, email: str, known_id: str | None = None) -> tuple[str, Customer | None]:
+        """Who an inbound event is about: the logged-in customer's id when it is known (with
+        the customer as read), else the owner of the e-mail (claimed now for a new guest if
+        nobody owns it). Looked up before claiming: most e-mails are owned already."""
+        if known_id and (doc := await self.store.get(known_id)) is not None:
+            return known_id, doc
+        key = email_key(email)
+        owner = await self.store.owner_of(key)
+        return owner or await self.store.claim_email(key, customer.new_customer_id()), None
 
     async def ensure(
-        self, customer_id: str, email: str, fields: Profile, cause: str | None, groups_unchanged: bool = False
+        self,
+        customer_id: str,
+        email: str,
+        fields: Profile,
+        cause: str | None,
+        groups_unchanged: bool = False,
+        read: Customer | None = None,
     ) -> Customer:
         """The customer, created as a guest from `fields` if it does not exist yet, with its
-        derived data up to date (`groups_unchanged`: as for `sync`). Raises Erased if the id
-        belongs to an erased customer."""
+        derived data up to date (`groups_unchanged`, `read`: as for `sync`). Raises Erased if
+        the id belongs to an erased customer."""
         now = now_ms()
 
         async def create() -> Customer:
@@ -264,13 +268,15 @@ class Customers:
             initial: Profile = {**await self._initial_consent(email), **fields}
             return customer.new_customer(customer_id, email=email, now=now, has_account=False, **initial)
 
-        doc = await self.sync(customer_id, create=create, cause=cause, groups_unchanged=groups_unchanged)
+        doc = await self.sync(
+            customer_id, create=create, cause=cause, groups_unchanged=groups_unchanged, read=read
+        )
         assert doc is not None
         return doc
 
     async def guest_for(self, email: str, fields: Profile, cause: str | None) -> Customer:
         for _ in range(3):
-            customer_id = await self.owner_id(email)
+            customer_id, _ = await self.owner_id(email)
             try:
                 return await self.ensure(customer_id, email, fields, cause)
             except Erased:
@@ -707,13 +713,19 @@ class Customers:
             "phone": customer.phone_or_none(who.phone),
         }
         for _ in range(3):
-            customer_id = await self.owner_id(who.email, who.customer_id)
+            customer_id, read = await self.owner_id(who.email, who.customer_id)
             stored = await self.store.record_order(orders.new_order(source, event_id, order, customer_id))
             # A cancellation or refund may have come first: it now belongs to this customer.
             await self.store.attach_adjustments(key, stored["customer_id"])
             try:
                 await self.ensure(
-                    stored["customer_id"], who.email, fields, cause=event_id, groups_unchanged=True
+                    stored["customer_id"],
+                    who.email,
+                    fields,
+                    cause=event_id,
+                    groups_unchanged=True,
+                    # the customer read by id, unless a redelivery found the order stored for another
+                    read=read if read is not None and stored["customer_id"] == customer_id else None,
                 )
                 return
             except Erased:

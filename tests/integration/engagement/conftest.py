@@ -8,7 +8,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -147,10 +147,13 @@ class People:
 
     async def customer(self, *, consent: bool = False, **changes: Any) -> tuple[str, str]:
         customer_id, email = f"cus_{uuid.uuid4().hex[:12]}", changes.pop("email", None) or unique_email()
-        await self.broker.publish(envelope("customer.created", customer_state(customer_id, email, **changes)))
+        state = customer_state(customer_id, email, **changes)
+        await self.broker.publish(envelope("customer.created", state))
         if consent:
+            # Strictly after the profile's statement: at the same millisecond an unsubscribe wins.
+            at = datetime.fromisoformat(state["updated_at"]) + timedelta(milliseconds=1)
             await self.broker.publish(
-                envelope("newsletter.subscribed", {"email": email, "at": datetime.now(UTC).isoformat()})
+                envelope("newsletter.subscribed", {"email": email, "at": max(at, datetime.now(UTC)).isoformat()})
             )
         return customer_id, email
 

@@ -53,15 +53,21 @@ class VersionedStore:
         # Their events carry the document's version, so consumers order them themselves.
         return OutboxSource(self.changes, after_publish=self._project_published, prunable=True, ordered=False)
 
-    async def get(self, doc_id: str) -> dict[str, Any] | None:
+    async def get(self, doc_id: str, probe: bool = True) -> dict[str, Any] | None:
         """Newest state: the projection, unless a newer change is not projected yet.
 
         Two reads by `_id`: the projection, then the change record of the version after it.
         The probe is needed: a projection can lag (a writer between recording and projecting)
         or even go back (FerretDB's updates are read-then-write, so a late projection of an
         older change can overwrite a newer one), and a caller that decides "nothing to change"
-        on a stale state would never meet the version conflict that reveals it."""
+        on a stale state would never meet the version conflict that reveals it.
+
+        `probe=False`: the projection alone (one read), for a load-decide-commit whose commit
+        meets the conflict when it was stale, and which checks a decision to change nothing
+        with `newer_recorded`."""
         doc = await self.current.find_one({"_id": doc_id})
+        if not probe:
+            return doc
         version = doc.get("version", 0) if doc else 0
         while True:
             newer = await self.changes.find_one({"_id": f"{doc_id}:{version + 1}"}, projection={"outbox": 0})
@@ -70,6 +76,11 @@ class VersionedStore:
             doc, version = newer["state"], version + 1
             if doc is None:  # erased
                 return None
+
+    async def newer_recorded(self, doc_id: str, doc: dict[str, Any] | None) -> bool:
+        """Whether a version after `doc` (None: before the first) is recorded: one read by `_id`."""
+        version = doc.get("version", 0) if doc else 0
+        return await self.changes.find_one({"_id": f"{doc_id}:{version + 1}"}, {"_id": 1}) is not None
 
     async def commit(
         self,

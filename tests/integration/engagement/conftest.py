@@ -153,7 +153,9 @@ class People:
             # Strictly after the profile's statement: at the same millisecond an unsubscribe wins.
             at = datetime.fromisoformat(state["updated_at"]) + timedelta(milliseconds=1)
             await self.broker.publish(
-                envelope("newsletter.subscribed", {"email": email, "at": max(at, datetime.now(UTC)).isoformat()})
+                envelope(
+                    "newsletter.subscribed", {"email": email, "at": max(at, datetime.now(UTC)).isoformat()}
+                )
             )
         return customer_id, email
 

@@ -61,3 +61,29 @@ async def test_a_late_write_of_an_older_version_is_repaired_by_its_writer(mongo)
             raise AssertionError("a second version 2 was recorded")
     finally:
         await mongo.drop_database(db.name)
+
+
+async def test_the_projection_alone_is_one_read_and_a_version_after_it_is_found(mongo):
+    """What a load-decide-commit that reads the projection alone relies on: the projection may
+    be behind (version 2 recorded, not projected yet), `newer_recorded` finds the version
+    after it, and a commit on the stale projection conflicts."""
+    db = mongo[f"test_versioned_{uuid.uuid4().hex[:8]}"]
+    store = VersionedStore(db, "things")
+    try:
+        v1 = {"_id": "a", "version": 1, "flag": "off"}
+        v2 = {"_id": "a", "version": 2, "flag": "on"}
+        assert not await store.newer_recorded("a", None) and await store.get("a", probe=False) is None
+        await store.commit("a", 1, v1, [])
+        await store.commit("a", 2, v2, [])
+        await db["things"].replace_one({"_id": "a"}, v1)  # a late projection of version 1
+        stale = await store.get("a", probe=False)
+        assert stale == v1 and await store.get("a") == v2
+        assert await store.newer_recorded("a", stale) and not await store.newer_recorded("a", v2)
+        try:
+            await store.commit("a", 2, {**v1, "version": 2, "flag": "off"}, [])
+        except VersionConflict:
+            pass
+        else:
+            raise AssertionError("a commit on a stale projection must conflict")
+    finally:
+        await mongo.drop_database(db.name)

@@ -26,9 +26,12 @@ class FakeStore:
         self.used: set[str] = set()
         self.outbox: list[dict] = []
 
-    async def get(self, customer_id):
+    async def get(self, customer_id, probe=True):
         doc = self.docs.get(customer_id)
         return copy.deepcopy(doc) if doc is not None else None
+
+    async def newer_recorded(self, customer_id, doc):
+        return False  # the fake's projection is never behind
 
     async def commit(self, customer_id, version, doc, events, cause):
         if (customer_id, version) in self.versions:

@@ -183,8 +183,11 @@ class CustomerStore:
 
     # customers
 
-    async def get(self, customer_id: str) -> Customer | None:
-        return cast(Customer | None, await self.customers.get(customer_id))
+    async def get(self, customer_id: str, probe: bool = True) -> Customer | None:
+        return cast(Customer | None, await self.customers.get(customer_id, probe))
+
+    async def newer_recorded(self, customer_id: str, doc: Customer | None) -> bool:
+        return await self.customers.newer_recorded(customer_id, cast(dict[str, Any] | None, doc))
 
     async def search(self, query: Query, limit: int) -> list[Customer]:
         docs = await self.customers.current.find(query.filter).sort(query.sort).limit(limit).to_list()

@@ -154,10 +154,11 @@ class SegmentStore:
     async def profile(self, customer_id: str) -> Profile | None:
         return cast(Profile | None, await self.profiles.find_one({"_id": customer_id}))
 
-    async def profile_to_change(self, customer_id: str) -> tuple[Profile | None, bool]:
+    async def profile_to_change(self, customer_id: str, probe: bool = True) -> tuple[Profile | None, bool]:
         """The newest profile and whether the projection lags behind it (a writer between
         recording and projecting, or one that stopped there). Two reads by `_id`: the
-        projection, then the change record of the version after it (VersionedStore.get)."""
+        projection, then the change record of the version after it (VersionedStore.get).
+        `probe=False`: the projection alone, for a caller that checks its decision itself."""
         doc = await self.profiles.find_one({"_id": customer_id})
         if doc is not None and "version" not in doc:
             # Stored before profiles had versions: version 0, so that version 1 can replace it.
@@ -165,6 +166,8 @@ class SegmentStore:
                 {"_id": customer_id, "version": {"$exists": False}}, {"$set": {"version": 0}}
             )
             doc["version"] = 0
+        if not probe:
+            return cast(Profile | None, doc), False
         newest = await self._newer(customer_id, doc["version"] if doc else 0)
         return (newest, True) if newest is not None else (cast(Profile | None, doc), False)
 

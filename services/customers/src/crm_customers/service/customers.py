@@ -47,7 +47,7 @@ from crm_customers.service.tasks import remove_all_of
 from crm_customers.store import CustomerStore
 from crm_servicekit.clock import now_ms, to_ms
 from crm_servicekit.errors import Conflict, Forbidden, Invalid, NotFound
-from crm_servicekit.versioned import AlreadyApplied, retry_on_conflict
+from crm_servicekit.versioned import AlreadyApplied, VersionConflict, retry_on_conflict
 
 log = logging.getLogger(__name__)
 
@@ -188,13 +188,27 @@ class Customers:
         read: Customer | None = None,
     ) -> tuple[Customer | None, bool]:
         created = False
+        tries = 0
 
         async def attempt() -> tuple[Customer | None, list[str]]:
-            nonlocal created, read
-            doc, read = (read, None) if read is not None else (await self.store.get(customer_id), None)
+            nonlocal created, read, tries
+            tries += 1
+            # The first attempt without a read of its own takes the projection alone (one
+            # read): a commit on a stale one conflicts, and the retry probes; a decision to
+            # change nothing is checked against the version after it (`unchanged`).
+            unprobed = read is None and tries == 1
+            doc, read = (
+                (read, None) if read is not None else (await self.store.get(customer_id, not unprobed), None)
+            )
+
+            async def unchanged() -> None:
+                if unprobed and await self.store.newer_recorded(customer_id, doc):
+                    raise VersionConflict(customer_id)  # decide again on the newest
+
             if doc is not None:
                 base = doc
             elif create is None:
+                await unchanged()
                 return None, []
             elif await self.store.was_erased(customer_id):
                 raise Erased(customer_id)
@@ -215,6 +229,7 @@ class Customers:
                 created = True
                 return new, learned
             if customer.same_state(doc, new):
+                await unchanged()
                 return doc, learned
             new = customer.touch(new, utcnow())
             await self._commit(new, EventType.CUSTOMER_UPDATED)

@@ -114,10 +114,20 @@ class Membership:
         """Applies one event to a profile, then re-checks every segment for that customer.
         Returns whether this call recorded a new version of the profile."""
 
+        tries = 0
+
         async def attempt() -> tuple[Profile | None, bool]:
-            newest, lagging = await self.store.profile_to_change(customer_id)
+            nonlocal tries
+            tries += 1
+            # The first attempt reads the projection alone (one read). A change decided on a
+            # stale projection takes a version recorded already: VersionConflict, and the
+            # retry probes. "Nothing to change" is checked against the version after it.
+            newest, lagging = await self.store.profile_to_change(customer_id, probe=tries > 1)
             current = newest or profiles.empty(customer_id)
             new = change(current)
+            if new is None and tries == 1 and (newer := await self.store.newer_profile(current)):
+                newest, lagging, current = newer, True, newer
+                new = change(current)
             if new is None:
                 if lagging and newest is not None:
                     # Recorded by a writer that has not projected it (or stopped before): finish

@@ -364,7 +364,10 @@ async def test_replicas_killed_at_random_and_a_broker_node_stopped_lose_nothing(
         finally:
             await chaos.close()
         assert len(chaos.killed) == 7 and len(chaos.stopped) == 1, (chaos.killed, chaos.stopped)
-        await assert_same_final_state(run, reference)
+        try:
+            await assert_same_final_state(run, reference)
+        except AssertionError as e:  # the faults of this run belong with what they broke
+            raise AssertionError(f"{e}\nkilled {chaos.killed}; stopped {chaos.stopped}") from None
         consumed = await consumed_by_replica(run)
         print(f"\nkilled {chaos.killed}; stopped {chaos.stopped[0][0]}; consumed {consumed}")
         assert_replicas_shared_the_work(consumed, chaos.killed)

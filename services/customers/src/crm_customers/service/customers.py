@@ -168,6 +168,7 @@ class Customers:
         cause: str | None = None,
         groups_unchanged: bool = False,
         read: Customer | None = None,
+        minted: bool = False,
     ) -> Customer | None:
         """Bring derived data up to date; with `create`, make the customer if it does not exist.
         Returns the newest state (None: no such customer and nothing to create).
@@ -176,8 +177,11 @@ class Customers:
         membership reads the memberships after storing it and commits on a newer version
         (a commit on an older one conflicts and reads afresh), so no version drops it.
         `read`: the customer as read before the change was stored, taken as the first attempt's
-        base instead of reading it again (`derived_from` still sees the change as new)."""
-        return (await self._sync(customer_id, create, cause, groups_unchanged, read))[0]
+        base instead of reading it again (`derived_from` still sees the change as new).
+        `minted`: the id was made by this handler a moment ago (a new guest's claim), so no
+        version of it exists or was erased: the first attempt creates without reading (another
+        handler of the same e-mail creating it meanwhile makes the commit conflict)."""
+        return (await self._sync(customer_id, create, cause, groups_unchanged, read, minted))[0]
 
     async def _sync(
         self,
@@ -186,6 +190,7 @@ class Customers:
         cause: str | None = None,
         groups_unchanged: bool = False,
         read: Customer | None = None,
+        minted: bool = False,
     ) -> tuple[Customer | None, bool]:
         created = False
         tries = 0
@@ -197,9 +202,12 @@ class Customers:
             # read): a commit on a stale one conflicts, and the retry probes; a decision to
             # change nothing is checked against the version after it (`unchanged`).
             unprobed = read is None and tries == 1
-            doc, read = (
-                (read, None) if read is not None else (await self.store.get(customer_id, not unprobed), None)
-            )
+            new_id = minted and tries == 1
+            doc: Customer | None
+            if read is not None:
+                doc, read = read, None
+            else:
+                doc = None if new_id else await self.store.get(customer_id, not unprobed)
 
             async def unchanged() -> None:
                 if unprobed and await self.store.newer_recorded(customer_id, doc):
@@ -210,7 +218,7 @@ class Customers:
             elif create is None:
                 await unchanged()
                 return None, []
-            elif await self.store.was_erased(customer_id):
+            elif not new_id and await self.store.was_erased(customer_id):
                 raise Erased(customer_id)
             else:
                 base = await create()
@@ -254,15 +262,19 @@ class Customers:
             "marketing_consent": {"state": c["state"], "at": c["at"], "source": c["source"]},
         }
 
-    async def owner_id(self, email: str, known_id: str | None = None) -> tuple[str, Customer | None]:
+    async def owner_id(self, email: str, known_id: str | None = None) -> tuple[str, Customer | None, bool]:
         """Who an inbound event is about: the logged-in customer's id when it is known (with
         the customer as read), else the owner of the e-mail (claimed now for a new guest if
-        nobody owns it). Looked up before claiming: most e-mails are owned already."""
+        nobody owns it; then True: the id was minted here). Looked up before claiming: most
+        e-mails are owned already."""
         if known_id and (doc := await self.store.get(known_id)) is not None:
-            return known_id, doc
+            return known_id, doc, False
         key = email_key(email)
-        owner = await self.store.owner_of(key)
-        return owner or await self.store.claim_email(key, customer.new_customer_id()), None
+        if owner := await self.store.owner_of(key):
+            return owner, None, False
+        new_id = customer.new_customer_id()
+        owner = await self.store.claim_email(key, new_id)
+        return owner, None, owner == new_id
 
     async def ensure(
         self,
@@ -272,9 +284,10 @@ class Customers:
         cause: str | None,
         groups_unchanged: bool = False,
         read: Customer | None = None,
+        minted: bool = False,
     ) -> Customer:
         """The customer, created as a guest from `fields` if it does not exist yet, with its
-        derived data up to date (`groups_unchanged`, `read`: as for `sync`). Raises Erased if
+        derived data up to date (`groups_unchanged`, `read`, `minted`: as for `sync`). Raises Erased if
         the id belongs to an erased customer."""
         now = now_ms()
 
@@ -284,16 +297,21 @@ class Customers:
             return customer.new_customer(customer_id, email=email, now=now, has_account=False, **initial)
 
         doc = await self.sync(
-            customer_id, create=create, cause=cause, groups_unchanged=groups_unchanged, read=read
+            customer_id,
+            create=create,
+            cause=cause,
+            groups_unchanged=groups_unchanged,
+            read=read,
+            minted=minted,
         )
         assert doc is not None
         return doc
 
     async def guest_for(self, email: str, fields: Profile, cause: str | None) -> Customer:
         for _ in range(3):
-            customer_id, _ = await self.owner_id(email)
+            customer_id, _, minted = await self.owner_id(email)
             try:
-                return await self.ensure(customer_id, email, fields, cause)
+                return await self.ensure(customer_id, email, fields, cause, minted=minted)
             except Erased:
                 await self.store.release_email(email_key(email), customer_id)
         raise RuntimeError("the owner of this e-mail keeps being erased")
@@ -728,7 +746,7 @@ class Customers:
             "phone": customer.phone_or_none(who.phone),
         }
         for _ in range(3):
-            customer_id, read = await self.owner_id(who.email, who.customer_id)
+            customer_id, read, minted = await self.owner_id(who.email, who.customer_id)
             stored = await self.store.record_order(orders.new_order(source, event_id, order, customer_id))
             # A cancellation or refund may have come first: it now belongs to this customer.
             await self.store.attach_adjustments(key, stored["customer_id"])
@@ -741,6 +759,7 @@ class Customers:
                     groups_unchanged=True,
                     # the customer read by id, unless a redelivery found the order stored for another
                     read=read if read is not None and stored["customer_id"] == customer_id else None,
+                    minted=minted and stored["customer_id"] == customer_id,
                 )
                 return
             except Erased:

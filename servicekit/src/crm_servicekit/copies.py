@@ -55,7 +55,8 @@ class VersionedCopy:
                 {"doc_id": doc_id, "version": {"$gt": version}}, sort=[("version", DESCENDING)]
             )
             if newer is None:
-                await self.versions.delete_many({"doc_id": doc_id, "version": {"$lt": version}})
+                if version > 1:  # version 1 has none older
+                    await self.versions.delete_many({"doc_id": doc_id, "version": {"$lt": version}})
                 if not changed and self.alive and await self._erased(doc_id):
                     await self.forget(doc_id)  # a late event of an erased entity keeps nothing
                 return changed
@@ -69,13 +70,21 @@ class VersionedCopy:
         on_insert: Mapping[str, Any] | None,
         exists: bool,
     ) -> bool:
+        """One command where the guess is right: the first version inserts first (the copy is
+        rarely there yet), any later one updates first (it usually is)."""
         values = {**fields, "version": version}
-        if not exists:
-            try:
-                await self.copies.insert_one({"_id": doc_id, **self.alive, **values, **(on_insert or {})})
+        if exists or version > 1:
+            if await self._update(doc_id, version, values):
                 return True
-            except DuplicateKeyError:
-                pass
+            if exists:
+                return False
+        try:
+            await self.copies.insert_one({"_id": doc_id, **self.alive, **values, **(on_insert or {})})
+            return True
+        except DuplicateKeyError:  # there already (written meanwhile, or older, newer, erased)
+            return await self._update(doc_id, version, values)
+
+    async def _update(self, doc_id: str, version: int, values: Mapping[str, Any]) -> bool:
         result = await self.copies.update_one(
             {"_id": doc_id, **self.alive, "version": {"$lt": version}}, {"$set": values}
         )

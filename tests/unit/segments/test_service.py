@@ -49,8 +49,10 @@ class FakeStore:
     async def profile(self, customer_id):
         return self.profiles.get(customer_id)
 
-    async def profile_to_change(self, customer_id):
+    async def profile_to_change(self, customer_id, probe=True):
         projected = self.profiles.get(customer_id)
+        if not probe:
+            return projected, False
         newest = await self.newer_profile(projected) if projected else self.versions.get((customer_id, 1))
         return (newest, True) if newest is not None else (projected, False)
 

@@ -14,6 +14,8 @@ documents, never on the locks below.
   was recorded meanwhile, and if so settles again from the newest. The writer of that newer
   version re-checks every segment after recording it, so whichever of the two decides last
   decides from the newest profile, and the final membership follows it.
+- A writer killed after recording a version and before re-checking: its event was not acked,
+  comes again, changes nothing, and the re-check runs anyway (change_profile always re-checks).
 The per-customer and per-segment asyncio locks only spare one process conflicts with itself.
 """
 
@@ -111,8 +113,9 @@ class Membership:
     # live ----------------------------------------------------------------------------------
 
     async def change_profile(self, customer_id: str, change: ProfileChange) -> bool:
-        """Applies one event to a profile, then re-checks every segment for that customer.
-        Returns whether this call recorded a new version of the profile."""
+        """Applies one event to a profile, then re-checks every segment for that customer, also
+        when the event changes nothing (a redelivery may be all that is left of a writer killed
+        before its re-check). Returns whether this call recorded a new version of the profile."""
 
         tries = 0
 
@@ -129,12 +132,12 @@ class Membership:
                 newest, lagging, current = newer, True, newer
                 new = change(current)
             if new is None:
+                # Nothing to change, but the writer of this version may have stopped before
+                # projecting it or re-checking the segments (killed, then this event came
+                # again): finish its work in case it never does. The re-check is idempotent.
                 if lagging and newest is not None:
-                    # Recorded by a writer that has not projected it (or stopped before): finish
-                    # its work, the projection and the re-check, in case it never does.
                     await self.store.project_profile(newest)
-                    return newest, False
-                return None, False
+                return newest, False
             new = {**new, "version": current.get("version", 0) + 1}
             await self.store.commit_profile(new)  # VersionConflict: retried on fresh state
             return new, True

@@ -82,6 +82,11 @@ class VersionedStore:
         version = doc.get("version", 0) if doc else 0
         return await self.changes.find_one({"_id": f"{doc_id}:{version + 1}"}, {"_id": 1}) is not None
 
+    async def change_by_cause(self, doc_id: str, cause: str) -> dict[str, Any] | None:
+        """The change `cause` made to `doc_id` (after AlreadyApplied: what the first handling of
+        a redelivered event recorded), or None once pruned."""
+        return await self.changes.find_one({"cause": f"{cause}:{doc_id}"})
+
     async def commit(
         self,
         doc_id: str,

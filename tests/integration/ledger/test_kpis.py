@@ -106,3 +106,49 @@ async def test_loyalty_kpis_of_a_period(ledger, broker: Broker):
         bad = await http.get("/v1/loyalty/kpis", params={"from": end.isoformat(), "to": start.isoformat()})
         assert bad.status_code == 422 and bad.json()["type"].endswith("/validation-error")
         assert (await http.get("/v1/loyalty/kpis", params={"from": "yesterday"})).status_code == 422
+
+
+async def test_a_refund_handled_again_records_the_reversal_its_first_handling_stopped_before(
+    ledger, broker: Broker, mongo, system
+):
+    """A replica killed between committing a refund's points reversal and recording it for the
+    KPIs: the refund comes again (not acknowledged), changes no balance, and the KPIs count it."""
+    start = datetime.now(UTC) - timedelta(minutes=1)
+    x = f"cus_{uuid.uuid4().hex[:10]}"
+    await broker.publish(envelope("customer.created", customer(x)))
+    placed = order(x, 5000)  # 50 points
+    await broker.publish(envelope("order.placed", placed))
+    await broker.wait_for("customer.created", lambda e: e["data"]["id"] == x)
+    refund = {
+        "order_id": placed["order_id"],
+        "refunded_at": datetime.now(UTC).isoformat(),
+        "customer": {"email": f"{x}@example.com", "customer_id": x},
+        "currency": "EUR",
+        "amount": 2000,  # two fifths: 20 points back
+        "refund_id": "rf-again",
+    }
+    refunded = envelope("order.refunded", refund)
+    await broker.publish(refunded)
+    await broker.wait_for("reward.points.reversed", lambda e: e["data"]["customer_id"] == x)
+    facts = mongo[system.database("ledger")]["points_reversals"]
+    await eventually(lambda: facts.find_one({"customer_id": x}))
+    end = datetime.now(UTC) + timedelta(minutes=1)
+    async with ledger.client() as http:
+
+        async def reversed_points() -> int:
+            r = await http.get("/v1/loyalty/kpis", params={"from": start.isoformat(), "to": end.isoformat()})
+            assert r.status_code == 200, r.text
+            return r.json()["points_reversed"]
+
+        async def points() -> int:
+            r = await http.get(f"/v1/customers/{x}/rewards")
+            assert r.status_code == 200, r.text
+            return r.json()["points"]
+
+        counted, balance = await reversed_points(), await points()
+        assert balance == 30
+        await facts.delete_one({"customer_id": x})  # as if the first handling stopped before it
+        assert await reversed_points() == counted - 20
+        await broker.publish(refunded)  # the same event again
+        await eventually(lambda: facts.find_one({"customer_id": x}))
+        assert await reversed_points() == counted and await points() == balance

@@ -170,3 +170,28 @@ async def test_referred_by_at_creation_converts_on_the_first_order_once(ledger, 
         await asyncio.sleep(1.5)
         assert broker.events("referral.converted", lambda b: b["data"]["referee_id"] == dan) == []
         assert (await http.get(f"/v1/customers/{ana}/referral")).json()["conversions"] == 2
+
+
+async def test_a_guest_who_registers_with_a_referral_code_is_converted(ledger, broker: Broker):
+    """A guest's order made them known with no code; they then register with a friend's code
+    (customer.registered: same e-mail, birthday and consent): the code is noted, and their first
+    order converts it."""
+    eva = f"cus_{uuid.uuid4().hex[:10]}"
+    await broker.publish(envelope("customer.created", customer(eva, f"{eva}@example.com")))
+    gid, gmail = f"cus_{uuid.uuid4().hex[:10]}", f"gus.{uuid.uuid4().hex[:6]}@example.com"
+    guest_order = order(gmail, None)
+    await broker.publish(envelope("order.placed", guest_order))
+    await broker.publish(envelope("customer.created", customer(gid, gmail)))
+    async with ledger.client() as http:
+        code = (await eventually(lambda: http.get(f"/v1/customers/{eva}/referral"))).json()["code"]
+
+        async def earned() -> bool:
+            r = await http.get(f"/v1/customers/{gid}/rewards")
+            return r.status_code == 200 and r.json()["earned_total"] > 0
+
+        await eventually(earned)  # the guest's order is theirs
+    registered = {**created(gid, gmail, code), "version": 2, "has_account": True}
+    await broker.publish(envelope("customer.registered", registered))
+    converted = await broker.wait_for("referral.converted", lambda b: b["data"]["referee_id"] == gid)
+    data = converted[0]["body"]["data"]
+    assert (data["referrer_id"], data["order_id"]) == (eva, guest_order["order_id"])

@@ -163,6 +163,7 @@ class FakeRewardStore:
         self.states: dict[str, dict] = {}
         self.codes: dict[str, str] = {}
         self.causes: set[str] = set()
+        self.applied: dict[str, list[dict]] = {}  # the events each cause committed
         self.events: list[dict] = []
         self.order_points: dict[str, dict] = {}
         self.parked: dict[str, dict] = {}
@@ -174,6 +175,12 @@ class FakeRewardStore:
 
     async def record_reversal(self, doc):
         self.reversals.setdefault(doc["_id"], doc)
+
+    async def reversal_applied(self, customer_id, cause):
+        for e in self.applied.get(f"{cause}:{customer_id}", []):
+            if e["type"] == "reward.points.reversed":
+                return e["data"]["points"], datetime(2026, 1, 1, tzinfo=UTC)
+        return None, datetime(2026, 1, 1, tzinfo=UTC)
 
     async def share_code(self, customer_id, code):
         self.referral_codes.setdefault(code, customer_id)
@@ -213,6 +220,7 @@ class FakeRewardStore:
             raise VersionConflict(state["id"])
         if cause is not None:
             self.causes.add(f"{cause}:{state['id']}")
+            self.applied[f"{cause}:{state['id']}"] = events
         self.states[state["id"]] = state
         self.events += events
 
@@ -320,7 +328,17 @@ class FakeDirectory:
     async def known_customer(self, customer_id):
         return self.known.get(customer_id)
 
-    async def remember(self, customer_id, email, version, birthday, consent, known=False, referral_code=None):
+    async def remember(
+        self,
+        customer_id,
+        email,
+        version,
+        birthday,
+        consent,
+        known=False,
+        referral_code=None,
+        referred_by=None,
+    ):
         if referral_code is not None and customer_id not in self.known:
             self.codes[referral_code] = customer_id  # kept with the first record (store.py)
         if self.known.get(customer_id, {"version": 0})["version"] < version:
@@ -330,6 +348,7 @@ class FakeDirectory:
                 "email_key": email_key(email),
                 "birthday": birthday,
                 "consent": consent,
+                **({"referred_by": referred_by} if referred_by else {}),
             }
 
     async def born_on(self, birthday):
@@ -412,6 +431,32 @@ async def test_points_of_an_unknown_e_mail_are_parked_until_the_customer_is_know
     assert (await store.get("c9"))["earned_total"] == 120
     await c.erase("c9")
     assert directory.emails == {} and responses.forgotten == ["c9"]
+
+
+async def test_points_granted_but_left_parked_by_a_stopped_handler_are_unparked_by_the_redelivery(
+    monkeypatch,
+):
+    """The order's first handling parked its points, found the customer meanwhile, granted
+    them and stopped before unparking: the redelivery unparks them, so a later owner of the
+    e-mail is not granted them again."""
+    c, _, store, directory, _ = customers()
+    placed = order(None, 0, total=12_000, email="guest@example.com")
+    await c.record_order("evt-1", placed)  # parked: the e-mail is unknown
+    now = datetime.now(UTC)
+    await c.learn(
+        CustomerState(
+            id="c9", version=1, email="guest@example.com", has_account=False, created_at=now, updated_at=now
+        )
+    )
+    assert directory.parked == {} and (await store.get("c9"))["earned_total"] == 120
+    directory.parked["evt-1"] = {
+        "_id": "evt-1",
+        "email_key": "guest@example.com",
+        "order_id": placed.order_id,
+        "points": 120,
+    }
+    await c.record_order("evt-1", placed)  # redelivered
+    assert directory.parked == {} and (await store.get("c9"))["earned_total"] == 120
 
 
 def test_hold_default_lifetime_is_the_setting():

@@ -35,6 +35,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from crm_contracts.names import EventType
 from crm_contracts.types import email_key
 from crm_ledger.domain import (
     AccountState,
@@ -417,6 +418,16 @@ class RewardStore:
         docs = await self.expiries.find({"at": {"$gte": start, "$lt": end}}, {"points": 1, "at": 1}).to_list()
         return [(d["points"], d["at"]) for d in docs]
 
+    async def reversal_applied(self, customer_id: str, cause: str) -> tuple[int | None, datetime]:
+        """The points that `cause`'s committed reversal took and when (None: it took none)."""
+        change = await self.states.change_by_cause(customer_id, cause)
+        if change is None:
+            return None, now_ms()
+        for event in change.get("outbox", []):
+            if event.get("type") == EventType.REWARD_POINTS_REVERSED:
+                return event["data"]["points"], change["recorded_at"]
+        return None, change["recorded_at"]
+
     async def record_reversal(self, doc: PointsReversal) -> None:
         await insert_once(self.reversals, doc)
 
@@ -497,6 +508,7 @@ class Directory:
         consent: bool,
         known: bool = False,
         referral_code: str | None = None,
+        referred_by: str | None = None,
     ) -> None:
         """The customer exists, with this e-mail, birthday ("MM-DD") and marketing consent; an
         older version never overwrites a newer. `known`: the caller read it as known already
@@ -507,6 +519,8 @@ class Directory:
         if referral_code is not None:
             first["referral_code"] = referral_code
         fields = {"email_key": email_key(email), "birthday": birthday, "consent": consent}
+        if referred_by:
+            fields["referred_by"] = referred_by
         await self.known_copies.write(customer_id, version, fields, on_insert=first, exists=known)
 
     async def exists(self, customer_id: str) -> bool:

@@ -233,7 +233,9 @@ class Customers:
                 try:
                     await self._commit(new, EventType.CUSTOMER_CREATED, cause)
                 except AlreadyApplied:
-                    return await self.store.get(customer_id), []
+                    # Created by this event's first handling, which may have stopped before
+                    # marking the addresses learned: decide again on the recorded customer.
+                    raise VersionConflict(customer_id) from None
                 created = True
                 return new, learned
             if customer.same_state(doc, new):

@@ -340,6 +340,7 @@ class KnownCustomer(TypedDict):
     since: NotRequired[datetime]  # first heard of (missing: before this was recorded)
     birthday: NotRequired[str | None]  # "MM-DD" (the birthday job looks it up by equality)
     consent: NotRequired[bool]  # email_subscribed: marketing (a birthday coupon) is welcome
+    referred_by: NotRequired[str | None]  # the code the customer came with, once noted
     # The code the customer shares (rewards.referral_code), looked up by equality; stored with
     # the first record of a customer (before that, and over HTTP: in `referral_codes`).
     referral_code: NotRequired[str]

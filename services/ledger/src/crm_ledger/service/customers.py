@@ -218,6 +218,11 @@ class Customers:
         committed = await self.rewards.earn(
             customer_id, points, event_id, order.order_id, program, order.total, order.currency
         )
+        if committed is None:
+            # Granted before: maybe by this event's first handling, parked, then granted when
+            # the customer appeared and stopped before unparking (a later owner of the e-mail
+            # would be granted them again). An idempotent delete, only on redeliveries.
+            await self.directory.unpark(event_id)
         return customer_id, committed
 
     async def record_refund(self, event_id: str, refund: OrderRefunded) -> None:
@@ -283,12 +288,15 @@ class Customers:
         known = await self.directory.known_customer(customer.id)
         birthday = customer.birthday.strftime("%m-%d") if customer.birthday else None
         consent = customer.email_subscribed
+        referred_by = (customer.referred_by or "").strip().upper()
         if known is not None and (
             known["version"] >= customer.version
             or (
                 known["email_key"] == email_key(customer.email)
                 and known.get("birthday") == birthday
                 and known.get("consent", False) == consent
+                # A guest who registers with a referral code: the code is news.
+                and (not referred_by or known.get("referred_by") == referred_by)
             )
         ):
             # Known as it is (no points can be parked for an e-mail the ledger already knew),
@@ -301,7 +309,6 @@ class Customers:
         # A customer new to the ledger has no reward state yet, as a rule: decide its first
         # earning on an empty one (a wrong guess is refused by the unique version, then read).
         state: RewardState | None = rewards.empty(customer.id) if known is None else None
-        referred_by = (customer.referred_by or "").strip().upper()
         if referred_by:
             state = await self.rewards.note_referred_by(customer.id, referred_by)
         for parked in await self.directory.parked_for(customer.email):
@@ -318,6 +325,7 @@ class Customers:
             consent,
             known=known is not None,
             referral_code=rewards.referral_code(customer.id) if known is None else None,
+            referred_by=referred_by or None,
         )
 
     async def _grant_parked(

@@ -162,19 +162,29 @@ class Rewards:
             try:
                 await self.store.commit(new, events, cause=cause)
             except AlreadyApplied:
+                # A redelivery: the first handling may have stopped before the KPIs' fact, so
+                # it is recorded from what that handling committed.
+                points, at = await self.store.reversal_applied(customer_id, cause)
+                if points is not None:
+                    await self._record_reversal(customer_id, order_id, cause, points, at)
                 return
             if reversal is not None:  # the KPIs' fact, once
-                await self.store.record_reversal(
-                    {
-                        "_id": f"{customer_id}:{cause}",
-                        "customer_id": customer_id,
-                        "order_id": order_id,
-                        "points": reversal.points,
-                        "at": now,
-                    }
-                )
+                await self._record_reversal(customer_id, order_id, cause, reversal.points, now)
 
         await retry_on_conflict(attempt, tries=100)
+
+    async def _record_reversal(
+        self, customer_id: str, order_id: str, cause: str, points: int, at: datetime
+    ) -> None:
+        await self.store.record_reversal(
+            {
+                "_id": f"{customer_id}:{cause}",
+                "customer_id": customer_id,
+                "order_id": order_id,
+                "points": points,
+                "at": at,
+            }
+        )
 
     async def park_for_email(
         self,

@@ -299,3 +299,45 @@ async def test_filters_sorts_and_paging(svc):
         ]:
             r = await http.get("/v1/tickets", params=params)
             assert r.status_code == 422 and field in r.json()["errors"][0]["field"], r.text
+
+
+async def test_a_retried_mail_whose_first_try_stopped_after_storing_it_still_opens_the_ticket(
+    svc, mongo, system
+):
+    """The gateway's first try stored the message and stopped before the ticket opened again
+    (a killed replica): its retry with the same Message-ID finishes that, and adds no copy."""
+    from datetime import UTC, datetime
+
+    from crm_engagement.domain.tickets import message_id
+
+    email = f"bo.{uuid.uuid4().hex[:8]}@example.com"
+    async with svc.client() as http:
+        first = {"email": email, "subject": "Broken", "body": "It broke", "message_id": "<b1@mail>"}
+        t = (await http.post("/v1/tickets/inbound", json=first)).json()
+        r = await http.patch(f"/v1/tickets/{t['id']}", json={"status": "resolved"}, headers=STAFF)
+        assert r.status_code == 200 and r.json()["status"] == "resolved", r.text
+        again = {
+            "email": email,
+            "subject": "Re",
+            "body": "Still broken",
+            "ticket_id": t["id"],
+            "message_id": "<b2@mail>",
+        }
+        await mongo[system.database("engagement")]["ticket_messages"].insert_one(
+            {
+                "_id": message_id(t["id"], "<b2@mail>"),
+                "ticket_id": t["id"],
+                "direction": "inbound",
+                "author": "customer",
+                "body": again["body"],
+                "at": datetime.now(UTC),
+                "recorded_by": None,
+            }
+        )
+        r = await http.post("/v1/tickets/inbound", json=again)
+        assert r.status_code == 200, r.text
+        shown = (await http.get(f"/v1/tickets/{t['id']}")).json()
+        assert shown["status"] == "open"
+        assert [m["body"] for m in shown["messages"]] == ["It broke", "Still broken"]
+        r = await http.post("/v1/tickets/inbound", json=again)  # and once more: nothing new
+        assert r.json()["status"] == "open" and len(r.json()["messages"]) == 2

@@ -70,6 +70,14 @@ class FakeStore:
     async def memberships_of(self, customer_id, after=None, limit=None):
         return [{"group_id": g, "customer_id": c} for g, c in sorted(self.members) if c == customer_id]
 
+    async def groups_to_leave(self, plan_id, customer_id):
+        plans = self.__dict__.setdefault("leaving", {})
+        now = [m["group_id"] for m in await self.memberships_of(customer_id)]
+        return sorted({*plans.setdefault(plan_id, now), *now})
+
+    async def forget_leaving(self, plan_id):
+        self.__dict__.get("leaving", {}).pop(plan_id, None)
+
     async def start_op(self, op_id, group, add, remove):
         if op_id in self.ops:
             return self.ops[op_id], False
@@ -230,6 +238,31 @@ async def test_an_erased_customer_leaves_every_group_once_even_on_redelivery(sto
     assert await store.member_count(vip["id"]) == await store.member_count(gold["id"]) == 1
     with pytest.raises(Invalid):  # erased: can no longer be added
         await members.change_members(vip["id"], ["a"], [])
+
+
+async def test_a_merge_stopped_part_way_is_finished_by_its_redelivery_in_every_group(store, monkeypatch):
+    """The first handling removed the merged customer from its first group and stopped before
+    the kept one joined: that group no longer lists the merged customer, and the redelivery
+    still finishes it there."""
+    vip, gold = await make_group(store, "VIP"), await make_group(store, "Gold")
+    members = Memberships(store, SETTINGS)
+    await members.change_members(vip["id"], ["b"], [])
+    await members.change_members(gold["id"], ["b"], [])
+    insert = store.insert_members
+
+    async def stopped(group_id, customer_ids, op_id):
+        raise ConnectionError("killed")
+
+    monkeypatch.setattr(store, "insert_members", stopped)
+    with pytest.raises(ConnectionError):
+        await members.customer_merged("a", "b", "evt_merged")
+    assert len(await store.memberships_of("b")) == 1  # left the first group, joined nothing yet
+    monkeypatch.setattr(store, "insert_members", insert)
+    await members.customer_merged("a", "b", "evt_merged")  # redelivered
+    assert [m["group_id"] for m in await store.memberships_of("a")] == sorted([vip["id"], gold["id"]])
+    assert await store.memberships_of("b") == []
+    removed = sorted(e["data"]["group_id"] for e in store.events if e["type"] == "group.members.removed")
+    assert removed == sorted([vip["id"], gold["id"]])
 
 
 async def test_pricing_of_an_unknown_customer_is_not_found(store):

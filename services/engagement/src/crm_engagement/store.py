@@ -348,6 +348,9 @@ class EngagementStore:
         """False: a message with this id is there already (a retried inbound call)."""
         return await insert_once(self.ticket_messages, doc)
 
+    async def ticket_message(self, message_id: str) -> TicketMessage | None:
+        return cast(TicketMessage | None, await self.ticket_messages.find_one({"_id": message_id}))
+
     async def thread(self, ticket_id: str, limit: int) -> list[TicketMessage]:
         cursor = self.ticket_messages.find({"ticket_id": ticket_id}).sort(
             [("at", ASCENDING), ("_id", ASCENDING)]

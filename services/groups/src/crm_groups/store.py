@@ -101,6 +101,7 @@ INDEXES: IndexSpec = {
     "personal_data_exports": [IndexModel([("customer_id", ASCENDING)]), *OUTBOX_INDEXES],
     "erasure_plans": [],
     "erasures": list(OUTBOX_INDEXES),
+    "leaving_plans": [],
 }
 """The service's own indexes; `GroupStore.indexes` adds those of the versioned `groups`."""
 
@@ -130,6 +131,7 @@ class GroupStore:
         self.exports = db["personal_data_exports"]
         self.erasure_plans = db["erasure_plans"]
         self.erasures = db["erasures"]
+        self.leaving = db["leaving_plans"]
         self._notify = notify
 
     @property
@@ -316,6 +318,21 @@ class GroupStore:
         if limit is not None:
             cursor = cursor.limit(limit)
         return cast(list[MembershipDoc], await cursor.to_list())
+
+    async def groups_to_leave(self, plan_id: str, customer_id: str) -> list[str]:
+        """The groups a customer leaves for one event (deleted, merged): those it was in when
+        the event was first handled, kept under `plan_id`, and any it is in now. A redelivery
+        after a stop part-way thus resumes every group, also those it already left."""
+        now = [m["group_id"] for m in await self.memberships_of(customer_id)]
+        plan = {"_id": plan_id, "customer_id": customer_id, "groups": now, "at": utcnow()}
+        if await insert_once(self.leaving, plan):
+            return now
+        first = await self.leaving.find_one({"_id": plan_id})
+        return sorted({*(first["groups"] if first else []), *now})
+
+    async def forget_leaving(self, plan_id: str) -> None:
+        """An erasure done: which groups the person was in goes too."""
+        await self.leaving.delete_one({"_id": plan_id})
 
     # --- the versions of (group, customer) pairs -------------------------------------------
     #

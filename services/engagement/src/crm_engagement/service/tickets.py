@@ -140,7 +140,13 @@ class Tickets:
             return doc, created
         message = self._message(target["_id"], "inbound", rules.CUSTOMER, body, external_id=external_id)
         if not await self.store.add_ticket_message(message):
-            return target, False  # a retry: the ticket was opened again (or not) by the first try
+            # A retry. Its first try may have stopped between the message and the ticket's
+            # commit: finished here unless the ticket counts that message already.
+            stored = await self.store.ticket_message(message["_id"])
+            last = target.get("last_message_at")
+            if stored is None or (last is not None and last >= stored["at"]):
+                return target, False
+            message = stored
 
         async def reopen() -> TicketDoc:
             current = await self.get(target["_id"])

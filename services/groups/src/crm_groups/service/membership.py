@@ -73,11 +73,12 @@ class Memberships:
     async def customer_erased(self, customer_id: str, event_id: str) -> None:
         """customer.deleted: the customer leaves every group, each with group.members.removed."""
         await self.store.customer_erased(customer_id)  # first: concurrent adds then see it as erased
-        for membership in await self.store.memberships_of(customer_id):
-            group = await self.store.get(membership["group_id"])
+        for group_id in await self.store.groups_to_leave(f"{event_id}:erase", customer_id):
+            group = await self.store.get(group_id)
             if group is None:
                 continue  # a group being deleted: its own clean-up removes the membership
             await self._change(group, [], [customer_id], op_id=f"{event_id}:{group['id']}")
+        await self.store.forget_leaving(f"{event_id}:erase")
 
     # --- changing members --------------------------------------------------------------------
 
@@ -121,8 +122,8 @@ class Memberships:
         if kept_id == merged_id:
             raise Invalid("customer.merged with the same id kept and merged")
         await self.store.customer_erased(merged_id)  # first: concurrent adds then see it as gone
-        for membership in await self.store.memberships_of(merged_id):
-            group = await self.store.get(membership["group_id"])
+        for group_id in await self.store.groups_to_leave(f"{event_id}:merge", merged_id):
+            group = await self.store.get(group_id)
             if group is None:
                 continue  # a group being deleted: its own clean-up removes the membership
             await self._change(group, [kept_id], [merged_id], op_id=f"{event_id}:merge:{group['id']}")

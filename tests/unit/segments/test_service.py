@@ -406,6 +406,32 @@ async def test_group_names_follow_versions_and_a_deleted_group_takes_no_members(
     assert store.profiles["cus_1"]["group_ids"] == []
 
 
+async def test_a_rename_stopped_part_way_through_the_members_is_finished_by_its_redelivery(
+    store, live, monkeypatch
+):
+    """group.updated renames the group in each member's profile; the first handling saved the
+    group and stopped after the first member: the redelivery renames the others."""
+    for n in (1, 2):
+        await profiles.record_customer(live, customer(1, 0).model_copy(update={"id": f"cus_{n}"}))
+    added = GroupMembersChanged(group_id="g1", group_name="VIP", customer_ids=["cus_1", "cus_2"])
+    await profiles.add_group_members(live, added)
+    change_profile, calls = live.change_profile, []
+
+    async def stops_after_one(customer_id, change):
+        if calls:
+            raise ConnectionError("killed")
+        calls.append(customer_id)
+        return await change_profile(customer_id, change)
+
+    monkeypatch.setattr(live, "change_profile", stops_after_one)
+    renamed = GroupState(id="g1", version=2, name="Gold")
+    with pytest.raises(ConnectionError):
+        await profiles.record_group(live, renamed)
+    monkeypatch.undo()
+    await profiles.record_group(live, renamed)  # redelivered
+    assert [store.profiles[c]["customer_groups"] for c in ("cus_1", "cus_2")] == [["Gold"], ["Gold"]]
+
+
 def checkout_of(email: str, at: datetime, customer_id: str | None = None, checkout_id: str = "chk_1"):
     from crm_contracts.inbound import CheckoutAbandoned
 

@@ -131,10 +131,14 @@ def _with_versions(g: GroupMembersChanged) -> list[tuple[str, int | None]]:
 async def record_group(live: Membership, g: GroupState) -> None:
     """group.created / .updated (versioned): a new name reaches every member's profile."""
     known = await live.store.group(g.id)
-    if known and (known.get("deleted") or known["version"] >= g.version):
+    if known and (known.get("deleted") or known["version"] > g.version):
         return
-    await live.store.save_group({"_id": g.id, "name": g.name, "version": g.version, "deleted": False})
-    if known is None or known["name"] != g.name:
+    again = known is not None and known["version"] == g.version
+    if not again:
+        await live.store.save_group({"_id": g.id, "name": g.name, "version": g.version, "deleted": False})
+    # The same version again (a redelivery): its first handling may have stopped part-way
+    # through the members, so they are gone through again (each unchanged one costs nothing).
+    if known is None or known["name"] != g.name or again:
         for customer_id in await live.store.customers_in_group(g.id):
             await live.change_profile(customer_id, lambda p: profiles.rename_group(p, g.id, g.name))
 

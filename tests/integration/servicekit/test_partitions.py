@@ -64,7 +64,20 @@ def customer_states(broker: Broker) -> list[dict]:
     return [e["body"]["data"] for t in ("customer.created", "customer.updated") for e in broker.events(t)]
 
 
-def assert_in_order(broker: Broker, emails: list[str], each: int) -> None:
+def assert_in_order(broker: Broker, emails: list[str], each: int, *processes: ServiceProcess) -> None:
+    try:
+        _assert_in_order(broker, emails, each)
+    except AssertionError as e:  # what the processes said belongs with it (known intermittent)
+        said = [
+            f"{p.log_path.name}: {line[:400]}"
+            for p in processes
+            for line in p.log_path.read_text().splitlines()
+            if '"level": "WARNING"' in line or '"level": "ERROR"' in line or "partitions" in line
+        ]
+        raise AssertionError(f"{e}\n" + "\n".join(said[-60:])) from None
+
+
+def _assert_in_order(broker: Broker, emails: list[str], each: int) -> None:
     for email in emails:
         states = sorted(
             (s for s in customer_states(broker) if s["email"] == email), key=lambda s: s["version"]
@@ -103,7 +116,7 @@ async def test_one_customers_orders_are_handled_in_order_by_either_of_two_replic
             await broker.publish(envelope("order.placed", o))
 
         await eventually(lambda: all_counted(broker, emails, 6), timeout=120)
-        assert_in_order(broker, emails, 6)
+        assert_in_order(broker, emails, 6, first, second)
         handled = [await processed(p) for p in (first, second)]
         assert all(handled) and sum(handled) == len(orders), handled  # both took part, once each
     finally:
@@ -128,7 +141,7 @@ async def test_when_a_replica_is_killed_the_other_takes_its_partitions_and_nothi
             await broker.publish(envelope("order.placed", o))
 
         await eventually(lambda: all_counted(broker, emails, 5), timeout=120)
-        assert_in_order(broker, emails, 5)
+        assert_in_order(broker, emails, 5, first, second)
         assert await dead_letters(system.rabbit_url) == 0
     finally:
         second.stop()

@@ -343,8 +343,9 @@ class Chaos:
 
 @pytest.mark.xfail(
     strict=False,
-    reason="known intermittent failure, issue 19 open: in 1 of the last 3 clean-clone runs one segment "
-    "member was missing after replicas were killed and a broker node stopped (docs/scaling.md)",
+    reason="known intermittent failure, issue 19 open: one segment member was missing after replicas were "
+    "killed and a broker node stopped, in clean-clone runs before the 2026-12-03 fix of segments' "
+    "redelivered re-check; kept marked until more runs confirm it (docs/scaling.md)",
 )
 async def test_replicas_killed_at_random_and_a_broker_node_stopped_lose_nothing(
     infra, cluster: Cluster, events, reference

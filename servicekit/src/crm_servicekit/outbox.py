@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 Publish = Callable[[dict[str, Any]], Awaitable[None]]
 RELAY_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"  # this process
+BATCH = 100  # records read, published and marked at once
+MARKING_AT_ONCE = 8  # updates by `_id` in flight while a backlog's batch is marked
 
 
 def pending(events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -65,9 +67,11 @@ OUTBOX_INDEXES = [IndexModel([("published", ASCENDING), ("recorded_at", ASCENDIN
 class ProjectedHere:
     """The records this process has projected itself and its relay has not published yet, so
     that the relay's pass does not project them a second time (one command per record). A
-    record published by another replica's relay is never taken: the oldest are forgotten."""
+    record published by another replica's relay is never taken: the oldest are forgotten.
+    Room for a large backlog (a history import leaves tens of thousands waiting): a forgotten
+    one is projected again, two more commands each, which slows the relay that is behind."""
 
-    def __init__(self, most: int = 10_000) -> None:
+    def __init__(self, most: int = 100_000) -> None:
         self._ids: OrderedDict[str, None] = OrderedDict()
         self._most = most
 
@@ -183,24 +187,38 @@ class OutboxRelay:
             pending_ = source.collection.find(query)
             if source.ordered:
                 pending_ = pending_.sort("recorded_at", ASCENDING)
-            batch = await pending_.limit(100).to_list()
+            batch = await pending_.limit(BATCH).to_list()
             if not batch:
                 return sent
             batch.sort(key=lambda d: d["recorded_at"])
             envelopes = [e for doc in batch for e in doc.get("outbox", [])]
             await self._publish_all(envelopes)
             sent += len(envelopes)
-            # One statement, not a bulk of one update per record: FerretDB 1.24 holds a
-            # PostgreSQL connection for each statement of an update command until the whole
-            # command ends, so relays marking batches side by side exhausted its pool and it
-            # hung (three replicas per service). The pushed-down `published` keeps the read
-            # to the pending records; `$in` is matched among them.
+            await self._mark(source, batch)
+            if source.after_publish:
+                await source.after_publish(batch)
+
+    async def _mark(self, source: OutboxSource, batch: list[dict[str, Any]]) -> None:
+        """Marks a published batch. One statement where the batch is all that is pending: the
+        pushed-down `published` keeps the read to the pending records, and `$in` (which
+        FerretDB does not push down) is matched among them. A full batch means a backlog,
+        whose every record that one statement would decode, once per batch: then one update by
+        `_id` per record, a few at a time. (Never a bulk of updates in one command: FerretDB
+        1.24 holds a PostgreSQL connection per statement until the command ends, and relays
+        marking side by side exhausted its pool.)"""
+        if len(batch) < BATCH:
             await source.collection.update_many(
                 {"published": False, "_id": {"$in": [d["_id"] for d in batch]}},
                 {"$set": {"published": True}},
             )
-            if source.after_publish:
-                await source.after_publish(batch)
+            return
+        slots = asyncio.Semaphore(MARKING_AT_ONCE)
+
+        async def mark(record_id: Any) -> None:
+            async with slots:
+                await source.collection.update_one({"_id": record_id}, {"$set": {"published": True}})
+
+        await asyncio.gather(*(mark(d["_id"]) for d in batch))
 
     async def _publish_all(self, envelopes: list[dict[str, Any]]) -> None:
         by_subject: dict[str, list[dict[str, Any]]] = defaultdict(list)

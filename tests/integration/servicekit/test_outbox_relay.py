@@ -41,6 +41,37 @@ async def _published(changes, change_id: str) -> bool:
     return (await changes.find_one({"_id": change_id}))["published"] is True
 
 
+async def test_a_backlog_of_several_batches_goes_out_once_and_is_marked(system, broker: Broker, mongo):
+    """250 changes waiting (the relay was off, as behind a history import): a relay marks full
+    batches record by record and the last one in one statement; each event goes out once and
+    nothing stays pending."""
+    await _stopped(system)
+    system.service("customers", CRM_OUTBOX_RELAY="false")
+    tag = uuid.uuid4().hex[:6]
+    emails = [f"backlog.{i}.{tag}@example.com" for i in range(250)]
+    for email in emails:
+        await broker.publish(envelope("order.placed", order_placed(email)))
+    changes = mongo[system.database("customers")]["customers_changes"]
+    mine = {"state.email": {"$in": emails}}
+
+    async def all_stored() -> bool:
+        return await changes.count_documents(mine) >= len(emails)
+
+    await eventually(all_stored, timeout=120)
+    system.processes["customers"].kill()  # no shutdown pass
+    system.service("customers")  # the relay on: the backlog goes out
+    for email in emails:
+        await broker.wait_for("customer.created", lambda b, e=email: b["data"]["email"] == e, timeout=60)
+
+    async def none_pending() -> bool:
+        return await changes.count_documents({**mine, "published": False}) == 0
+
+    await eventually(none_pending, timeout=30)
+    await asyncio.sleep(2)
+    created = broker.events("customer.created", lambda b: b["data"]["email"] in emails)
+    assert len(created) == len({m["body"]["id"] for m in created}) == len(emails)
+
+
 async def test_two_replicas_publish_each_event_once(system, broker: Broker):
     """Each relay publishes the records its own process wrote: with two replicas on one queue,
     every customer.created goes out once (it went out twice when every relay took every record)."""

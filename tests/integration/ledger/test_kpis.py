@@ -46,6 +46,17 @@ def order(customer_id: str, total: int, code: str | None = None) -> dict:
     }
 
 
+def refund_of(customer_id: str, placed: dict, amount: int, refund_id: str) -> dict:
+    return {
+        "order_id": placed["order_id"],
+        "refunded_at": datetime.now(UTC).isoformat(),
+        "customer": {"email": f"{customer_id}@example.com", "customer_id": customer_id},
+        "currency": "EUR",
+        "amount": amount,
+        "refund_id": refund_id,
+    }
+
+
 async def test_loyalty_kpis_of_a_period(ledger, broker: Broker):
     start = datetime.now(UTC) - timedelta(minutes=1)
     a, b, c, gone = (f"cus_{uuid.uuid4().hex[:10]}" for _ in range(4))
@@ -59,14 +70,7 @@ async def test_loyalty_kpis_of_a_period(ledger, broker: Broker):
         await broker.publish(envelope("customer.deleted", {"id": gone}))
         issued = await broker.wait_for("reward.coupon.issued", lambda e: e["data"]["customer_id"] == a)
         await broker.wait_for("referral.converted", lambda e: e["data"]["referee_id"] == b)
-        refund = {
-            "order_id": first_of_b["order_id"],
-            "refunded_at": datetime.now(UTC).isoformat(),
-            "customer": {"email": f"{b}@example.com", "customer_id": b},
-            "currency": "EUR",
-            "amount": 1000,  # a third: 10 points back
-            "refund_id": "rf-1",
-        }
+        refund = refund_of(b, first_of_b, 1000, "rf-1")  # a third: 10 points back
         await broker.publish(envelope("order.refunded", refund))
         await broker.wait_for("reward.points.reversed", lambda e: e["data"]["customer_id"] == b)
         r = await http.post(
@@ -119,14 +123,7 @@ async def test_a_refund_handled_again_records_the_reversal_its_first_handling_st
     placed = order(x, 5000)  # 50 points
     await broker.publish(envelope("order.placed", placed))
     await broker.wait_for("customer.created", lambda e: e["data"]["id"] == x)
-    refund = {
-        "order_id": placed["order_id"],
-        "refunded_at": datetime.now(UTC).isoformat(),
-        "customer": {"email": f"{x}@example.com", "customer_id": x},
-        "currency": "EUR",
-        "amount": 2000,  # two fifths: 20 points back
-        "refund_id": "rf-again",
-    }
+    refund = refund_of(x, placed, 2000, "rf-again")  # two fifths: 20 points back
     refunded = envelope("order.refunded", refund)
     await broker.publish(refunded)
     await broker.wait_for("reward.points.reversed", lambda e: e["data"]["customer_id"] == x)

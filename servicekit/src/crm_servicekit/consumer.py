@@ -11,6 +11,7 @@ partitions `<service>.p<i>`):
   while any is in hand the bulk lane waits (crm_servicekit.lanes): a backlog's move is what a
   live event behind it waits for. Order between the lanes is not kept: handlers already accept
   any order (versions, keyed effects).
+  What a bulk event's handler stores to publish is bulk too (crm_servicekit.lanes.bulk_work).
 - any other valid envelope on the intake of a partitioned service (CRM_PARTITIONS):
   published unchanged, with the customer it is about in the header `crm-key`, to the service's
   consistent-hash exchange, which puts it in that customer's partition; then acknowledged
@@ -57,7 +58,7 @@ from pymongo.errors import BulkWriteError
 from crm_contracts.envelope import CloudEvent
 from crm_servicekit import metrics, tracing
 from crm_servicekit.errors import DomainError
-from crm_servicekit.lanes import LiveFirst
+from crm_servicekit.lanes import LiveFirst, bulk_work
 from crm_servicekit.logs import event_id_var, event_type_var
 from crm_servicekit.messaging import DEAD_LETTERS
 from crm_servicekit.partitions import KEY_HEADER, KeyedTurns, ordering_key
@@ -237,6 +238,7 @@ class EventConsumer:
             await self.live_first.before_bulk()
         id_token = event_id_var.set(envelope.id)
         type_token = event_type_var.set(envelope.type)
+        bulk_token = bulk_work.set(self.bulk or doc.get("crmlane") == "bulk")
         try:
             with tracing.consuming(msg.raw_message.headers or {}, doc, f"{self.service}.events"):
                 async with AsyncExitStack() as stack:
@@ -250,6 +252,7 @@ class EventConsumer:
         finally:
             event_id_var.reset(id_token)
             event_type_var.reset(type_token)
+            bulk_work.reset(bulk_token)
 
     async def _handle(self, msg: RabbitMessage, envelope: CloudEvent[Any], doc: Any) -> None:
         event_type = envelope.type

@@ -9,11 +9,19 @@ out of the live queue count as live work: while an import's backlog is being mov
 bulk lane, the processor goes to the move (a live event behind the backlog waits for it), not
 to handling bulk events. Only the order of work changes: correctness stays on keyed effects and
 versions.
+
+What a bulk event causes is bulk too (`bulk_work`): the events its handler stores go out
+marked `crmlane: "bulk"` (crm_servicekit.outbox.pending), so that the next service takes them in
+its bulk lane, and its outbox relay publishes live records before a backlog of bulk ones.
 """
 
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from contextvars import ContextVar
+
+bulk_work: ContextVar[bool] = ContextVar("bulk_work", default=False)
+"""True while a bulk event is handled (set by the consumer)."""
 
 
 class LiveFirst:

@@ -17,6 +17,12 @@ record: as many copies of each event as replicas. Ordered sources are the except
 publishes all their records in recorded order, so that the first copy of each event, the one
 consumers keep, comes in order whichever replica recorded it.
 
+Live before bulk: a record whose events a live event or request caused carries `live: True`
+until it is published. When a relay finds a full batch (a backlog, e.g. of a history import's
+changes), it publishes its own live records before each next batch, from an index that holds
+only them; the backlog's events are marked `crmlane: "bulk"` and go to the bulk lanes. So a live
+shopper's change waits for one batch, not for the import. Ordered sources keep recorded order.
+
 Rule for sources: once inserted, an outbox document is updated by the relay alone. FerretDB's
 updates rewrite the whole document, so a service's own update racing the relay's
 `published: True` could be lost (or undo it). Keep later changes in other documents.
@@ -38,6 +44,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
 from crm_servicekit import logs, metrics, tracing
+from crm_servicekit.lanes import bulk_work
 
 log = logging.getLogger(__name__)
 
@@ -45,23 +52,36 @@ Publish = Callable[[dict[str, Any]], Awaitable[None]]
 RELAY_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"  # this process
 BATCH = 100  # records read, published and marked at once
 MARKING_AT_ONCE = 8  # updates by `_id` in flight while a backlog's batch is marked
+PUBLISHED = {"$set": {"published": True}, "$unset": {"live": ""}}
 
 
 def pending(events: list[dict[str, Any]]) -> dict[str, Any]:
     """Fields to put in the document that records a change, so its events go out. Each event
     carries the trace context it was created in (tracing.stamp), for the relay to continue, and
     the id of the HTTP request that caused it, if one did (extension `crmrequestid`), and the
-    person a trusted client named as its operator (extension `crmoperator`)."""
-    stamps = {"crmrequestid": logs.request_id_var.get(), "crmoperator": logs.operator_var.get()}
+    person a trusted client named as its operator (extension `crmoperator`). Events that a
+    bulk event caused, or that their maker marked bulk (CSV imports), are bulk
+    (`crmlane: "bulk"`); any other record is `live` until it is published."""
+    bulk = bulk_work.get() or (bool(events) and all(e.get("crmlane") == "bulk" for e in events))
+    stamps = {
+        "crmrequestid": logs.request_id_var.get(),
+        "crmoperator": logs.operator_var.get(),
+        "crmlane": "bulk" if bulk else None,
+    }
     stamped = [tracing.stamp(e) for e in events]
     for key, value in stamps.items():
         if value is not None:
             stamped = [e if key in e else {**e, key: value} for e in stamped]
-    return {"outbox": stamped, "published": not events, **({"relay": RELAY_ID} if events else {})}
+    if not events:
+        return {"outbox": stamped, "published": True}
+    return {"outbox": stamped, "published": False, "relay": RELAY_ID, **({} if bulk else {"live": True})}
 
 
-OUTBOX_INDEXES = [IndexModel([("published", ASCENDING), ("recorded_at", ASCENDING)])]
-"""Every outbox source collection needs this index; documents carry `recorded_at`."""
+OUTBOX_INDEXES = [
+    IndexModel([("published", ASCENDING), ("recorded_at", ASCENDING)]),
+    IndexModel([("live", ASCENDING)]),  # only records not published yet carry it
+]
+"""Every outbox source collection needs these indexes; documents carry `recorded_at`."""
 
 
 class ProjectedHere:
@@ -183,7 +203,10 @@ class OutboxRelay:
 
     async def _drain(self, source: OutboxSource, query: dict[str, Any]) -> int:
         sent = 0
+        backlog = False
         while True:
+            if backlog and not source.ordered:  # what is live goes out before the next batch
+                sent += await self._drain(source, {"live": True, "published": False, "relay": RELAY_ID})
             pending_ = source.collection.find(query)
             if source.ordered:
                 pending_ = pending_.sort("recorded_at", ASCENDING)
@@ -197,6 +220,7 @@ class OutboxRelay:
             await self._mark(source, batch)
             if source.after_publish:
                 await source.after_publish(batch)
+            backlog = len(batch) == BATCH and "live" not in query
 
     async def _mark(self, source: OutboxSource, batch: list[dict[str, Any]]) -> None:
         """Marks a published batch. One statement where the batch is all that is pending: the
@@ -208,15 +232,14 @@ class OutboxRelay:
         marking side by side exhausted its pool.)"""
         if len(batch) < BATCH:
             await source.collection.update_many(
-                {"published": False, "_id": {"$in": [d["_id"] for d in batch]}},
-                {"$set": {"published": True}},
+                {"published": False, "_id": {"$in": [d["_id"] for d in batch]}}, PUBLISHED
             )
             return
         slots = asyncio.Semaphore(MARKING_AT_ONCE)
 
         async def mark(record_id: Any) -> None:
             async with slots:
-                await source.collection.update_one({"_id": record_id}, {"$set": {"published": True}})
+                await source.collection.update_one({"_id": record_id}, PUBLISHED)
 
         await asyncio.gather(*(mark(d["_id"]) for d in batch))
 

@@ -3,9 +3,12 @@ events publishes them after restart, once, with the same ids."""
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 
+from crm_servicekit.lanes import bulk_work
+from crm_servicekit.outbox import OUTBOX_INDEXES, OutboxRelay, OutboxSource, pending
 from harness import Broker, envelope, eventually, order_placed
 
 
@@ -70,6 +73,44 @@ async def test_a_backlog_of_several_batches_goes_out_once_and_is_marked(system, 
     await asyncio.sleep(2)
     created = broker.events("customer.created", lambda b: b["data"]["email"] in emails)
     assert len(created) == len({m["body"]["id"] for m in created}) == len(emails)
+
+
+async def test_a_live_change_goes_out_before_a_bulk_backlog(broker: Broker, mongo):
+    """300 changes that bulk events caused wait in an outbox (as behind a history import), then
+    a live one: the relay publishes the live change after the first batch, not after the
+    backlog. The backlog's events say `crmlane: "bulk"`; once published no record stays live."""
+    db = mongo[f"test_lanes_{uuid.uuid4().hex[:8]}"]
+    changes = db["changes"]
+    await changes.create_indexes(OUTBOX_INDEXES)
+    tag = uuid.uuid4().hex[:6]
+
+    def record(i: int, kind: str) -> dict:
+        event = {"id": f"{tag}-{kind}-{i}", "type": f"test.{tag}", "subject": f"{kind}-{i}", "data": {}}
+        return {"_id": event["id"], "recorded_at": datetime.now(UTC), **pending([event])}
+
+    token = bulk_work.set(True)
+    try:
+        bulk = [record(i, "bulk") for i in range(300)]
+    finally:
+        bulk_work.reset(token)
+    live = record(0, "live")
+    assert all(r["outbox"][0]["crmlane"] == "bulk" and "live" not in r for r in bulk)
+    assert live["live"] is True and "crmlane" not in live["outbox"][0]
+    await changes.insert_many(bulk)
+    await changes.insert_one(live)
+
+    async def publish(env: dict) -> None:
+        await broker.publish(env, headers={"crm-lane": "bulk"} if env.get("crmlane") else None)
+
+    try:
+        assert await OutboxRelay(publish, [OutboxSource(changes, ordered=False)]).drain() == 301
+        arrived = [m["body"]["id"] for m in await broker.wait_for(f"test.{tag}", count=301, timeout=60)]
+        assert len(set(arrived)) == 301
+        assert arrived.index(live["_id"]) <= 100, "the live change waited for the backlog"
+        assert await changes.count_documents({"published": False}) == 0
+        assert await changes.count_documents({"live": True}) == 0
+    finally:
+        await mongo.drop_database(db.name)
 
 
 async def test_two_replicas_publish_each_event_once(system, broker: Broker):

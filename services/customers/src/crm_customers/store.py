@@ -93,6 +93,7 @@ _NOT_OUTBOX = {
     "outbox": 0,
     "published": 0,
     "relay": 0,
+    "live": 0,
     "recorded_at": 0,
 }  # what callers of an outbox record get
 
@@ -546,7 +547,7 @@ class CustomerStore:
 
     async def personal_data_request(self, request_id: str) -> PersonalDataRequest | None:
         doc = await self.pd_requests.find_one(
-            {"_id": request_id}, projection={"outbox": 0, "published": 0, "relay": 0}
+            {"_id": request_id}, projection={"outbox": 0, "published": 0, "relay": 0, "live": 0}
         )
         return cast(PersonalDataRequest | None, doc)
 

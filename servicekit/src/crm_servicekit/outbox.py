@@ -3,7 +3,7 @@
 A state change and the events it causes are stored in ONE document write: the document that
 records the change carries `outbox` (the envelopes) and `published: False`. The relay takes up to
 100 such records at a time, publishes their envelopes with publisher confirms and message_id =
-event id, then sets `published: True` on all of them in one bulk write and runs the source's
+event id, then sets `published: True` on all of them (_mark) and runs the source's
 `after_publish` hook with the batch. Envelopes about different subjects are published side by
 side (their confirms come back together); those about one subject go out one after the other,
 in the order they were recorded. A crash between publishing and marking republishes

@@ -32,6 +32,7 @@ import json
 import re
 import time
 from collections import Counter
+from contextlib import nullcontext
 from typing import Any
 
 import aio_pika
@@ -39,6 +40,7 @@ import aio_pika
 from bench.infra import (
     RESULTS,
     CpuMeter,
+    FerretdbProfile,
     Infra,
     Services,
     bare_pipeline,
@@ -351,7 +353,12 @@ async def main(
                 counts0 = Counter(listener.counts)
                 ops0 = {n: services[n].operations() for n in SERVICES}
                 cmds0 = {n: db_commands(services[n].url) for n in SERVICES}
-                with services.sampling_rss() as rss_peak, CpuMeter(pids, infra) as cpu:
+                ferret = FerretdbProfile(RESULTS / f"e2e-ferretdb-{run}")
+                with (
+                    services.sampling_rss() as rss_peak,
+                    CpuMeter(pids, infra) as cpu,
+                    ferret if profile_seconds else nullcontext(),
+                ):
                     times = await publish_all(listener, events)
                     t0 = times[0]
                     published_s = time.perf_counter() - t0
@@ -400,6 +407,7 @@ async def main(
                 }
                 result["profiles"] = {n: top_frames(RESULTS / f"e2e-profile-{n}-{run}.txt") for n in spies}
                 result["database_time"] = database_time(db_profiles) if profile_seconds else {}
+                result["ferretdb_profile"] = ferret.shares()
                 rate = n_orders / elapsed
                 log(
                     f"throughput: {rate:.2f} orders/s ({elapsed:.1f}s); hops/event "
@@ -590,6 +598,11 @@ async def main(
                 "   innermost frame by package:",
                 ", ".join(f"{k} {v:.0%}" for k, v in prof["leaf_packages"][:6]),
             )
+    if result.get("ferretdb_profile"):
+        print(
+            "profile of FerretDB (Go pprof, on-CPU, by subtree):",
+            ", ".join(f"{k} {v:.0%}" for k, v in result["ferretdb_profile"].items()),
+        )
     for n, d in result.get("database_time", {}).items():
         print(f"{n}: {d['commands']} database commands, {d['seconds']}s waiting for them; the costliest:")
         for q in d["top"][:4]:

@@ -5,6 +5,7 @@ resident memory, FerretDB's command counters, and results as a table and JSON.""
 import json
 import os
 import platform
+import re
 import shutil
 import socket
 import subprocess
@@ -37,6 +38,8 @@ BENCH_ENV = {
     "PG_PORT": os.environ.get("CRM_BENCH_PG_PORT", "5445"),
     "MAILPIT_SMTP_PORT": os.environ.get("CRM_BENCH_MAILPIT_SMTP_PORT", "1029"),
     "MAILPIT_HTTP_PORT": os.environ.get("CRM_BENCH_MAILPIT_HTTP_PORT", "8029"),
+    # Go's profiler in FerretDB (infra/ferretdb -pprof): where its CPU goes (FerretdbProfile).
+    "FERRETDB_PPROF_ADDR": os.environ.get("CRM_BENCH_FERRETDB_PPROF_ADDR", "127.0.0.1:6061"),
 }
 # Values that would point local.sh at another installation's secrets or servers.
 _INHERITED = (
@@ -425,6 +428,83 @@ def py_spy(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes] | None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+# What FerretDB's CPU goes to, by the function whose subtree it is in (a sample may count in
+# several: decoding happens inside a find).
+FERRETDB_PARTS = {
+    "garbage collection": "runtime.gcBgMarkWorker",
+    "memory allocation": "runtime.mallocgc",
+    "find": "handler.(*Handler).MsgFind",
+    "update": "handler.(*Handler).MsgUpdate",
+    "insert": "handler.(*Handler).MsgInsert",
+    "delete": "handler.(*Handler).MsgDelete",
+    "decoding stored JSON (sjson.Unmarshal)": "handler/sjson.Unmarshal",
+    "PostgreSQL transactions (pgx BeginFunc)": "pgx/v5.BeginFunc",
+    "system calls (network)": "syscall.Syscall",
+}
+
+
+class FerretdbProfile:
+    """Go's CPU profile of the benchmark's FerretDB while a phase runs: consecutive 3 s profiles
+    (the endpoint takes a fixed duration) until stopped, merged by `go tool pprof`."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.files: list[Path] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="ferretdb-pprof")
+
+    def __enter__(self) -> "FerretdbProfile":
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        url = f"http://{BENCH_ENV['FERRETDB_PPROF_ADDR']}/debug/pprof/profile?seconds=3"
+        while not self._stop.is_set():
+            try:
+                body = httpx.get(url, timeout=10).content
+            except httpx.HTTPError:
+                return  # no profiler (an external FerretDB or MongoDB): no profile
+            path = self.out / f"{len(self.files)}.pprof"
+            path.write_bytes(body)
+            self.files.append(path)
+
+    def shares(self) -> dict[str, float]:
+        """Share of FerretDB's CPU samples in each of FERRETDB_PARTS (empty without a profile)."""
+        go = shutil.which("go") or "/usr/local/go/bin/go"
+        if not self.files or not Path(go).exists():
+            return {}
+        text = subprocess.run(
+            [go, "tool", "pprof", "-top", "-cum", "-nodecount=400", *map(str, self.files)],
+            capture_output=True,
+            text=True,
+        ).stdout
+        total = next((_seconds(m) for m in _PPROF_TOTAL.findall(text)), 0.0)
+        found: dict[str, float] = {}
+        for line in text.splitlines():
+            cols = line.split()
+            if len(cols) < 6 or not total:
+                continue
+            for part, function in FERRETDB_PARTS.items():
+                if cols[5].endswith(function) and part not in found:
+                    found[part] = round(_seconds(cols[3]) / total, 3)
+        return dict(sorted(found.items(), key=lambda kv: -kv[1]))
+
+
+_PPROF_TOTAL = re.compile(r"Total samples = ([0-9.]+[a-z]+)")
+_UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "mins": 60.0, "hrs": 3600.0}
+
+
+def _seconds(value: str) -> float:
+    """pprof's durations: 850ms, 9.89s, 1.2mins."""
+    number = value.rstrip("abcdefghijklmnopqrstuvwxyz")
+    return float(number) * _UNITS.get(value[len(number) :], 0.0)
 
 
 def _module(frame: str) -> str:

@@ -236,7 +236,8 @@ ferretdb_start() {
     if port_open "$FERRETDB_ADDR"; then log "something else already listens on $FERRETDB_ADDR"; return 1; fi
     log "starting FerretDB on $FERRETDB_ADDR (on PostgreSQL port $PG_PORT)"
     FERRETDB_POSTGRESQL_URL=$CRM_FERRETDB_POSTGRESQL_URL nohup "$FERRETDB_BIN" \
-      -listen "$FERRETDB_ADDR" -handler postgresql -log-level "${FERRETDB_LOG_LEVEL:-warn}" >>"$CRM_DATA/ferretdb.log" 2>&1 &
+      -listen "$FERRETDB_ADDR" -handler postgresql -log-level "${FERRETDB_LOG_LEVEL:-warn}" \
+      ${FERRETDB_PPROF_ADDR:+-pprof "$FERRETDB_PPROF_ADDR"} >>"$CRM_DATA/ferretdb.log" 2>&1 &
     echo $! > "$(ferretdb_pidfile)"
   fi
   for _ in $(seq 1 100); do port_open "$FERRETDB_ADDR" && return 0; sleep 0.1; done

@@ -468,11 +468,13 @@ class FerretdbProfile:
         url = f"http://{BENCH_ENV['FERRETDB_PPROF_ADDR']}/debug/pprof/profile?seconds=3"
         while not self._stop.is_set():
             try:
-                body = httpx.get(url, timeout=10).content
+                response = httpx.get(url, timeout=10)
             except httpx.HTTPError:
                 return  # no profiler (an external FerretDB or MongoDB): no profile
+            if response.status_code != 200:
+                return  # something else on that port: not a profile
             path = self.out / f"{len(self.files)}.pprof"
-            path.write_bytes(body)
+            path.write_bytes(response.content)
             self.files.append(path)
 
     def shares(self) -> dict[str, float]:
